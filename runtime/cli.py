@@ -1,0 +1,357 @@
+"""The ``atlas-continuity`` command line.
+
+Results go to stdout, logs and warnings to stderr, nothing is printed on plain success but
+the result itself. Exit codes are ``errors.ExitCode``. This module imports only the standard
+library at start-up; each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import ContinuityError, ExitCode
+
+log = logging.getLogger("atlas_continuity")
+PROG = "atlas-continuity"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit code 2 is ours too
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _store_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("stores (flags win over --config)")
+    g.add_argument("--repo", metavar="NAME",
+                   help="registry repository name (default: migration.repo.name from --config)")
+    g.add_argument("--primary", metavar="URL", help="primary store URL")
+    g.add_argument("--backup", metavar="URL", action="append", default=[],
+                   help="backup store URL; repeat for more, tried in the order given")
+    g.add_argument("--config", metavar="URL", help="Atlas project file, e.g. file://atlas.hcl")
+    g.add_argument("--env", metavar="NAME", help="env block of --config to use")
+    g.add_argument("--var", metavar="KEY=VALUE", action="append", default=[],
+                   help="value for a variable declared in --config; repeatable")
+    t = p.add_argument_group("time bounds")
+    t.add_argument("--connect-timeout", type=float, metavar="SEC", default=3.0,
+                   help="seconds to connect to a store (default: %(default)s)")
+    t.add_argument("--read-timeout", type=float, metavar="SEC", default=5.0,
+                   help="seconds to wait for a store's answer (default: %(default)s)")
+    t.add_argument("--attempts", type=int, metavar="N", default=3,
+                   help="calls per request on refused connections, throttling and 5xx; "
+                        "timeouts are not repeated (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _ref_options(p: argparse.ArgumentParser, default_tag: str | None) -> None:
+    g = p.add_mutually_exclusive_group(required=default_tag is None)
+    g.add_argument("--tag", metavar="TAG",
+                   help=f"tag to read{f' (default: {default_tag})' if default_tag else ''}")
+    g.add_argument("--digest", metavar="sha256:HEX", help="exact version to read")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Replicated, verified Atlas migration registry and grant caching.",
+        epilog="Exit codes: " + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode)
+        + ". See docs/cli.md.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more detail on stderr (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_Parser)
+
+    push = sub.add_parser("push", help="push a migration directory to every store",
+                          description="Validate DIR's atlas.sum, then write the version to the "
+                                      "primary and every backup in parallel.")
+    push.add_argument("dir", nargs="?", metavar="DIR",
+                      help="migration directory (default: migration.dir from --config, "
+                           "else ./migrations)")
+    push.add_argument("--tag", action="append", default=[], metavar="TAG",
+                      help="tag to move to this version; repeatable (default: latest)")
+    push.add_argument("--dir-format", metavar="FORMAT",
+                      help="atlas, golang-migrate, goose, flyway, liquibase or dbmate "
+                           "(default: migration.format from --config, else atlas)")
+    push.add_argument("--force", action="store_true",
+                      help="move tags even to a version that edits or removes a migration")
+    push.add_argument("-n", "--dry-run", action="store_true",
+                      help="report what would be written, write nothing")
+    _store_options(push)
+
+    pull = sub.add_parser("pull", help="pull a version into a directory, verified",
+                          description="Resolve a tag or digest on the primary, then on the "
+                                      "backups in order; verify every byte and atlas.sum; move "
+                                      "the directory into place atomically.")
+    pull.add_argument("dir", nargs="?", metavar="DIR",
+                      help="target directory (default: migration.dir from --config, "
+                           "else ./migrations)")
+    _ref_options(pull, "latest")
+    pull.add_argument("--force", action="store_true",
+                      help="replace a non-empty target directory")
+    pull.add_argument("--fallback-on-auth-error", action="store_true",
+                      help="also fall back to the next store when credentials are rejected")
+    pull.add_argument("-n", "--dry-run", action="store_true",
+                      help="resolve and report, write nothing")
+    _store_options(pull)
+
+    tags = sub.add_parser("tags", help="list tags and the versions they point to")
+    tags.add_argument("--history", action="store_true",
+                      help="list every tag move, newest first (the audit log)")
+    _store_options(tags)
+
+    show = sub.add_parser("show", help="show one version's manifest")
+    _ref_options(show, "latest")
+    _store_options(show)
+    return parser
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.github = os.environ.get("GITHUB_ACTIONS") == "true"
+
+    def warn(self, message: str) -> None:
+        from .redact import redact
+
+        message = redact(message)
+        log.warning("%s", message)
+        if self.github:
+            print(f"::warning title=atlas-continuity::{_escape_annotation(message)}",
+                  file=sys.stderr)
+
+    def result(self, obj: Any, text: str | None) -> None:
+        from .redact import redact
+
+        if self.as_json:
+            print(redact(json.dumps(obj, indent=2, sort_keys=False)))
+        elif text:
+            print(redact(text))
+
+
+def _escape_annotation(message: str) -> str:
+    return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace):
+    from .stores.base import StoreSettings
+
+    for flag in ("connect_timeout", "read_timeout"):
+        if getattr(args, flag) <= 0:
+            raise _bad(f"--{flag.replace('_', '-')} must be positive")
+    if args.attempts < 1:
+        raise _bad("--attempts must be at least 1")
+    return StoreSettings(connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
+                         attempts=args.attempts)
+
+
+def _bad(message: str) -> ContinuityError:
+    from .errors import BadInput
+
+    return BadInput(message)
+
+
+def _context(args: argparse.Namespace):
+    """Resolve the repository, stores, directory format and default directory."""
+    from .config import config_path, load_env, parse_vars, store_plan
+    from .layout import check_name
+
+    env = None
+    if args.config:
+        if not args.env:
+            raise _bad("--config needs --env NAME to select an env block")
+        env = load_env(config_path(args.config), args.env, parse_vars(args.var))
+    elif args.env or args.var:
+        raise _bad("--env and --var need --config")
+    repo = args.repo or (env.repo if env else None)
+    if not repo:
+        raise _bad("no repository name: pass --repo NAME or set migration.repo.name in atlas.hcl")
+    plan = store_plan(args.primary, args.backup, env)
+    return check_name("repository", repo), plan, env
+
+
+def _default_dir(given: str | None, env) -> Path:
+    if given:
+        return Path(given)
+    if env and env.dir and env.dir.startswith("file://"):
+        return Path(env.dir.removeprefix("file://"))
+    return Path("migrations")
+
+
+def cmd_push(args: argparse.Namespace, out: Output) -> int:
+    from . import atlas_sum, provenance
+    from .layout import check_name
+    from .push import push
+    from .targets import open_targets
+
+    repo, plan, env = _context(args)
+    tags = [check_name("tag", t) for t in (args.tag or ["latest"])]
+    dir_format = args.dir_format or (env.dir_format if env else None) or "atlas"
+    directory = _default_dir(args.dir, env)
+    mdir = atlas_sum.read_dir(directory, dir_format)
+    settings = _settings(args)
+    with open_targets(plan, settings) as targets:
+        report = push(mdir, targets, repo, tags, source=provenance.collect(directory),
+                      force=args.force, dry_run=args.dry_run, primary_label=plan.primary_label,
+                      concurrency=settings.concurrency)
+    if plan.primary is None:
+        log.info("primary is %s; pushed to the backups only", plan.primary_label)
+    for warning in report.warnings:
+        out.warn(warning)
+    for s in report.stores:
+        log.info("%s %s: %s, %d blob(s) written, %d present, tags moved: %s", s.role, s.url,
+                 s.status, s.blobs_written, s.blobs_present, ", ".join(s.tags_moved) or "none")
+    out.result(report.to_json(), f"sha256:{report.digest}")
+    if report.status == "failed":
+        codes = {s.exit_code for s in report.stores}
+        log.error("push failed: no store took version %s", report.digest[:12])
+        return int(_failure_code(codes))
+    if report.status == "degraded":
+        ok = sum(s.status in ("ok", "planned") for s in report.stores)
+        out.warn(f"push degraded: {ok} of {len(report.stores)} stores took the version")
+    return ExitCode.OK
+
+
+def _failure_code(codes: set[int | None]) -> ExitCode:
+    """One cause everywhere (all rejected credentials, say) keeps its code."""
+    return ExitCode(codes.pop()) if len(codes) == 1 and None not in codes else ExitCode.UNAVAILABLE
+
+
+def cmd_pull(args: argparse.Namespace, out: Output) -> int:
+    from .pull import pull
+    from .targets import open_targets
+
+    repo, plan, env = _context(args)
+    directory = _default_dir(args.dir, env)
+    with open_targets(plan, _settings(args)) as targets:
+        report = pull(targets, repo, directory, tag=args.tag, digest=args.digest,
+                      force=args.force, dry_run=args.dry_run,
+                      fallback_on_auth=args.fallback_on_auth_error)
+    for problem in report.problems:
+        out.warn(problem)
+    if report.manifest_from != (plan.urls()[0] if plan.urls() else None):
+        out.warn(f"served from {report.manifest_from}, not the first store")
+    for url, count in report.files_from.items():
+        log.info("%d file(s) from %s", count, url)
+    out.result(report.to_json(), None)
+    return ExitCode.OK
+
+
+def cmd_tags(args: argparse.Namespace, out: Output) -> int:
+    from .fallback import first_success
+    from .registry import Registry
+    from .targets import open_targets
+
+    repo, plan, _ = _context(args)
+    with open_targets(plan, _settings(args)) as targets:
+        registries = [Registry(t.store, repo) for t in targets]
+        found = first_success(registries, lambda r: r.tag_history(), f"tags of {repo!r}")
+    states = found.value
+    if not args.history:
+        newest: dict[str, Any] = {}
+        for s in states:
+            newest.setdefault(s.tag, s)
+        states = list(newest.values())
+    rows = [
+        {"tag": s.tag, "digest": f"sha256:{s.event.digest}", "time": _iso(s.event.time_ns),
+         "source": s.event.source, "previous": s.event.previous and f"sha256:{s.event.previous}"}
+        for s in states
+    ]
+    text = "\n".join(
+        f"{r['tag']}\t{r['digest']}\t{r['time']}\t"
+        f"{r['source'].get('git_commit', '-')[:12]}\t{r['source'].get('ci_run_url', '')}".rstrip()
+        for r in rows
+    )
+    out.result({"repo": repo, "store": found.registry.url, "tags": rows}, text or None)
+    return ExitCode.OK
+
+
+def cmd_show(args: argparse.Namespace, out: Output) -> int:
+    from .pull import resolve
+    from .registry import Registry
+    from .targets import open_targets
+
+    repo, plan, _ = _context(args)
+    with open_targets(plan, _settings(args)) as targets:
+        registries = [Registry(t.store, repo) for t in targets]
+        found = resolve(registries, tag=args.tag, digest=args.digest, fallback_on_auth=False)
+    m = found.manifest
+    lines = [
+        f"digest:     sha256:{found.digest}",
+        f"repo:       {m.repo}",
+        f"format:     {m.dir_format}",
+        f"created:    {m.created}",
+        *(f"{k + ':':<11} {v}" for k, v in sorted(m.source.items())),
+        f"files:      {len(m.files)}",
+        *(f"  {f.name}  {f.size}  sha256:{f.sha256[:12]}" for f in m.files),
+    ]
+    obj = {"digest": f"sha256:{found.digest}", "store": found.registry.url, **m.to_json()}
+    out.result(obj, "\n".join(lines))
+    return ExitCode.OK
+
+
+def _iso(time_ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(time_ns / 1e9, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+
+
+COMMANDS = {"push": cmd_push, "pull": cmd_pull, "tags": cmd_tags, "show": cmd_show}
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
+def _setup_logging(quiet: bool, verbose: int) -> None:
+    from .redact import RedactingFilter
+
+    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    log.setLevel(level)
+    if verbose >= 2:
+        root.setLevel(logging.DEBUG)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.quiet, args.verbose)
+    out = Output(getattr(args, "json", False))
+    try:
+        return int(COMMANDS[args.command](args, out))
+    except ContinuityError as exc:
+        from .redact import redact
+
+        message = redact(str(exc))
+        log.error("%s", message)
+        if out.as_json:
+            print(json.dumps({"error": {"message": message, "kind": type(exc).__name__,
+                                        "exit_code": int(exc.exit_code)}}, indent=2))
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

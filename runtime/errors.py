@@ -1,0 +1,62 @@
+"""Exit codes and the exception hierarchy the CLI maps onto them.
+
+Every failure a user can cause or meet is one of these classes; the CLI turns it into one
+line on stderr and the class's exit code. Anything else is a bug and exits ``INTERNAL``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, documented in docs/cli.md (generated from this enum)."""
+
+    OK = 0
+    """Success. A degraded push (the primary failed, a backup took the version) is a success."""
+    INTERNAL = 1
+    """A bug: an unexpected exception. Please report it."""
+    USAGE = 2
+    """The command line is malformed (unknown flag, missing argument)."""
+    BAD_INPUT = 3
+    """The input is invalid: missing or stale atlas.sum, bad URL, bad atlas.hcl, unknown env."""
+    NOT_FOUND = 4
+    """The tag or version exists on no reachable store."""
+    UNAVAILABLE = 5
+    """No store could complete the operation (unreachable, timed out, throttled). Retryable."""
+    INTEGRITY = 6
+    """Data failed verification on every store that had it (corrupt blob or manifest)."""
+    AUTH = 7
+    """A store rejected the credentials; no silent fallback was made."""
+    REFUSED = 8
+    """Refused to lose data: a history rewrite without --force, a non-empty target without --force."""
+
+
+class ContinuityError(Exception):
+    """Base class of every expected failure; ``exit_code`` says how the CLI exits."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class BadInput(ContinuityError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class NotFound(ContinuityError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class Unavailable(ContinuityError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class IntegrityError(ContinuityError):
+    exit_code = ExitCode.INTEGRITY
+
+
+class AuthRejected(ContinuityError):
+    exit_code = ExitCode.AUTH
+
+
+class Refused(ContinuityError):
+    exit_code = ExitCode.REFUSED

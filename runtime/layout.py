@@ -1,0 +1,84 @@
+"""Every object key the runtime reads or writes, in one place (docs/FORMAT.md describes them).
+
+    registry/<repo>/blobs/sha256/<hex>              a migration file's bytes
+    registry/<repo>/manifests/sha256/<hex>.json     one directory version; <hex> is its digest
+    registry/<repo>/tags/<tag>/<inverted-ns>-<hex>.json  a tag event; newest sorts first;
+                                                         <hex> is the event's own SHA-256
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import BadInput
+
+FORMAT_VERSION = 1
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Inverted nanosecond timestamps, fixed width, so that byte order is newest-first.
+_INVERT_BASE = 10**19 - 1
+_EVENT_NAME = re.compile(r"^(\d{19})-([0-9a-f]{64})\.json$")
+
+
+def check_name(kind: str, value: str) -> str:
+    """Validate a repository or tag name: it becomes one path segment of every key."""
+    if not _NAME.match(value or ""):
+        raise BadInput(
+            f"invalid {kind} name {value!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def check_digest(value: str) -> str:
+    """Validate a digest given as ``sha256:<hex>`` or bare hex; return the hex."""
+    hexpart = value.removeprefix("sha256:")
+    if not _HEX64.match(hexpart):
+        raise BadInput(f"invalid digest {value!r}: expected sha256:<64 lowercase hex digits>")
+    return hexpart
+
+
+def _repo(repo: str) -> str:
+    return f"registry/{check_name('repository', repo)}"
+
+
+def blobs_prefix(repo: str) -> str:
+    return f"{_repo(repo)}/blobs/sha256/"
+
+
+def blob_key(repo: str, sha256: str) -> str:
+    return blobs_prefix(repo) + sha256
+
+
+def manifests_prefix(repo: str) -> str:
+    return f"{_repo(repo)}/manifests/sha256/"
+
+
+def manifest_key(repo: str, digest: str) -> str:
+    return f"{manifests_prefix(repo)}{digest}.json"
+
+
+def digest_from_manifest_key(key: str) -> str | None:
+    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    return name if _HEX64.match(name) else None
+
+
+def tags_prefix(repo: str, tag: str | None = None) -> str:
+    base = f"{_repo(repo)}/tags/"
+    return base if tag is None else f"{base}{check_name('tag', tag)}/"
+
+
+def tag_event_key(repo: str, tag: str, when_ns: int, sha256: str) -> str:
+    """The key of a tag event made at ``when_ns`` whose bytes hash to ``sha256``."""
+    return f"{tags_prefix(repo, tag)}{_INVERT_BASE - when_ns:019d}-{sha256}.json"
+
+
+def parse_tag_event_key(repo: str, key: str) -> tuple[str, int, str] | None:
+    """Return (tag, time in ns, sha256) for a tag event key, or None for any other key."""
+    rest = key.removeprefix(tags_prefix(repo))
+    tag, _, name = rest.partition("/")
+    match = _EVENT_NAME.match(name)
+    if rest == key or not match or not _NAME.match(tag):
+        return None
+    return tag, _INVERT_BASE - int(match.group(1)), match.group(2)

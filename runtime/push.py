@@ -1,0 +1,229 @@
+"""Push a migration directory version to the primary store and every backup, in parallel.
+
+Per store the write order is blobs, then manifest, then tag events, so a crash at any point
+leaves every tag pointing at a complete version. The push succeeds when at least one store
+took the whole version; a store that failed makes it ``degraded``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .atlas_sum import DIR_FORMATS, MigrationDir
+from .errors import ContinuityError, Refused
+from .manifest import FileEntry, Manifest, TagEvent, sha256_hex
+from .registry import Registry, TagState
+from .targets import Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StorePushReport:
+    url: str
+    role: str
+    status: str = "pending"
+    """ok, failed, or planned (dry run)."""
+    blobs_written: int = 0
+    blobs_present: int = 0
+    manifest_written: bool = False
+    tags_moved: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+    exit_code: int | None = None
+    """The exit code this store's failure alone would give."""
+    seconds: float = 0.0
+
+    @property
+    def objects_written(self) -> int:
+        return self.blobs_written + int(self.manifest_written) + len(self.tags_moved)
+
+
+@dataclass
+class PushReport:
+    repo: str
+    digest: str
+    tags: list[str]
+    status: str
+    """ok (every store took it), degraded (some did), failed (none did)."""
+    stores: list[StorePushReport]
+    warnings: list[str]
+    primary: str
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "digest": f"sha256:{self.digest}",
+            "tags": self.tags,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "primary": self.primary,
+            "stores": [
+                {
+                    "url": s.url, "role": s.role, "status": s.status,
+                    "blobs_written": s.blobs_written, "blobs_present": s.blobs_present,
+                    "manifest_written": s.manifest_written, "tags_moved": s.tags_moved,
+                    "objects_written": s.objects_written, "seconds": round(s.seconds, 3),
+                    "error": s.error, "error_kind": s.error_kind,
+                }
+                for s in self.stores
+            ],
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class _Survey:
+    """What one store holds before the push: its blobs and the current value of each tag."""
+
+    blobs: set[str]
+    tags: dict[str, TagState | None]
+
+
+def build_manifest(mdir: MigrationDir, repo: str, source: dict[str, str]) -> Manifest:
+    files = tuple(
+        FileEntry(name=name, sha256=sha256_hex(data), size=len(data))
+        for name, data in sorted(mdir.files.items())
+    )
+    created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Manifest(repo=repo, dir_format=mdir.dir_format, files=files, atlas_sum=mdir.sum_text,
+                    created=created, source=source)
+
+
+def push(
+    mdir: MigrationDir,
+    targets: list[Target],
+    repo: str,
+    tags: list[str],
+    *,
+    source: dict[str, str],
+    force: bool = False,
+    dry_run: bool = False,
+    primary_label: str,
+    concurrency: int = 16,
+) -> PushReport:
+    manifest = build_manifest(mdir, repo, source)
+    digest = manifest.digest
+    blobs = {sha256_hex(data): data for data in mdir.files.values()}
+    registries = [Registry(t.store, repo) for t in targets]
+    reports = [StorePushReport(url=t.store.url, role=t.role) for t in targets]
+
+    surveys = _each(registries, reports, lambda r: _survey(r, tags), threads=len(targets))
+    warnings = _check_history(manifest, registries, surveys, force)
+
+    def write(i: int) -> None:
+        registry, report, survey = registries[i], reports[i], surveys[i]
+        missing = [sha for sha in blobs if sha not in survey.blobs]
+        report.blobs_present = len(blobs) - len(missing)
+        moving = [t for t in tags if (s := survey.tags.get(t)) is None or s.event.digest != digest]
+        if dry_run:
+            report.blobs_written, report.tags_moved = len(missing), moving
+            report.manifest_written = True
+            report.status = "planned"
+            return
+        workers = max(1, min(concurrency, len(missing)))
+        with ThreadPoolExecutor(workers) as pool:
+            written = list(pool.map(lambda sha: registry.put_blob(sha, blobs[sha]), missing))
+        report.blobs_written = sum(written)
+        report.manifest_written = registry.put_manifest(manifest)
+        for tag in moving:
+            previous = survey.tags.get(tag)
+            registry.put_tag_event(TagEvent(
+                repo=repo, tag=tag, digest=digest, time_ns=time.time_ns(), source=source,
+                previous=previous.event.digest if previous else None,
+            ))
+            report.tags_moved.append(tag)
+        report.status = "ok"
+
+    live = [i for i, s in enumerate(surveys) if s is not None]
+    _each(live, [reports[i] for i in live], write, threads=len(targets))
+
+    succeeded = [r for r in reports if r.status in ("ok", "planned")]
+    status = "ok" if len(succeeded) == len(reports) else "degraded" if succeeded else "failed"
+    for r in reports:
+        if r.status == "failed":
+            what = "primary store" if r.role == "primary" else "backup store"
+            warnings.append(f"{what} {r.url} did not take the version: {r.error}")
+    return PushReport(repo=repo, digest=digest, tags=list(tags), status=status, stores=reports,
+                      warnings=warnings, primary=primary_label, dry_run=dry_run)
+
+
+def _survey(registry: Registry, tags: list[str]) -> _Survey:
+    return _Survey(blobs=registry.blob_hashes(),
+                   tags={tag: registry.resolve_tag(tag) for tag in tags})
+
+
+def _each(items: list, reports: list[StorePushReport], fn, *, threads: int) -> list:
+    """Run ``fn`` per store in parallel; a store's failure is recorded in its report, and its
+    result is None. Failures that are not the store's fault (a refusal) propagate."""
+
+    def run(pair):
+        item, report = pair
+        started = time.monotonic()
+        try:
+            return fn(item)
+        except Refused:
+            raise
+        except ContinuityError as exc:
+            report.status, report.error, report.error_kind = "failed", str(exc), type(exc).__name__
+            report.exit_code = int(exc.exit_code)
+            log.debug("%s: %s", report.url, exc)
+            return None
+        finally:
+            report.seconds += time.monotonic() - started
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        return list(pool.map(run, zip(items, reports, strict=True)))
+
+
+def _check_history(manifest: Manifest, registries: list[Registry], surveys: list[_Survey | None],
+                   force: bool) -> list[str]:
+    """Refuse to move a tag to a version that edits or removes a migration of its current
+    version on any store; warn about new migrations that sort before existing ones."""
+    warnings: list[str] = []
+    counted = DIR_FORMATS[manifest.dir_format]
+    new = {f.name: f.sha256 for f in manifest.files}
+    new_counted = set(counted(list(new)))
+    checked: set[str] = set()
+    for registry, survey in zip(registries, surveys, strict=True):
+        if survey is None:
+            continue
+        for tag, state in survey.tags.items():
+            if state is None or state.event.digest in checked or state.event.digest == manifest.digest:
+                continue
+            checked.add(state.event.digest)
+            try:
+                previous = registry.get_manifest(state.event.digest)
+            except ContinuityError as exc:
+                warnings.append(f"cannot compare with {tag!r} on {registry.url}: {exc}")
+                continue
+            old = {f.name: f.sha256 for f in previous.files}
+            old_counted = counted(list(old))
+            removed = [n for n in old_counted if n not in new]
+            edited = [n for n in old_counted if n in new and new[n] != old[n]]
+            if (removed or edited) and not force:
+                changes = [f"{n} (edited)" for n in edited] + [f"{n} (removed)" for n in removed]
+                detail = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
+                raise Refused(
+                    f"refusing to move tag {tag!r}: version {manifest.digest[:12]} rewrites "
+                    f"history of {state.event.digest[:12]}, which may already be applied: "
+                    f"{detail}. Add a new migration instead, or pass --force"
+                )
+            if removed or edited:
+                warnings.append(f"--force: tag {tag!r} moves to a version that rewrites history")
+            if old_counted:
+                last = max(old_counted)
+                early = sorted(n for n in new_counted - set(old) if n < last)
+                if early:
+                    warnings.append(
+                        f"out-of-order migration(s) {', '.join(early[:5])} sort before {last}, "
+                        f"the newest migration of {tag!r}; databases past it need "
+                        "'atlas migrate apply --exec-order non-linear'"
+                    )
+    return warnings

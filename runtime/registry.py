@@ -1,0 +1,106 @@
+"""One repository on one store: the smart layer over a dumb Store.
+
+Everything read is verified against its address before it is returned; a mismatch raises
+IntegrityError, which callers treat like a missing object and serve from another store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import layout
+from .errors import IntegrityError
+from .manifest import Manifest, TagEvent, sha256_hex
+from .stores.base import ObjectExists, ObjectNotFound, Store
+
+
+@dataclass(frozen=True)
+class TagState:
+    """A tag's current value on one store: its newest event."""
+
+    tag: str
+    event: TagEvent
+    key: str
+
+
+class Registry:
+    def __init__(self, store: Store, repo: str) -> None:
+        self.store = store
+        self.repo = layout.check_name("repository", repo)
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    def blob_hashes(self) -> set[str]:
+        """The hashes of the blobs this store holds (one paged LIST, not a HEAD per blob)."""
+        prefix = layout.blobs_prefix(self.repo)
+        return {key[len(prefix):] for key in self.store.list(prefix)}
+
+    def put_blob(self, sha256: str, data: bytes) -> bool:
+        """Write a blob; return False if it was already there (content-addressed: same bytes)."""
+        return _create(self.store, layout.blob_key(self.repo, sha256), data)
+
+    def get_blob(self, sha256: str) -> bytes:
+        data = self.store.get(layout.blob_key(self.repo, sha256))
+        if sha256_hex(data) != sha256:
+            raise IntegrityError(f"{self.url}: blob {sha256[:12]} is corrupt (hash mismatch)")
+        return data
+
+    # -- manifests ---------------------------------------------------------------------------
+
+    def put_manifest(self, manifest: Manifest) -> bool:
+        return _create(self.store, layout.manifest_key(self.repo, manifest.digest),
+                       manifest.encode())
+
+    def get_manifest(self, digest: str) -> Manifest:
+        data = self.store.get(layout.manifest_key(self.repo, digest))
+        manifest = Manifest.decode(data, digest, self.url)
+        if manifest.repo != self.repo:
+            raise IntegrityError(f"{self.url}: manifest {digest[:12]} belongs to {manifest.repo!r}")
+        return manifest
+
+    def manifest_digests(self) -> list[str]:
+        keys = self.store.list(layout.manifests_prefix(self.repo))
+        return [d for d in map(layout.digest_from_manifest_key, keys) if d]
+
+    # -- tags --------------------------------------------------------------------------------
+
+    def put_tag_event(self, event: TagEvent) -> str:
+        data = event.encode()
+        key = layout.tag_event_key(self.repo, event.tag, event.time_ns, sha256_hex(data))
+        _create(self.store, key, data)
+        return key
+
+    def resolve_tag(self, tag: str) -> TagState | None:
+        """The tag's newest event, or None if the tag was never set: one LIST and one GET."""
+        keys = self.store.list(layout.tags_prefix(self.repo, tag), limit=1)
+        return self._read_event(keys[0]) if keys else None
+
+    def tag_history(self, tag: str | None = None) -> list[TagState]:
+        """Every event of one tag, or of all tags, newest first within each tag."""
+        keys = self.store.list(layout.tags_prefix(self.repo, tag))
+        return [self._read_event(k) for k in keys if layout.parse_tag_event_key(self.repo, k)]
+
+    def _read_event(self, key: str) -> TagState:
+        parsed = layout.parse_tag_event_key(self.repo, key)
+        if parsed is None:
+            raise IntegrityError(f"{self.url}: unexpected object {key!r} among tag events")
+        tag, when_ns, sha = parsed
+        event = TagEvent.decode(self.store.get(key), sha, self.url)
+        if (event.repo, event.tag, event.time_ns) != (self.repo, tag, when_ns):
+            raise IntegrityError(f"{self.url}: tag event {key!r} does not match its key")
+        return TagState(tag=tag, event=event, key=key)
+
+
+def _create(store: Store, key: str, data: bytes) -> bool:
+    try:
+        store.put(key, data)
+        return True
+    except ObjectExists:
+        return False
+
+
+__all__ = ["ObjectNotFound", "Registry", "TagState"]

@@ -1,0 +1,140 @@
+"""``azureblob://container/prefix?storage_account=A&endpoint=URL``: Azure Blob Storage.
+
+``AZURE_STORAGE_CONNECTION_STRING`` is honoured when set (emulators, keys, SAS); otherwise the
+account endpoint is reached with azure-identity's DefaultAzureCredential (environment,
+workload identity, managed identity, Azure CLI). Create-only writes use ``If-None-Match: *``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .base import (
+    ObjectExists,
+    ObjectNotFound,
+    StoreAuthRejected,
+    StoreConfigError,
+    StoreSettings,
+    StoreUnavailable,
+)
+
+CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+
+
+class AzureBlobStore:
+    def __init__(self, container: str, prefix: str, params: dict[str, str], url: str,
+                 settings: StoreSettings) -> None:
+        self.container = container
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.url = url
+        self._params = params
+        self._settings = settings
+        self._client: Any = None
+
+    @classmethod
+    def from_url(cls, url, settings: StoreSettings) -> AzureBlobStore:
+        url.check_params({"storage_account", "endpoint"})
+        endpoint = url.params.get("endpoint")
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise StoreConfigError(f"{url.display}: endpoint must be an http:// or https:// URL")
+        if not (endpoint or url.params.get("storage_account") or os.environ.get(CONNECTION_STRING_ENV)):
+            raise StoreConfigError(
+                f"{url.display}: name the account with ?storage_account=NAME (or endpoint=URL), "
+                f"or set {CONNECTION_STRING_ENV}"
+            )
+        return cls(url.bucket, url.prefix, url.params, url.display, settings)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._errors("connect"):
+                from azure.storage.blob import ContainerClient
+
+                s = self._settings
+                options = {"connection_timeout": s.connect_timeout, "read_timeout": s.read_timeout,
+                           "retry_total": 0, "max_single_put_size": 64 * 1024 * 1024}
+                conn = os.environ.get(CONNECTION_STRING_ENV)
+                if conn:
+                    self._client = ContainerClient.from_connection_string(
+                        conn, self.container, **options)
+                else:
+                    from azure.identity import DefaultAzureCredential
+
+                    account = self._params.get("storage_account")
+                    endpoint = self._params.get("endpoint") or f"https://{account}.blob.core.windows.net"
+                    self._client = ContainerClient(endpoint, self.container,
+                                                   credential=DefaultAzureCredential(), **options)
+        return self._client
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._errors(key, writing=True):
+            self.client.upload_blob(self.prefix + key, data, overwrite=False, length=len(data))
+
+    def get(self, key: str) -> bytes:
+        with self._errors(key):
+            return self.client.download_blob(self.prefix + key).readall()
+
+    def stat(self, key: str) -> int | None:
+        try:
+            with self._errors(key):
+                props = self.client.get_blob_client(self.prefix + key).get_blob_properties()
+        except ObjectNotFound:
+            return None
+        return int(props.size)
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        keys: list[str] = []
+        with self._errors(prefix):
+            names = self.client.list_blob_names(name_starts_with=self.prefix + prefix,
+                                                results_per_page=min(limit or 5000, 5000))
+            for name in names:
+                keys.append(name[len(self.prefix):])
+                if limit is not None and len(keys) >= limit:
+                    break
+        return keys
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    @contextmanager
+    def _errors(self, key: str, writing: bool = False) -> Iterator[None]:
+        """Translate azure-core exceptions into store errors."""
+        from azure.core import exceptions as zx
+
+        where = f"{self.url}: {key}"
+        try:
+            yield
+        except zx.ResourceExistsError:
+            if not writing:
+                raise
+            raise ObjectExists(f"{where} exists") from None
+        except zx.ResourceNotFoundError as exc:
+            if getattr(exc, "error_code", None) == "ContainerNotFound":
+                raise StoreConfigError(f"{self.url}: container {self.container!r} "
+                                       "does not exist") from None
+            raise ObjectNotFound(f"{where} not found") from None
+        except zx.ClientAuthenticationError as exc:
+            raise StoreAuthRejected(f"{where}: access denied ({_first_line(exc)})") from None
+        except zx.ServiceRequestError as exc:  # could not connect or send
+            retry = "timed out" not in str(exc).lower()
+            raise StoreUnavailable(f"{where}: cannot connect ({_first_line(exc)})",
+                                   retry=retry) from None
+        except zx.ServiceResponseError as exc:  # sent, but no answer in time
+            raise StoreUnavailable(f"{where}: no answer ({_first_line(exc)})", retry=False) from None
+        except zx.HttpResponseError as exc:
+            status = exc.status_code or 0
+            if status in (401, 403):
+                raise StoreAuthRejected(f"{where}: access denied ({_first_line(exc)})") from None
+            if status == 429 or status >= 500:
+                raise StoreUnavailable(f"{where}: {status}: {_first_line(exc)}") from None
+            raise StoreConfigError(f"{where}: {status}: {_first_line(exc)}") from None
+        except ValueError as exc:  # malformed connection string or account URL
+            raise StoreConfigError(f"{self.url}: {exc}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,89 @@
+"""The one store interface, the errors stores raise, and the settings every store honours.
+
+A store is dumb: it moves opaque bytes under opaque keys. It never computes a digest,
+never builds a registry path and never retries: integrity lives in ``registry.py``, key
+names in ``layout.py`` and retries in ``resilience.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..errors import AuthRejected, BadInput, ContinuityError, NotFound, Unavailable
+
+
+class ObjectExists(ContinuityError):
+    """A create-only write found the key already taken."""
+
+
+class ObjectNotFound(NotFound):
+    """The key does not exist in the store."""
+
+
+class StoreUnavailable(Unavailable):
+    """The store did not answer usefully: refused, timed out, throttled, or failed (5xx).
+
+    ``retry`` says whether the same call may succeed if repeated soon: a refused connection or
+    a 503 may, a timeout is not retried so that a blackholed store costs one timeout, not many.
+    """
+
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+class StoreAuthRejected(AuthRejected):
+    """The store rejected the credentials, or none could be found."""
+
+
+class StoreConfigError(BadInput):
+    """The store is misconfigured: the bucket or container does not exist, a bad endpoint."""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Time bounds every adapter applies to every call (the SDKs' own retries are turned off)."""
+
+    connect_timeout: float = 3.0
+    """Seconds to wait for a TCP + TLS connection."""
+    read_timeout: float = 5.0
+    """Seconds to wait for the next bytes of an answer; a blackholed store costs this once."""
+    attempts: int = 3
+    """Calls per operation for retryable failures (refused connection, throttling, 5xx)."""
+    backoff: float = 0.2
+    """First pause between attempts, in seconds; doubled each time."""
+    concurrency: int = 16
+    """Parallel requests per store."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Create-only object storage under one root (a bucket and prefix, a folder).
+
+    Keys are relative to the root and use ``/`` as separator. Listing returns keys in
+    byte order, which the registry relies on to find the newest tag event in one call.
+    """
+
+    url: str
+    """The store's URL with any secret redacted: safe to print."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Create ``key`` holding ``data``; raise ObjectExists if the key is taken."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """Return the bytes under ``key``; raise ObjectNotFound if there are none."""
+        ...
+
+    def stat(self, key: str) -> int | None:
+        """Return the size of ``key`` in bytes, or None if it does not exist."""
+        ...
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        """Return up to ``limit`` keys starting with ``prefix``, in byte order."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+        ...

@@ -1,0 +1,108 @@
+"""``gs://bucket/prefix``: Google Cloud Storage.
+
+Credentials come from Application Default Credentials; ``STORAGE_EMULATOR_HOST`` (the client
+library's own variable) points the client at an emulator. Create-only writes use
+``ifGenerationMatch=0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .base import (
+    ObjectExists,
+    ObjectNotFound,
+    StoreAuthRejected,
+    StoreConfigError,
+    StoreSettings,
+    StoreUnavailable,
+)
+
+
+class GcsStore:
+    def __init__(self, bucket: str, prefix: str, url: str, settings: StoreSettings) -> None:
+        self.bucket_name = bucket
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.url = url
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._bucket: Any = None
+
+    @classmethod
+    def from_url(cls, url, settings: StoreSettings) -> GcsStore:
+        url.check_params(set())
+        return cls(url.bucket, url.prefix, url.display, settings)
+
+    @property
+    def bucket(self) -> Any:
+        if self._bucket is None:
+            with self._errors("connect"):
+                from google.cloud import storage
+
+                self._bucket = storage.Client().bucket(self.bucket_name)
+        return self._bucket
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._errors(key, writing=True):
+            self.bucket.blob(self.prefix + key).upload_from_string(
+                data, if_generation_match=0, timeout=self._timeout, retry=None,
+                content_type="application/octet-stream",
+            )
+
+    def get(self, key: str) -> bytes:
+        with self._errors(key):
+            return self.bucket.blob(self.prefix + key).download_as_bytes(
+                timeout=self._timeout, retry=None
+            )
+
+    def stat(self, key: str) -> int | None:
+        with self._errors(key):
+            blob = self.bucket.get_blob(self.prefix + key, timeout=self._timeout, retry=None)
+        return None if blob is None else int(blob.size)
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        with self._errors(prefix):
+            blobs = self.bucket.client.list_blobs(
+                self.bucket_name, prefix=self.prefix + prefix, max_results=limit,
+                timeout=self._timeout, retry=None,
+            )
+            return [b.name[len(self.prefix):] for b in blobs]
+
+    def close(self) -> None:
+        if self._bucket is not None:
+            self._bucket.client.close()
+
+    @contextmanager
+    def _errors(self, key: str, writing: bool = False) -> Iterator[None]:
+        """Translate google-cloud and transport exceptions into store errors."""
+        import requests
+        from google.api_core import exceptions as gx
+        from google.auth import exceptions as ax
+
+        where = f"{self.url}: {key}"
+        try:
+            yield
+        except gx.PreconditionFailed:
+            raise ObjectExists(f"{where} exists") from None
+        except gx.NotFound as exc:
+            if writing or "bucket" in str(exc.message).lower():
+                raise StoreConfigError(f"{self.url}: bucket {self.bucket_name!r} "
+                                       "does not exist") from None
+            raise ObjectNotFound(f"{where} not found") from None
+        except (gx.Unauthorized, gx.Forbidden) as exc:
+            raise StoreAuthRejected(f"{where}: access denied ({exc.message})") from None
+        except ax.DefaultCredentialsError as exc:
+            raise StoreAuthRejected(f"{self.url}: no usable Google credentials ({exc})") from None
+        except ax.RefreshError as exc:
+            raise StoreAuthRejected(f"{self.url}: credentials rejected ({exc})") from None
+        except (gx.TooManyRequests, gx.ServerError) as exc:
+            raise StoreUnavailable(f"{where}: {exc.code}: {exc.message}") from None
+        except (requests.Timeout, ax.TransportError) as exc:
+            retry = not isinstance(exc, requests.Timeout)
+            raise StoreUnavailable(f"{where}: timed out or unreachable ({exc})",
+                                   retry=retry) from None
+        except requests.ConnectionError as exc:
+            raise StoreUnavailable(f"{where}: cannot connect ({exc})") from None
+        except gx.GoogleAPICallError as exc:
+            raise StoreConfigError(f"{where}: {exc.code}: {exc.message}") from None

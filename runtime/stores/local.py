@@ -1,0 +1,92 @@
+"""``file:///abs/path``: a folder, for tests, air-gapped mirrors and mounted volumes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from .base import ObjectExists, ObjectNotFound, StoreConfigError, StoreSettings, StoreUnavailable
+
+_TMP_PREFIX = ".tmp-"
+
+
+class LocalStore:
+    """Objects are files below ``root``; writes are create-only and atomic (temp file + link)."""
+
+    def __init__(self, root: Path, url: str) -> None:
+        self.root = root
+        self.url = url
+
+    @classmethod
+    def from_url(cls, url, settings: StoreSettings) -> LocalStore:  # noqa: ARG003
+        url.check_params(set())
+        root = Path(url.prefix).expanduser().absolute()
+        return cls(root, url.display)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                # link() fails if the name exists: create-only, and never a half-written file.
+                os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
+        except FileExistsError:
+            raise ObjectExists(f"{self.url}: {key} exists") from None
+        except OSError as exc:
+            raise self._classify(exc, key) from None
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(f"{self.url}: {key} not found") from None
+        except OSError as exc:
+            raise self._classify(exc, key) from None
+
+    def stat(self, key: str) -> int | None:
+        try:
+            return self._path(key).stat().st_size
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._classify(exc, key) from None
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        # Walk only the deepest folder the prefix names, then filter by the rest of it.
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self.root / base if base else self.root
+        keys: list[str] = []
+        try:
+            for dirpath, dirnames, filenames in os.walk(start):
+                dirnames[:] = [d for d in dirnames if not d.startswith(_TMP_PREFIX)]
+                rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+                rel = "" if rel == "." else rel + "/"
+                keys.extend(
+                    rel + name
+                    for name in filenames
+                    if not name.startswith(_TMP_PREFIX) and (rel + name).startswith(prefix)
+                )
+        except OSError as exc:
+            raise self._classify(exc, prefix) from None
+        keys.sort()
+        return keys if limit is None else keys[:limit]
+
+    def close(self) -> None:
+        pass
+
+    def _classify(self, exc: OSError, key: str) -> Exception:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return StoreConfigError(f"{self.url}: {key}: {exc.strerror}")
+        return StoreUnavailable(f"{self.url}: {key}: {exc.strerror or exc}", retry=False)

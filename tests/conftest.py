@@ -1,0 +1,107 @@
+"""Session-wide emulators and per-test stores.
+
+The three cloud emulators start once per session, on free ports; every test gets fresh,
+uniquely named buckets (and moto is reset), and every process is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from atlas_continuity.runtime.stores.memory import MemoryStore
+
+from .emulators import Azurite, FakeGcs, Moto
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+if not FIXTURES.is_dir():  # CI clones main into another folder with shared/ beside it
+    FIXTURES = Path(os.environ.get("ATLAS_CONTINUITY_FIXTURES", "../shared/fixtures")).resolve()
+ATLAS_DIRS = FIXTURES / "atlas-dirs"
+
+CLOUD_KINDS = ("s3", "gcs", "azure")
+ALL_KINDS = (*CLOUD_KINDS, "file", "mem")
+
+
+@pytest.fixture(scope="session")
+def emulators() -> Iterator[dict[str, object]]:
+    started: dict[str, object] = {}
+    mp = pytest.MonkeyPatch()
+    try:
+        for key, cls in (("s3", Moto), ("gcs", FakeGcs), ("azure", Azurite)):
+            started[key] = cls().start()
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.delenv("AWS_PROFILE", raising=False)
+        mp.setenv("STORAGE_EMULATOR_HOST", started["gcs"].endpoint)
+        mp.setenv("GOOGLE_CLOUD_PROJECT", "test")
+        mp.setenv("AZURE_STORAGE_CONNECTION_STRING", started["azure"].connection_string)
+        yield started
+    finally:
+        mp.undo()
+        for emulator in started.values():
+            emulator.stop()
+
+
+_names = itertools.count()
+
+
+def unique_bucket() -> str:
+    return f"ac-{uuid.uuid4().hex[:10]}-{next(_names)}"
+
+
+def create_bucket(kind: str, emulators: dict, name: str) -> str:
+    """Create a bucket on an emulator and return the store URL of a prefix in it."""
+    if kind == "s3":
+        import boto3
+
+        boto3.client("s3", endpoint_url=emulators["s3"].endpoint).create_bucket(Bucket=name)
+        return f"s3://{name}/atlas-backup?region=us-east-1&endpoint={emulators['s3'].endpoint}"
+    if kind == "gcs":
+        from google.cloud import storage
+
+        storage.Client().create_bucket(name)
+        return f"gs://{name}/atlas-backup"
+    if kind == "azure":
+        from azure.storage.blob import BlobServiceClient
+
+        BlobServiceClient.from_connection_string(emulators["azure"].connection_string) \
+            .create_container(name)
+        return f"azureblob://{name}/atlas-backup?storage_account=devstoreaccount1"
+    raise ValueError(kind)
+
+
+@pytest.fixture
+def make_store(emulators, tmp_path) -> Iterator[Callable[[str], str]]:
+    """``make_store(kind)`` returns the URL of a fresh, empty store of that kind."""
+    emulators["s3"].reset()
+    MemoryStore.reset()
+
+    def make(kind: str) -> str:
+        name = unique_bucket()
+        if kind == "file":
+            return (tmp_path / name).as_uri()
+        if kind == "mem":
+            return f"mem://{name}/atlas-backup"
+        return create_bucket(kind, emulators, name)
+
+    yield make
+    MemoryStore.reset()
+
+
+@pytest.fixture
+def fixture_dir(tmp_path) -> Callable[[str], Path]:
+    """A writable copy of one of the real migration directories in shared/fixtures."""
+
+    def copy(name: str) -> Path:
+        dest = tmp_path / "src" / name
+        shutil.copytree(ATLAS_DIRS / name, dest)
+        return dest
+
+    return copy
