@@ -92,7 +92,8 @@ class Moto(Emulator):
         return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
 
     def post(self, path: str, body: bytes = b"") -> None:
-        req = urllib.request.Request(self.endpoint + path, data=body, method="POST")
+        req = urllib.request.Request(self.endpoint + path, data=body, method="POST",
+                                     headers={"Content-Type": "text/plain"})
         urllib.request.urlopen(req, timeout=10).read()
 
     def reset(self) -> None:

@@ -44,7 +44,7 @@ class GcsStore:
         return self._bucket
 
     def put(self, key: str, data: bytes) -> None:
-        with self._errors(key, writing=True):
+        with self._errors(key, writing=True, missing_means_no_bucket=True):
             self.bucket.blob(self.prefix + key).upload_from_string(
                 data, if_generation_match=0, timeout=self._timeout, retry=None,
                 content_type="application/octet-stream",
@@ -62,7 +62,7 @@ class GcsStore:
         return None if blob is None else int(blob.size)
 
     def list(self, prefix: str, limit: int | None = None) -> list[str]:
-        with self._errors(prefix):
+        with self._errors(prefix, missing_means_no_bucket=True):
             blobs = self.bucket.client.list_blobs(
                 self.bucket_name, prefix=self.prefix + prefix, max_results=limit,
                 timeout=self._timeout, retry=None,
@@ -74,8 +74,11 @@ class GcsStore:
             self._bucket.client.close()
 
     @contextmanager
-    def _errors(self, key: str, writing: bool = False) -> Iterator[None]:
-        """Translate google-cloud and transport exceptions into store errors."""
+    def _errors(self, key: str, writing: bool = False,
+                missing_means_no_bucket: bool = False) -> Iterator[None]:
+        """Translate google-cloud and transport exceptions into store errors.
+
+        A 404 on a write or a listing can only mean the bucket is missing."""
         import requests
         from google.api_core import exceptions as gx
         from google.auth import exceptions as ax
@@ -86,7 +89,7 @@ class GcsStore:
         except gx.PreconditionFailed:
             raise ObjectExists(f"{where} exists") from None
         except gx.NotFound as exc:
-            if writing or "bucket" in str(exc.message).lower():
+            if missing_means_no_bucket or "bucket" in str(exc.message).lower():
                 raise StoreConfigError(f"{self.url}: bucket {self.bucket_name!r} "
                                        "does not exist") from None
             raise ObjectNotFound(f"{where} not found") from None

@@ -1,0 +1,83 @@
+"""Helpers shared by the end-to-end tests: run the CLI, build migration directories."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_continuity.runtime import atlas_sum
+from atlas_continuity.runtime.cli import main
+from atlas_continuity.runtime.stores import open_store
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+
+def cli(*args: str) -> Result:
+    """Run the CLI in this process, as a user would call it, capturing its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    """Start the CLI as its own process (to kill it, or to run many at once)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "atlas_continuity.runtime", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **(env or {})}, **kwargs,
+    )
+
+
+def stores(primary: str | None, *backups: str, repo: str = "app") -> list[str]:
+    args = ["--repo", repo]
+    if primary:
+        args += ["--primary", primary]
+    for b in backups:
+        args += ["--backup", b]
+    return args
+
+
+def write_dir(path: Path, files: dict[str, bytes | str], dir_format: str = "atlas") -> Path:
+    """Create a migration directory with a correct atlas.sum."""
+    path.mkdir(parents=True, exist_ok=True)
+    data = {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
+    for name, content in data.items():
+        (path / name).write_bytes(content)
+    (path / "atlas.sum").write_text(atlas_sum.compute_sum(data, dir_format).to_text())
+    return path
+
+
+def rehash(path: Path, dir_format: str = "atlas") -> None:
+    files = {p.name: p.read_bytes() for p in path.iterdir() if p.name != "atlas.sum"}
+    (path / "atlas.sum").write_text(atlas_sum.compute_sum(files, dir_format).to_text())
+
+
+def read_tree(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+def keys(url: str) -> list[str]:
+    store = open_store(url)
+    try:
+        return store.list("")
+    finally:
+        store.close()

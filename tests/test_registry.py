@@ -1,0 +1,419 @@
+"""The replicated registry end to end, against the emulators: one behaviour per test."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import boto3
+import pytest
+
+from atlas_continuity.runtime import atlas_sum
+from atlas_continuity.runtime.errors import ExitCode
+from atlas_continuity.runtime.manifest import FileEntry, Manifest, TagEvent, sha256_hex
+from atlas_continuity.runtime.registry import Registry
+from atlas_continuity.runtime.stores import open_store
+from atlas_continuity.runtime.stores.base import StoreSettings
+
+from .conftest import ATLAS_DIRS, unique_bucket
+from .emulators import Azurite, Blackhole, FakeGcs, Moto
+from .helpers import cli, cli_process, keys, read_tree, rehash, stores, write_dir
+
+HATCHET = ATLAS_DIRS / "hatchet-dev__hatchet__sql_migrations"
+SMALL = ATLAS_DIRS / "ariga__atlas__sql_migrate_testdata_partial-checkpoint"
+
+
+@pytest.fixture
+def clouds(make_store):
+    """A primary and two backups, each on a different cloud."""
+    return make_store("s3"), make_store("gcs"), make_store("azure")
+
+
+@pytest.fixture
+def own_moto(emulators):
+    """A moto server of this test's own, which the test may kill or lock down."""
+    server = Moto().start()
+    yield server
+    server.stop()
+
+
+def moto_bucket(server: Moto) -> str:
+    name = unique_bucket()
+    boto3.client("s3", endpoint_url=server.endpoint).create_bucket(Bucket=name)
+    return f"s3://{name}/atlas-backup?region=us-east-1&endpoint={server.endpoint}"
+
+
+def test_round_trip_primary_and_two_backups_on_three_clouds(clouds, tmp_path):
+    pushed = cli("push", HATCHET, *stores(*clouds), "--json")
+    assert pushed.code == 0, pushed.err
+    assert pushed.json["status"] == "ok"
+    assert [s["status"] for s in pushed.json["stores"]] == ["ok", "ok", "ok"]
+    for i, url in enumerate(clouds):
+        dest = tmp_path / f"pulled-{i}"
+        pulled = cli("pull", dest, *stores(url), "--json")
+        assert pulled.code == 0, pulled.err
+        assert pulled.json["manifest_from"] == url
+        assert read_tree(dest) == read_tree(HATCHET)
+        atlas_sum.read_dir(dest, "atlas")  # Atlas's own check passes on the result
+
+
+def test_primary_killed_push_degrades_and_pull_falls_back_in_order(own_moto, clouds, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    _, gcs, azure = clouds
+    primary = moto_bucket(own_moto)
+    own_moto.kill()
+
+    pushed = cli("push", SMALL, *stores(primary, gcs, azure), "--json")
+    assert pushed.code == 0, pushed.err
+    assert pushed.json["status"] == "degraded"
+    assert [s["status"] for s in pushed.json["stores"]] == ["failed", "ok", "ok"]
+    assert "primary store" in pushed.err and "degraded" in pushed.err
+    assert "::warning title=atlas-continuity::" in pushed.err
+
+    pulled = cli("pull", tmp_path / "out", *stores(primary, gcs, azure), "--json")
+    assert pulled.code == 0, pulled.err
+    assert pulled.json["manifest_from"] == gcs  # the first healthy backup, not the second
+    assert read_tree(tmp_path / "out") == read_tree(SMALL)
+
+
+def test_pull_skips_a_backup_that_lacks_the_version(own_moto, make_store, tmp_path):
+    primary = moto_bucket(own_moto)
+    empty_backup, full_backup = make_store("gcs"), make_store("azure")
+    assert cli("push", SMALL, *stores(None, full_backup)).code == 0
+    own_moto.kill()
+    pulled = cli("pull", tmp_path / "out", *stores(primary, empty_backup, full_backup), "--json")
+    assert pulled.code == 0, pulled.err
+    assert pulled.json["manifest_from"] == full_backup
+    assert len(pulled.json["problems"]) == 2  # the dead primary, the backup without the tag
+
+
+def test_all_stores_down_push_fails_and_says_so_for_each(own_moto, tmp_path):
+    gcs, azure = FakeGcs().start(), Azurite().start()
+    try:
+        gcs_url = f"gs://{unique_bucket()}/x"
+        azure_url = f"azureblob://{unique_bucket()}/x?storage_account=devstoreaccount1"
+        s3_url = moto_bucket(own_moto)
+        for server in (own_moto, gcs, azure):
+            server.kill()
+        env = {"STORAGE_EMULATOR_HOST": gcs.endpoint,
+               "AZURE_STORAGE_CONNECTION_STRING": azure.connection_string}
+        proc = cli_process("push", SMALL, *stores(s3_url, gcs_url, azure_url), "--json", env=env)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        gcs.stop()
+        azure.stop()
+    assert proc.returncode == ExitCode.UNAVAILABLE, err
+    report = json.loads(out)
+    assert report["status"] == "failed"
+    assert [s["status"] for s in report["stores"]] == ["failed"] * 3
+    assert all(s["error"] and s["tags_moved"] == [] for s in report["stores"])
+    assert err.count("did not take the version") == 3
+    assert "push failed" in err and "degraded" not in err
+
+
+def test_corrupt_blob_on_the_primary_is_served_from_a_backup(clouds, tmp_path):
+    s3, gcs, _ = clouds
+    assert cli("push", SMALL, *stores(s3, gcs)).code == 0
+    victim = sorted(p for p in SMALL.iterdir() if p.suffix == ".sql")[0]
+    sha = sha256_hex(victim.read_bytes())
+    bucket = s3.split("/")[2]
+    endpoint = s3.split("endpoint=")[1]
+    corrupted = bytearray(victim.read_bytes())
+    corrupted[0] ^= 0x20
+    boto3.client("s3", endpoint_url=endpoint).put_object(  # an admin's overwrite, bit rot
+        Bucket=bucket, Key=f"atlas-backup/registry/app/blobs/sha256/{sha}", Body=bytes(corrupted))
+
+    pulled = cli("pull", tmp_path / "out", *stores(s3, gcs), "--json")
+    assert pulled.code == 0, pulled.err
+    assert pulled.json["manifest_from"] == s3
+    assert pulled.json["files_from"] == {s3: len(list(SMALL.glob("*.sql"))) - 1, gcs: 1}
+    assert any("corrupt" in p for p in pulled.json["problems"])
+    assert "corrupt" in pulled.err
+    assert read_tree(tmp_path / "out") == read_tree(SMALL)
+
+
+def test_rejected_credentials_fail_loudly_unless_opted_in(own_moto, make_store, tmp_path):
+    backup = make_store("gcs")
+    primary = moto_bucket(own_moto)
+    assert cli("push", SMALL, *stores(primary, backup)).code == 0
+    own_moto.post("/moto-api/reset-auth", b"0")  # enforce IAM: our keys are now unknown
+
+    refused = cli("pull", tmp_path / "out", *stores(primary, backup))
+    assert refused.code == ExitCode.AUTH
+    assert "access denied" in refused.err
+    assert not (tmp_path / "out").exists()
+
+    opted = cli("pull", tmp_path / "out", *stores(primary, backup), "--fallback-on-auth-error",
+                "--json")
+    assert opted.code == 0, opted.err
+    assert opted.json["manifest_from"] == backup
+
+
+def test_blackholed_primary_costs_one_read_timeout(make_store, tmp_path):
+    backup = make_store("gcs")
+    assert cli("push", SMALL, *stores(None, backup)).code == 0
+    hole = Blackhole()
+    try:
+        primary = f"s3://bucket/x?region=us-east-1&endpoint={hole.endpoint}"
+        started = time.monotonic()
+        pulled = cli("pull", tmp_path / "out", *stores(primary, backup), "--json")
+        elapsed = time.monotonic() - started
+    finally:
+        hole.close()
+    assert pulled.code == 0, pulled.err
+    assert pulled.json["manifest_from"] == backup
+    assert "timed out" in pulled.err
+    budget = StoreSettings().read_timeout + StoreSettings().connect_timeout
+    assert elapsed < budget, f"failover took {elapsed:.1f}s, budget {budget}s"
+
+
+def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, tmp_path):
+    src = tmp_path / "src"
+    write_dir(src, {p.name: p.read_bytes() for p in HATCHET.glob("*.sql")})
+    assert cli("push", src, *stores(*clouds)).code == 0
+    before = {url: set(keys(url)) for url in clouds}
+
+    (src / "99999999999999_new.sql").write_text("ALTER TABLE t ADD COLUMN c int;\n")
+    rehash(src)
+    pushed = cli("push", src, *stores(*clouds), "--json")
+    assert pushed.code == 0, pushed.err
+    for report in pushed.json["stores"]:
+        assert (report["blobs_written"], report["manifest_written"], report["tags_moved"]) == \
+            (1, True, ["latest"])
+    for url in clouds:
+        added = set(keys(url)) - before[url]
+        assert len(added) == 3, added
+        assert sorted(k.split("/")[2] for k in added) == ["blobs", "manifests", "tags"]
+
+
+def test_eight_concurrent_pushes_all_land_intact(clouds, tmp_path):
+    base = {p.name: p.read_bytes() for p in SMALL.glob("*.sql")}
+    dirs = [write_dir(tmp_path / f"v{i}", {**base, f"9000000000000{i}_v.sql": f"-- v{i}\n"})
+            for i in range(8)]
+    # --force: each version lacks the others' new file, which would otherwise be refused.
+    procs = [cli_process("push", d, *stores(*clouds), "--force", "--json") for d in dirs]
+    digests = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        report = json.loads(out)
+        assert report["status"] == "ok", report
+        digests.append(report["digest"])
+    for url in clouds:
+        latest = cli("show", *stores(url), "--json")
+        assert latest.json["digest"] in digests
+        for i, digest in enumerate(digests):
+            dest = tmp_path / "pulled" / f"{url.split(':')[0]}-{i}"
+            pulled = cli("pull", dest, "--digest", digest, *stores(url))
+            assert pulled.code == 0, pulled.err
+            assert read_tree(dest) == read_tree(dirs[i])
+
+
+def test_push_killed_midway_leaves_latest_on_the_previous_version(clouds, tmp_path):
+    s3 = clouds[0]
+    v1 = write_dir(tmp_path / "v1", {"1_init.sql": "CREATE TABLE t (id int);\n"})
+    assert cli("push", v1, *stores(s3)).code == 0
+    v2 = write_dir(tmp_path / "v2", {
+        "1_init.sql": "CREATE TABLE t (id int);\n",
+        **{f"{i + 2}_m.sql": f"ALTER TABLE t ADD COLUMN c{i} int;\n" for i in range(1500)},
+    })
+    registry = Registry(open_store(s3), "app")
+    proc = cli_process("push", v2, *stores(s3))
+    deadline = time.monotonic() + 120
+    while len(registry.blob_hashes()) < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert len(registry.manifest_digests()) == 1, "the push finished before it was killed"
+
+    pulled = cli("pull", tmp_path / "after-kill", *stores(s3))
+    assert pulled.code == 0, pulled.err
+    assert read_tree(tmp_path / "after-kill") == read_tree(v1)
+
+    resumed = cli("push", v2, *stores(s3), "--json")
+    assert resumed.code == 0, resumed.err
+    assert 0 < resumed.json["stores"][0]["blobs_written"] < 1501  # only what was missing
+    assert cli("pull", tmp_path / "after-resume", *stores(s3)).code == 0
+    assert read_tree(tmp_path / "after-resume") == read_tree(v2)
+
+
+def test_history_rewrite_is_refused_without_force(make_store, tmp_path):
+    url = make_store("s3")
+    src = write_dir(tmp_path / "src", {"1_a.sql": "CREATE TABLE a (id int);\n",
+                                       "2_b.sql": "CREATE TABLE b (id int);\n"})
+    assert cli("push", src, *stores(url)).code == 0
+    before = keys(url)
+    (src / "1_a.sql").write_text("CREATE TABLE a (id bigint);\n")
+    rehash(src)
+    refused = cli("push", src, *stores(url))
+    assert refused.code == ExitCode.REFUSED
+    assert "1_a.sql (edited)" in refused.err and "--force" in refused.err
+    assert keys(url) == before  # nothing written
+
+    forced = cli("push", src, *stores(url), "--force")
+    assert forced.code == 0, forced.err
+    assert "rewrites history" in forced.err
+    shown = cli("show", *stores(url), "--json")
+    assert shown.json["digest"] == forced.out.strip()
+
+
+def test_out_of_order_migration_is_pushed_with_a_warning(make_store, tmp_path):
+    url = make_store("file")
+    src = write_dir(tmp_path / "src", {"1_a.sql": "select 1;\n", "3_c.sql": "select 3;\n"})
+    assert cli("push", src, *stores(url)).code == 0
+    (src / "2_b.sql").write_text("select 2;\n")
+    rehash(src)
+    pushed = cli("push", src, *stores(url))
+    assert pushed.code == 0
+    assert "out-of-order migration(s) 2_b.sql sort before 3_c.sql" in pushed.err
+
+
+def test_tags_lists_versions_with_digest_time_and_source(make_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_SHA", "0123456789abcdef")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/db")
+    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    url = make_store("azure")
+    first = cli("push", SMALL, *stores(url), "--tag", "latest", "--tag", "v1").out.strip()
+    src = write_dir(tmp_path / "v2", {**{p.name: p.read_bytes() for p in SMALL.glob("*.sql")},
+                                      "9_z.sql": "select 9;\n"})
+    second = cli("push", src, *stores(url)).out.strip()
+    listed = cli("tags", *stores(url), "--json").json["tags"]
+    assert {t["tag"]: t["digest"] for t in listed} == {"latest": second, "v1": first}
+    latest = next(t for t in listed if t["tag"] == "latest")
+    assert latest["previous"] == first
+    assert latest["source"]["git_commit"] == "0123456789abcdef"
+    assert latest["source"]["ci_run_url"] == "https://github.com/acme/db/actions/runs/42"
+    assert latest["time"].endswith("Z")
+    history = cli("tags", *stores(url), "--history", "--json").json["tags"]
+    assert [t["digest"] for t in history if t["tag"] == "latest"] == [second, first]
+    text = cli("tags", *stores(url)).out
+    assert f"latest\t{second}" in text
+
+
+def test_show_prints_the_manifest(make_store):
+    url = make_store("mem")
+    digest = cli("push", SMALL, *stores(url)).out.strip()
+    shown = cli("show", "--digest", digest, *stores(url), "--json").json
+    assert shown["digest"] == digest
+    assert [f["name"] for f in shown["files"]] == sorted(p.name for p in SMALL.glob("*.sql"))
+    assert shown["atlas_sum"] == (SMALL / "atlas.sum").read_text()
+    assert "files:      6" in cli("show", "--digest", digest, *stores(url)).out
+
+
+def test_tag_resolution_costs_two_requests_however_long_the_history(make_store):
+    url = make_store("mem")
+    store = open_store(url)
+    registry = Registry(store, "app")
+    digest = "a" * 64
+    for i in range(2000):
+        registry.put_tag_event(TagEvent("app", "latest", digest if i == 1999 else "b" * 64, i))
+    calls = []
+    inner = store.inner
+    for name in ("get", "list"):
+        original = getattr(inner, name)
+        setattr(inner, name, lambda *a, _o=original, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
+    assert registry.resolve_tag("latest").event.digest == digest
+    assert calls == ["list", "get"]
+
+
+# -- bad input: a clear message, its exit code, and nothing written ------------------------
+
+
+@pytest.fixture
+def target(make_store):
+    url = make_store("file")
+    yield url
+    assert keys(url) == [], "bad input must write nothing"
+
+
+def test_bad_input_missing_directory(target, tmp_path):
+    r = cli("push", tmp_path / "nope", *stores(target))
+    assert (r.code, "no such directory" in r.err) == (ExitCode.BAD_INPUT, True)
+
+
+def test_bad_input_no_atlas_sum(target, tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "1.sql").write_text("select 1;")
+    r = cli("push", tmp_path / "d", *stores(target))
+    assert (r.code, "no atlas.sum" in r.err) == (ExitCode.BAD_INPUT, True)
+
+
+def test_bad_input_stale_atlas_sum(target):
+    r = cli("push", ATLAS_DIRS / "Kaikei-e__DECREE__db_migrations__stale", *stores(target))
+    assert (r.code, "atlas.sum is stale" in r.err) == (ExitCode.BAD_INPUT, True)
+
+
+def test_bad_input_unknown_scheme(target):
+    r = cli("push", SMALL, *stores(target, "ftp://host/x"))
+    assert (r.code, "unknown store URL scheme 'ftp://'" in r.err) == (ExitCode.BAD_INPUT, True)
+
+
+@pytest.mark.parametrize("bad", ["s3://", "s3:/bucket", "gs://bucket/../x",
+                                 "s3://bucket/x?region=us-east-1&colour=blue",
+                                 "azureblob://user:secret@acct/x"])
+def test_bad_input_malformed_url(target, bad):
+    r = cli("push", SMALL, *stores(target, bad))
+    assert r.code == ExitCode.BAD_INPUT
+    assert "secret" not in r.err
+    assert "store URL" in r.err or "parameter" in r.err
+
+
+def test_bad_input_unknown_env(target, tmp_path):
+    cfg = tmp_path / "atlas.hcl"
+    cfg.write_text(f'env "prod" {{\n  migration {{\n    repo {{\n      name = "app"\n'
+                   f'      url = "{target}"\n    }}\n  }}\n}}\n')
+    r = cli("push", SMALL, "--config", f"file://{cfg}", "--env", "staging")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "env 'staging' not defined" in r.err and "(defined: prod)" in r.err
+
+
+@pytest.mark.parametrize("evil", ["../escape.sql", "/tmp/abs.sql", "sub/dir.sql", ".."])
+def test_pull_refuses_a_crafted_manifest_with_unsafe_names(make_store, tmp_path, evil):
+    url = make_store("file")
+    registry = Registry(open_store(url), "app")
+    data = b"select 1;\n"
+    registry.put_blob(sha256_hex(data), data)
+    manifest = Manifest("app", "atlas", (FileEntry(evil, sha256_hex(data), len(data)),),
+                        "h1:x\n", "2026-01-01T00:00:00Z")
+    registry.put_manifest(manifest)
+    registry.put_tag_event(TagEvent("app", "latest", manifest.digest, time.time_ns()))
+    work = tmp_path / "work"
+    work.mkdir()
+    r = cli("pull", work / "out", *stores(url))
+    assert r.code == ExitCode.INTEGRITY
+    assert "unsafe file name" in r.err
+    assert list(work.iterdir()) == []
+    assert not (tmp_path / "escape.sql").exists()
+
+
+def test_pull_into_a_non_empty_directory_needs_force(make_store, tmp_path):
+    url = make_store("file")
+    assert cli("push", SMALL, *stores(url)).code == 0
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "local.txt").write_text("mine")
+    r = cli("pull", dest, *stores(url))
+    assert r.code == ExitCode.REFUSED and (dest / "local.txt").exists()
+    assert cli("pull", dest, *stores(url), "--force").code == 0
+    assert read_tree(dest) == read_tree(SMALL)
+    assert cli("pull", dest, *stores(url)).code == 0  # already up to date: nothing to replace
+
+
+def test_dry_run_push_writes_nothing(make_store):
+    url = make_store("gcs")
+    r = cli("push", SMALL, *stores(url), "--dry-run", "--json")
+    assert r.code == 0
+    assert r.json["stores"][0]["status"] == "planned"
+    assert r.json["stores"][0]["blobs_written"] == len(list(SMALL.glob("*.sql")))
+    assert keys(url) == []
+
+
+def test_missing_bucket_is_a_configuration_error_not_a_fallback(emulators, make_store, tmp_path):
+    backup = make_store("s3")
+    assert cli("push", SMALL, *stores(None, backup)).code == 0
+    missing = f"gs://{unique_bucket()}/x"
+    r = cli("pull", tmp_path / "out", *stores(missing, backup))
+    assert r.code == ExitCode.BAD_INPUT
+    assert "does not exist" in r.err
