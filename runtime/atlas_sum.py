@@ -166,8 +166,10 @@ def read_dir(path: Path, dir_format: str) -> MigrationDir:
         if entry.is_symlink():
             raise BadInput(f"{entry}: symbolic links are not pushed; replace it with the file")
         if entry.is_dir():
-            raise BadInput(f"{entry}: migration directories are flat; remove the subdirectory "
-                           "or push the directory that holds the migration files")
+            raise BadInput(
+                f"{entry}: migration directories are flat; remove the subdirectory "
+                "or push the directory that holds the migration files"
+            )
         if not entry.is_file():
             raise BadInput(f"{entry}: not a regular file")
         if entry.name == SUM_FILE:

@@ -77,8 +77,9 @@ def _holds_exactly(dest: Path, files: Mapping[str, bytes]) -> bool:
     entries = list(dest.iterdir())
     if sorted(e.name for e in entries) != sorted(files):
         return False
-    return all(e.is_file() and not e.is_symlink() and e.read_bytes() == files[e.name]
-               for e in entries)
+    return all(
+        e.is_file() and not e.is_symlink() and e.read_bytes() == files[e.name] for e in entries
+    )
 
 
 def _swap_into_place(tmp: Path, dest: Path) -> None:

@@ -29,30 +29,61 @@ class _Parser(argparse.ArgumentParser):
 
 def _store_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("stores (flags win over --config)")
-    g.add_argument("--repo", metavar="NAME",
-                   help="registry repository name (default: migration.repo.name from --config)")
+    g.add_argument(
+        "--repo",
+        metavar="NAME",
+        help="registry repository name (default: migration.repo.name from --config)",
+    )
     g.add_argument("--primary", metavar="URL", help="primary store URL")
-    g.add_argument("--backup", metavar="URL", action="append", default=[],
-                   help="backup store URL; repeat for more, tried in the order given")
+    g.add_argument(
+        "--backup",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="backup store URL; repeat for more, tried in the order given",
+    )
     g.add_argument("--config", metavar="URL", help="Atlas project file, e.g. file://atlas.hcl")
     g.add_argument("--env", metavar="NAME", help="env block of --config to use")
-    g.add_argument("--var", metavar="KEY=VALUE", action="append", default=[],
-                   help="value for a variable declared in --config; repeatable")
+    g.add_argument(
+        "--var",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="value for a variable declared in --config; repeatable",
+    )
     t = p.add_argument_group("time bounds")
-    t.add_argument("--connect-timeout", type=float, metavar="SEC", default=3.0,
-                   help="seconds to connect to a store (default: %(default)s)")
-    t.add_argument("--read-timeout", type=float, metavar="SEC", default=5.0,
-                   help="seconds to wait for a store's answer (default: %(default)s)")
-    t.add_argument("--attempts", type=int, metavar="N", default=3,
-                   help="calls per request on refused connections, throttling and 5xx; "
-                        "timeouts are not repeated (default: %(default)s)")
+    t.add_argument(
+        "--connect-timeout",
+        type=float,
+        metavar="SEC",
+        default=3.0,
+        help="seconds to connect to a store (default: %(default)s)",
+    )
+    t.add_argument(
+        "--read-timeout",
+        type=float,
+        metavar="SEC",
+        default=5.0,
+        help="seconds to wait for a store's answer (default: %(default)s)",
+    )
+    t.add_argument(
+        "--attempts",
+        type=int,
+        metavar="N",
+        default=3,
+        help="calls per request on refused connections, throttling and 5xx; "
+        "timeouts are not repeated (default: %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
 def _ref_options(p: argparse.ArgumentParser, default_tag: str | None) -> None:
     g = p.add_mutually_exclusive_group(required=default_tag is None)
-    g.add_argument("--tag", metavar="TAG",
-                   help=f"tag to read{f' (default: {default_tag})' if default_tag else ''}")
+    g.add_argument(
+        "--tag",
+        metavar="TAG",
+        help=f"tag to read{f' (default: {default_tag})' if default_tag else ''}",
+    )
     g.add_argument("--digest", metavar="sha256:HEX", help="exact version to read")
 
 
@@ -60,51 +91,82 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Replicated, verified Atlas migration registry and grant caching.",
-        epilog="Exit codes: " + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode)
+        epilog="Exit codes: "
+        + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode)
         + ". See docs/cli.md.",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more detail on stderr (-vv for debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                parser_class=_Parser)
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv for debug)"
+    )
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
 
-    push = sub.add_parser("push", help="push a migration directory to every store",
-                          description="Validate DIR's atlas.sum, then write the version to the "
-                                      "primary and every backup in parallel.")
-    push.add_argument("dir", nargs="?", metavar="DIR",
-                      help="migration directory (default: migration.dir from --config, "
-                           "else ./migrations)")
-    push.add_argument("--tag", action="append", default=[], metavar="TAG",
-                      help="tag to move to this version; repeatable (default: latest)")
-    push.add_argument("--dir-format", metavar="FORMAT",
-                      help="atlas, golang-migrate, goose, flyway, liquibase or dbmate "
-                           "(default: migration.format from --config, else atlas)")
-    push.add_argument("--force", action="store_true",
-                      help="move tags even to a version that edits or removes a migration")
-    push.add_argument("-n", "--dry-run", action="store_true",
-                      help="report what would be written, write nothing")
+    push = sub.add_parser(
+        "push",
+        help="push a migration directory to every store",
+        description="Validate DIR's atlas.sum, then write the version to the "
+        "primary and every backup in parallel.",
+    )
+    push.add_argument(
+        "dir",
+        nargs="?",
+        metavar="DIR",
+        help="migration directory (default: migration.dir from --config, else ./migrations)",
+    )
+    push.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="tag to move to this version; repeatable (default: latest)",
+    )
+    push.add_argument(
+        "--dir-format",
+        metavar="FORMAT",
+        help="atlas, golang-migrate, goose, flyway, liquibase or dbmate "
+        "(default: migration.format from --config, else atlas)",
+    )
+    push.add_argument(
+        "--force",
+        action="store_true",
+        help="move tags even to a version that edits or removes a migration",
+    )
+    push.add_argument(
+        "-n", "--dry-run", action="store_true", help="report what would be written, write nothing"
+    )
     _store_options(push)
 
-    pull = sub.add_parser("pull", help="pull a version into a directory, verified",
-                          description="Resolve a tag or digest on the primary, then on the "
-                                      "backups in order; verify every byte and atlas.sum; move "
-                                      "the directory into place atomically.")
-    pull.add_argument("dir", nargs="?", metavar="DIR",
-                      help="target directory (default: migration.dir from --config, "
-                           "else ./migrations)")
+    pull = sub.add_parser(
+        "pull",
+        help="pull a version into a directory, verified",
+        description="Resolve a tag or digest on the primary, then on the "
+        "backups in order; verify every byte and atlas.sum; move "
+        "the directory into place atomically.",
+    )
+    pull.add_argument(
+        "dir",
+        nargs="?",
+        metavar="DIR",
+        help="target directory (default: migration.dir from --config, else ./migrations)",
+    )
     _ref_options(pull, "latest")
-    pull.add_argument("--force", action="store_true",
-                      help="replace a non-empty target directory")
-    pull.add_argument("--fallback-on-auth-error", action="store_true",
-                      help="also fall back to the next store when credentials are rejected")
-    pull.add_argument("-n", "--dry-run", action="store_true",
-                      help="resolve and report, write nothing")
+    pull.add_argument("--force", action="store_true", help="replace a non-empty target directory")
+    pull.add_argument(
+        "--fallback-on-auth-error",
+        action="store_true",
+        help="also fall back to the next store when credentials are rejected",
+    )
+    pull.add_argument(
+        "-n", "--dry-run", action="store_true", help="resolve and report, write nothing"
+    )
     _store_options(pull)
 
     tags = sub.add_parser("tags", help="list tags and the versions they point to")
-    tags.add_argument("--history", action="store_true",
-                      help="list every tag move, newest first (the audit log)")
+    tags.add_argument(
+        "--history", action="store_true", help="list every tag move, newest first (the audit log)"
+    )
     _store_options(tags)
 
     show = sub.add_parser("show", help="show one version's manifest")
@@ -127,8 +189,9 @@ class Output:
         message = redact(message)
         log.warning("%s", message)
         if self.github:
-            print(f"::warning title=atlas-continuity::{_escape_annotation(message)}",
-                  file=sys.stderr)
+            print(
+                f"::warning title=atlas-continuity::{_escape_annotation(message)}", file=sys.stderr
+            )
 
     def result(self, obj: Any, text: str | None) -> None:
         from .redact import redact
@@ -154,8 +217,9 @@ def _settings(args: argparse.Namespace):
             raise _bad(f"--{flag.replace('_', '-')} must be positive")
     if args.attempts < 1:
         raise _bad("--attempts must be at least 1")
-    return StoreSettings(connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
-                         attempts=args.attempts)
+    return StoreSettings(
+        connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, attempts=args.attempts
+    )
 
 
 def _bad(message: str) -> ContinuityError:
@@ -204,16 +268,31 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
     mdir = atlas_sum.read_dir(directory, dir_format)
     settings = _settings(args)
     with open_targets(plan, settings) as targets:
-        report = push(mdir, targets, repo, tags, source=provenance.collect(directory),
-                      force=args.force, dry_run=args.dry_run, primary_label=plan.primary_label,
-                      concurrency=settings.concurrency)
+        report = push(
+            mdir,
+            targets,
+            repo,
+            tags,
+            source=provenance.collect(directory),
+            force=args.force,
+            dry_run=args.dry_run,
+            primary_label=plan.primary_label,
+            concurrency=settings.concurrency,
+        )
     if plan.primary is None:
         log.info("primary is %s; pushed to the backups only", plan.primary_label)
     for warning in report.warnings:
         out.warn(warning)
     for s in report.stores:
-        log.info("%s %s: %s, %d blob(s) written, %d present, tags moved: %s", s.role, s.url,
-                 s.status, s.blobs_written, s.blobs_present, ", ".join(s.tags_moved) or "none")
+        log.info(
+            "%s %s: %s, %d blob(s) written, %d present, tags moved: %s",
+            s.role,
+            s.url,
+            s.status,
+            s.blobs_written,
+            s.blobs_present,
+            ", ".join(s.tags_moved) or "none",
+        )
     out.result(report.to_json(), f"sha256:{report.digest}")
     if report.status == "failed":
         codes = {s.exit_code for s in report.stores}
@@ -237,9 +316,16 @@ def cmd_pull(args: argparse.Namespace, out: Output) -> int:
     repo, plan, env = _context(args)
     directory = _default_dir(args.dir, env)
     with open_targets(plan, _settings(args)) as targets:
-        report = pull(targets, repo, directory, tag=args.tag, digest=args.digest,
-                      force=args.force, dry_run=args.dry_run,
-                      fallback_on_auth=args.fallback_on_auth_error)
+        report = pull(
+            targets,
+            repo,
+            directory,
+            tag=args.tag,
+            digest=args.digest,
+            force=args.force,
+            dry_run=args.dry_run,
+            fallback_on_auth=args.fallback_on_auth_error,
+        )
     for problem in report.problems:
         out.warn(problem)
     if report.manifest_from != (plan.urls()[0] if plan.urls() else None):
@@ -266,8 +352,13 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
             newest.setdefault(s.tag, s)
         states = list(newest.values())
     rows = [
-        {"tag": s.tag, "digest": f"sha256:{s.event.digest}", "time": _iso(s.event.time_ns),
-         "source": s.event.source, "previous": s.event.previous and f"sha256:{s.event.previous}"}
+        {
+            "tag": s.tag,
+            "digest": f"sha256:{s.event.digest}",
+            "time": _iso(s.event.time_ns),
+            "source": s.event.source,
+            "previous": s.event.previous and f"sha256:{s.event.previous}",
+        }
         for s in states
     ]
     text = "\n".join(
@@ -306,8 +397,11 @@ def cmd_show(args: argparse.Namespace, out: Output) -> int:
 def _iso(time_ns: int) -> str:
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(time_ns / 1e9, UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
+    return (
+        datetime.fromtimestamp(time_ns / 1e9, UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
 
 
 COMMANDS = {"push": cmd_push, "pull": cmd_pull, "tags": cmd_tags, "show": cmd_show}
@@ -322,7 +416,9 @@ class _Formatter(logging.Formatter):
 def _setup_logging(quiet: bool, verbose: int) -> None:
     from .redact import RedactingFilter
 
-    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter(f"{PROG}: %(levelname)s: %(message)s"))
     handler.addFilter(RedactingFilter())
@@ -346,8 +442,18 @@ def main(argv: list[str] | None = None) -> int:
         message = redact(str(exc))
         log.error("%s", message)
         if out.as_json:
-            print(json.dumps({"error": {"message": message, "kind": type(exc).__name__,
-                                        "exit_code": int(exc.exit_code)}}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "error": {
+                            "message": message,
+                            "kind": type(exc).__name__,
+                            "exit_code": int(exc.exit_code),
+                        }
+                    },
+                    indent=2,
+                )
+            )
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130

@@ -82,11 +82,18 @@ def load_env(path: Path, env: str, variables: dict[str, str]) -> AtlasEnv:
             if isinstance(raw, str):
                 raw = [raw]
             if not isinstance(raw, list) or not all(isinstance(u, str) for u in raw):
-                raise BadInput(f"{where}:{repo.attributes['backup'].line}: "
-                               "repo.backup must be a list of store URLs")
+                raise BadInput(
+                    f"{where}:{repo.attributes['backup'].line}: "
+                    "repo.backup must be a list of store URLs"
+                )
             backups = tuple(raw)
-    return AtlasEnv(repo=name, primary=primary, backups=backups, dir_format=dir_format,
-                    dir=scope.string(migration, "dir"))
+    return AtlasEnv(
+        repo=name,
+        primary=primary,
+        backups=backups,
+        dir_format=dir_format,
+        dir=scope.string(migration, "dir"),
+    )
 
 
 def store_plan(primary: str | None, backups: list[str], from_config: AtlasEnv | None) -> StorePlan:
@@ -95,8 +102,10 @@ def store_plan(primary: str | None, backups: list[str], from_config: AtlasEnv | 
         primary, backups = from_config.primary, list(from_config.backups)
     plan = StorePlan(primary=primary, backups=tuple(backups))
     if not plan.urls():
-        raise BadInput("no stores: give --primary/--backup, or --config with migration.repo "
-                       "{ url, backup } in the selected env")
+        raise BadInput(
+            "no stores: give --primary/--backup, or --config with migration.repo "
+            "{ url, backup } in the selected env"
+        )
     plan.check()
     return plan
 
@@ -125,8 +134,10 @@ class _Scope:
             if not block.labels and name is not None and name.source == "atlas.env":
                 return block
         known = sorted({b.labels[0] for b in envs if b.labels})
-        raise BadInput(f"env {self.env!r} not defined in {self.where}"
-                       + (f" (defined: {', '.join(known)})" if known else ""))
+        raise BadInput(
+            f"env {self.env!r} not defined in {self.where}"
+            + (f" (defined: {', '.join(known)})" if known else "")
+        )
 
     def value(self, attr: hcl.Attribute, enums: set[str] | None = None) -> Any:
         self.enums = enums or set()
@@ -154,8 +165,10 @@ class _Scope:
         if root == "local" and len(path) == 1:
             return self._local(path[0], line)
         ref = ".".join([root, *path])
-        raise BadInput(f"{self.where}:{line}: cannot resolve {ref!r} (supported: var.*, "
-                       "local.*, atlas.env, getenv())")
+        raise BadInput(
+            f"{self.where}:{line}: cannot resolve {ref!r} (supported: var.*, "
+            "local.*, atlas.env, getenv())"
+        )
 
     def _variable(self, name: str, line: int) -> Any:
         if name in self.inputs:
@@ -164,8 +177,10 @@ class _Scope:
         if block is None:
             raise BadInput(f"{self.where}:{line}: variable {name!r} is not declared")
         if "default" not in block.attributes:
-            raise BadInput(f"{self.where}:{line}: missing value for required variable {name!r}; "
-                           f"pass --var {name}=VALUE")
+            raise BadInput(
+                f"{self.where}:{line}: missing value for required variable {name!r}; "
+                f"pass --var {name}=VALUE"
+            )
         return self.evaluator.evaluate(block.attributes["default"])
 
     def _local(self, name: str, line: int) -> Any:

@@ -29,7 +29,7 @@ class ExitCode(enum.IntEnum):
     AUTH = 7
     """A store rejected the credentials; no silent fallback was made."""
     REFUSED = 8
-    """Refused to lose data: a history rewrite without --force, a non-empty target without --force."""
+    """Refused to lose data: a history rewrite, or replacing a non-empty target, without --force."""
 
 
 class ContinuityError(Exception):

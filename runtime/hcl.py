@@ -57,8 +57,35 @@ class Block:
         return found[0] if found else None
 
 
-_PUNCT = ["==", "!=", "&&", "||", ">=", "<=", "=>", "...", "{", "}", "[", "]", "(", ")", "=",
-          ",", ".", ":", "?", "!", "+", "-", "*", "/", "%", "<", ">"]
+_PUNCT = [
+    "==",
+    "!=",
+    "&&",
+    "||",
+    ">=",
+    "<=",
+    "=>",
+    "...",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "=",
+    ",",
+    ".",
+    ":",
+    "?",
+    "!",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "<",
+    ">",
+]
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _NUMBER = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?")
 _HEREDOC = re.compile(r"<<(-?)([A-Za-z_][A-Za-z0-9_]*)\n")
@@ -135,12 +162,14 @@ class _Lexer:
                 self.pos += 1
                 break
             if c == "\\":
-                esc = text[self.pos + 1: self.pos + 2]
+                esc = text[self.pos + 1 : self.pos + 2]
                 if esc in _ESCAPES:
                     buf.append(_ESCAPES[esc])
                     self.pos += 2
-                elif esc == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[self.pos + 2: self.pos + 6]):
-                    buf.append(chr(int(text[self.pos + 2: self.pos + 6], 16)))
+                elif esc == "u" and re.fullmatch(
+                    r"[0-9a-fA-F]{4}", text[self.pos + 2 : self.pos + 6]
+                ):
+                    buf.append(chr(int(text[self.pos + 2 : self.pos + 6], 16)))
                     self.pos += 6
                 else:
                     raise self.error(f"invalid escape \\{esc} in string")
@@ -166,7 +195,7 @@ class _Lexer:
         end = re.compile(rf"^[ \t]*{marker}[ \t]*$", re.M).search(self.text, body_start)
         if end is None:
             raise self.error(f"heredoc <<{marker} is never closed", start)
-        lines = self.text[body_start:end.start()].split("\n")[:-1]
+        lines = self.text[body_start : end.start()].split("\n")[:-1]
         if strip:
             indent = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
             lines = [x[indent:] for x in lines]
@@ -197,8 +226,9 @@ class _BodyParser:
                 continue
             if tok.kind == "eof":
                 if closing:
-                    raise self.error(tok, f"block {block.type!r} opened on line {block.line} "
-                                          "is never closed")
+                    raise self.error(
+                        tok, f"block {block.type!r} opened on line {block.line} is never closed"
+                    )
                 return block
             if tok.kind == "punct" and tok.value == "}" and closing:
                 return block
@@ -254,7 +284,7 @@ Resolver = Callable[[str, list[str], int], Any]
 
 
 class Evaluator:
-    """Evaluates expression tokens. ``resolve(root, path, line)`` supplies ``var.x`` and the like."""
+    """Evaluates expression tokens; ``resolve(root, path, line)`` supplies ``var.x`` and kin."""
 
     def __init__(self, resolve: Resolver, functions: Functions, where: str) -> None:
         self.resolve, self.functions, self.where = resolve, functions, where
@@ -383,8 +413,10 @@ class _ExprParser:
     def call(self, name: Token) -> Any:
         fn = self.ev.functions.get(name.value)
         if fn is None:
-            raise self.error(f"function {name.value}() is not supported here "
-                             f"(supported: {', '.join(sorted(self.ev.functions))})")
+            raise self.error(
+                f"function {name.value}() is not supported here "
+                f"(supported: {', '.join(sorted(self.ev.functions))})"
+            )
         self.expect("(")
         args = []
         while not self.peek(")"):

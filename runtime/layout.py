@@ -1,9 +1,9 @@
 """Every object key the runtime reads or writes, in one place (docs/FORMAT.md describes them).
 
-    registry/<repo>/blobs/sha256/<hex>              a migration file's bytes
-    registry/<repo>/manifests/sha256/<hex>.json     one directory version; <hex> is its digest
-    registry/<repo>/tags/<tag>/<inverted-ns>-<hex>.json  a tag event; newest sorts first;
-                                                         <hex> is the event's own SHA-256
+registry/<repo>/blobs/sha256/<hex>              a migration file's bytes
+registry/<repo>/manifests/sha256/<hex>.json     one directory version; <hex> is its digest
+registry/<repo>/tags/<tag>/<inverted-ns>-<hex>.json  a tag event; newest sorts first;
+                                                     <hex> is the event's own SHA-256
 """
 
 from __future__ import annotations

@@ -130,16 +130,18 @@ class TagEvent:
     previous: str | None = None
 
     def encode(self) -> bytes:
-        return canonical_json({
-            "format": FORMAT_VERSION,
-            "kind": "tag-event",
-            "repo": self.repo,
-            "tag": self.tag,
-            "digest": self.digest,
-            "time_ns": self.time_ns,
-            "source": dict(self.source),
-            "previous": self.previous,
-        })
+        return canonical_json(
+            {
+                "format": FORMAT_VERSION,
+                "kind": "tag-event",
+                "repo": self.repo,
+                "tag": self.tag,
+                "digest": self.digest,
+                "time_ns": self.time_ns,
+                "source": dict(self.source),
+                "previous": self.previous,
+            }
+        )
 
     @classmethod
     def decode(cls, data: bytes, sha256: str, where: str) -> TagEvent:

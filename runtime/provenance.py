@@ -13,8 +13,10 @@ def _ci_run_url(env: dict[str, str]) -> str | None:
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
     if env.get("BITBUCKET_BUILD_NUMBER") and env.get("BITBUCKET_REPO_FULL_NAME"):
-        return (f"https://bitbucket.org/{env['BITBUCKET_REPO_FULL_NAME']}/pipelines/results/"
-                f"{env['BITBUCKET_BUILD_NUMBER']}")
+        return (
+            f"https://bitbucket.org/{env['BITBUCKET_REPO_FULL_NAME']}/pipelines/results/"
+            f"{env['BITBUCKET_BUILD_NUMBER']}"
+        )
     for var in ("CI_JOB_URL", "CIRCLE_BUILD_URL", "BUILD_URL"):
         if env.get(var):
             return env[var]
@@ -22,13 +24,24 @@ def _ci_run_url(env: dict[str, str]) -> str | None:
 
 
 def _git_commit(directory: Path, env: dict[str, str]) -> str | None:
-    for var in ("GITHUB_SHA", "CI_COMMIT_SHA", "CIRCLE_SHA1", "BITBUCKET_COMMIT", "GIT_COMMIT",
-                "BUILD_SOURCEVERSION"):
+    for var in (
+        "GITHUB_SHA",
+        "CI_COMMIT_SHA",
+        "CIRCLE_SHA1",
+        "BITBUCKET_COMMIT",
+        "GIT_COMMIT",
+        "BUILD_SOURCEVERSION",
+    ):
         if env.get(var):
             return env[var]
     try:
-        out = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], check=True,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

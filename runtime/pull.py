@@ -48,14 +48,20 @@ class PullReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "repo": self.repo, "ref": self.ref, "digest": f"sha256:{self.digest}",
-            "dest": self.dest, "dry_run": self.dry_run, "manifest_from": self.manifest_from,
-            "files_from": self.files_from, "problems": self.problems,
+            "repo": self.repo,
+            "ref": self.ref,
+            "digest": f"sha256:{self.digest}",
+            "dest": self.dest,
+            "dry_run": self.dry_run,
+            "manifest_from": self.manifest_from,
+            "files_from": self.files_from,
+            "problems": self.problems,
         }
 
 
-def resolve(registries: list[Registry], *, tag: str | None, digest: str | None,
-            fallback_on_auth: bool) -> Resolved:
+def resolve(
+    registries: list[Registry], *, tag: str | None, digest: str | None, fallback_on_auth: bool
+) -> Resolved:
     """Find a version's manifest on the first store that has it intact."""
     if digest is not None:
         hexd = check_digest(digest)
@@ -79,18 +85,34 @@ def resolve(registries: list[Registry], *, tag: str | None, digest: str | None,
     return Resolved(manifest, hexd, result.registry, result.failures, source)
 
 
-def pull(targets: list[Target], repo: str, dest: Path, *, tag: str | None = None,
-         digest: str | None = None, force: bool = False, dry_run: bool = False,
-         fallback_on_auth: bool = False, concurrency: int = 16) -> PullReport:
+def pull(
+    targets: list[Target],
+    repo: str,
+    dest: Path,
+    *,
+    tag: str | None = None,
+    digest: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    fallback_on_auth: bool = False,
+    concurrency: int = 16,
+) -> PullReport:
     registries = [Registry(t.store, repo) for t in targets]
     found = resolve(registries, tag=tag, digest=digest, fallback_on_auth=fallback_on_auth)
     manifest = found.manifest
     atlas_sum.check_dir_format(manifest.dir_format)
     problems = [a.error for a in found.failures]
     ref = f"sha256:{found.digest}" if digest else (tag or "latest")
-    report = PullReport(repo=repo, ref=ref, digest=found.digest, dest=str(dest),
-                        manifest_from=found.registry.url, files_from={}, problems=problems,
-                        dry_run=dry_run)
+    report = PullReport(
+        repo=repo,
+        ref=ref,
+        digest=found.digest,
+        dest=str(dest),
+        manifest_from=found.registry.url,
+        files_from={},
+        problems=problems,
+        dry_run=dry_run,
+    )
     if dry_run:
         return report
 
@@ -103,8 +125,12 @@ def pull(targets: list[Target], repo: str, dest: Path, *, tag: str | None = None
                 raise IntegrityError(f"{r.url}: {entry.name} has the wrong size")
             return data
 
-        got = first_success(order, get, f"{entry.name} (blob {entry.sha256[:12]})",
-                            fallback_on_auth=fallback_on_auth)
+        got = first_success(
+            order,
+            get,
+            f"{entry.name} (blob {entry.sha256[:12]})",
+            fallback_on_auth=fallback_on_auth,
+        )
         return entry.name, got.value, got.registry.url, got.failures
 
     with ThreadPoolExecutor(max(1, min(concurrency, len(manifest.files) or 1))) as pool:
@@ -118,8 +144,11 @@ def pull(targets: list[Target], repo: str, dest: Path, *, tag: str | None = None
         try:  # re-read what was written: the check covers the bytes on disk
             atlas_sum.read_dir(built, manifest.dir_format)
         except BadInput as exc:
-            raise IntegrityError(f"version {found.digest[:12]} fails its atlas.sum: {exc}") from None
+            raise IntegrityError(
+                f"version {found.digest[:12]} fails its atlas.sum: {exc}"
+            ) from None
 
-    replace_dir(dest, {**files, atlas_sum.SUM_FILE: manifest.atlas_sum.encode()}, force=force,
-                check=check)
+    replace_dir(
+        dest, {**files, atlas_sum.SUM_FILE: manifest.atlas_sum.encode()}, force=force, check=check
+    )
     return report

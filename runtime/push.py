@@ -66,11 +66,17 @@ class PushReport:
             "primary": self.primary,
             "stores": [
                 {
-                    "url": s.url, "role": s.role, "status": s.status,
-                    "blobs_written": s.blobs_written, "blobs_present": s.blobs_present,
-                    "manifest_written": s.manifest_written, "tags_moved": s.tags_moved,
-                    "objects_written": s.objects_written, "seconds": round(s.seconds, 3),
-                    "error": s.error, "error_kind": s.error_kind,
+                    "url": s.url,
+                    "role": s.role,
+                    "status": s.status,
+                    "blobs_written": s.blobs_written,
+                    "blobs_present": s.blobs_present,
+                    "manifest_written": s.manifest_written,
+                    "tags_moved": s.tags_moved,
+                    "objects_written": s.objects_written,
+                    "seconds": round(s.seconds, 3),
+                    "error": s.error,
+                    "error_kind": s.error_kind,
                 }
                 for s in self.stores
             ],
@@ -92,8 +98,14 @@ def build_manifest(mdir: MigrationDir, repo: str, source: dict[str, str]) -> Man
         for name, data in sorted(mdir.files.items())
     )
     created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return Manifest(repo=repo, dir_format=mdir.dir_format, files=files, atlas_sum=mdir.sum_text,
-                    created=created, source=source)
+    return Manifest(
+        repo=repo,
+        dir_format=mdir.dir_format,
+        files=files,
+        atlas_sum=mdir.sum_text,
+        created=created,
+        source=source,
+    )
 
 
 def push(
@@ -134,10 +146,16 @@ def push(
         report.manifest_written = registry.put_manifest(manifest)
         for tag in moving:
             previous = survey.tags.get(tag)
-            registry.put_tag_event(TagEvent(
-                repo=repo, tag=tag, digest=digest, time_ns=time.time_ns(), source=source,
-                previous=previous.event.digest if previous else None,
-            ))
+            registry.put_tag_event(
+                TagEvent(
+                    repo=repo,
+                    tag=tag,
+                    digest=digest,
+                    time_ns=time.time_ns(),
+                    source=source,
+                    previous=previous.event.digest if previous else None,
+                )
+            )
             report.tags_moved.append(tag)
         report.status = "ok"
 
@@ -150,13 +168,22 @@ def push(
         if r.status == "failed":
             what = "primary store" if r.role == "primary" else "backup store"
             warnings.append(f"{what} {r.url} did not take the version: {r.error}")
-    return PushReport(repo=repo, digest=digest, tags=list(tags), status=status, stores=reports,
-                      warnings=warnings, primary=primary_label, dry_run=dry_run)
+    return PushReport(
+        repo=repo,
+        digest=digest,
+        tags=list(tags),
+        status=status,
+        stores=reports,
+        warnings=warnings,
+        primary=primary_label,
+        dry_run=dry_run,
+    )
 
 
 def _survey(registry: Registry, tags: list[str]) -> _Survey:
-    return _Survey(blobs=registry.blob_hashes(),
-                   tags={tag: registry.resolve_tag(tag) for tag in tags})
+    return _Survey(
+        blobs=registry.blob_hashes(), tags={tag: registry.resolve_tag(tag) for tag in tags}
+    )
 
 
 def _each(items: list, reports: list[StorePushReport], fn, *, threads: int) -> list:
@@ -182,8 +209,9 @@ def _each(items: list, reports: list[StorePushReport], fn, *, threads: int) -> l
         return list(pool.map(run, zip(items, reports, strict=True)))
 
 
-def _check_history(manifest: Manifest, registries: list[Registry], surveys: list[_Survey | None],
-                   force: bool) -> list[str]:
+def _check_history(
+    manifest: Manifest, registries: list[Registry], surveys: list[_Survey | None], force: bool
+) -> list[str]:
     """Refuse to move a tag to a version that edits or removes a migration of its current
     version on any store; warn about new migrations that sort before existing ones."""
     warnings: list[str] = []
@@ -195,7 +223,11 @@ def _check_history(manifest: Manifest, registries: list[Registry], surveys: list
         if survey is None:
             continue
         for tag, state in survey.tags.items():
-            if state is None or state.event.digest in checked or state.event.digest == manifest.digest:
+            if (
+                state is None
+                or state.event.digest in checked
+                or state.event.digest == manifest.digest
+            ):
                 continue
             checked.add(state.event.digest)
             try:
@@ -209,7 +241,9 @@ def _check_history(manifest: Manifest, registries: list[Registry], surveys: list
             edited = [n for n in old_counted if n in new and new[n] != old[n]]
             if (removed or edited) and not force:
                 changes = [f"{n} (edited)" for n in edited] + [f"{n} (removed)" for n in removed]
-                detail = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
+                detail = ", ".join(changes[:5]) + (
+                    f" and {len(changes) - 5} more" if len(changes) > 5 else ""
+                )
                 raise Refused(
                     f"refusing to move tag {tag!r}: version {manifest.digest[:12]} rewrites "
                     f"history of {state.event.digest[:12]}, which may already be applied: "

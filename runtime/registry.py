@@ -37,7 +37,7 @@ class Registry:
     def blob_hashes(self) -> set[str]:
         """The hashes of the blobs this store holds (one paged LIST, not a HEAD per blob)."""
         prefix = layout.blobs_prefix(self.repo)
-        return {key[len(prefix):] for key in self.store.list(prefix)}
+        return {key[len(prefix) :] for key in self.store.list(prefix)}
 
     def put_blob(self, sha256: str, data: bytes) -> bool:
         """Write a blob; return False if it was already there (content-addressed: same bytes)."""
@@ -52,8 +52,9 @@ class Registry:
     # -- manifests ---------------------------------------------------------------------------
 
     def put_manifest(self, manifest: Manifest) -> bool:
-        return _create(self.store, layout.manifest_key(self.repo, manifest.digest),
-                       manifest.encode())
+        return _create(
+            self.store, layout.manifest_key(self.repo, manifest.digest), manifest.encode()
+        )
 
     def get_manifest(self, digest: str) -> Manifest:
         data = self.store.get(layout.manifest_key(self.repo, digest))

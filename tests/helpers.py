@@ -42,8 +42,11 @@ def cli_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> subp
     """Start the CLI as its own process (to kill it, or to run many at once)."""
     return subprocess.Popen(
         [sys.executable, "-m", "atlas_continuity.runtime", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **(env or {})}, **kwargs,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kwargs,
     )
 
 

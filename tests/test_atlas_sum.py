@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from atlas_continuity.runtime import atlas_sum
 from atlas_continuity.runtime.errors import BadInput
 
@@ -13,8 +12,12 @@ ALL_DIRS = sorted(p.name for p in ATLAS_DIRS.iterdir() if p.is_dir())
 STALE = [n for n in ALL_DIRS if n.endswith("__stale")]
 GOLANG_MIGRATE = [n for n in ALL_DIRS if n.endswith("__golang-migrate")]
 VALID = [n for n in ALL_DIRS if n not in STALE and n not in GOLANG_MIGRATE]
-GOOSE = ["autokitteh__autokitteh__migrations_sqlite", "kalbasit__ncps__migrations_mysql",
-         "kalbasit__ncps__migrations_sqlite", "ItsNotGoodName__smtpbridge__migrations_sql"]
+GOOSE = [
+    "autokitteh__autokitteh__migrations_sqlite",
+    "kalbasit__ncps__migrations_mysql",
+    "kalbasit__ncps__migrations_sqlite",
+    "ItsNotGoodName__smtpbridge__migrations_sql",
+]
 
 
 def test_fixture_inventory_is_what_sources_md_describes():
@@ -45,16 +48,19 @@ def test_golang_migrate_directory_verifies_only_under_its_format(name):
 
 @pytest.mark.parametrize("name", STALE)
 def test_stale_directory_is_reported_stale(name):
-    with pytest.raises(BadInput, match="atlas.sum is stale"):
+    with pytest.raises(BadInput, match=r"atlas\.sum is stale"):
         atlas_sum.read_dir(ATLAS_DIRS / name, "atlas")
 
 
 def test_stale_report_names_the_cause():
-    with pytest.raises(BadInput, match="not in the sum: 20260316100000_m4_gateway_indexes.sql"):
+    with pytest.raises(BadInput, match=r"not in the sum: 20260316100000_m4_gateway_indexes\.sql"):
         atlas_sum.read_dir(ATLAS_DIRS / "Kaikei-e__DECREE__db_migrations__stale", "atlas")
-    with pytest.raises(BadInput, match="first changed file: 20231017005257_add_origin_weight.sql"):
-        atlas_sum.read_dir(ATLAS_DIRS / "infratographer__load-balancer-api__db_migrations__stale",
-                           "atlas")
+    with pytest.raises(
+        BadInput, match=r"first changed file: 20231017005257_add_origin_weight\.sql"
+    ):
+        atlas_sum.read_dir(
+            ATLAS_DIRS / "infratographer__load-balancer-api__db_migrations__stale", "atlas"
+        )
 
 
 def test_crlf_conversion_is_detected(tmp_path):
@@ -81,7 +87,7 @@ def test_sum_ignore_directive_skips_the_bytes_but_not_the_name():
 
 def test_missing_sum_and_bad_paths(tmp_path):
     (tmp_path / "1.sql").write_text("select 1;")
-    with pytest.raises(BadInput, match="no atlas.sum"):
+    with pytest.raises(BadInput, match=r"no atlas\.sum"):
         atlas_sum.read_dir(tmp_path, "atlas")
     with pytest.raises(BadInput, match="no such directory"):
         atlas_sum.read_dir(tmp_path / "missing", "atlas")

@@ -8,7 +8,6 @@ import time
 
 import boto3
 import pytest
-
 from atlas_continuity.runtime import atlas_sum
 from atlas_continuity.runtime.errors import ExitCode
 from atlas_continuity.runtime.manifest import FileEntry, Manifest, TagEvent, sha256_hex
@@ -58,8 +57,9 @@ def test_round_trip_primary_and_two_backups_on_three_clouds(clouds, tmp_path):
         atlas_sum.read_dir(dest, "atlas")  # Atlas's own check passes on the result
 
 
-def test_primary_killed_push_degrades_and_pull_falls_back_in_order(own_moto, clouds, tmp_path,
-                                                                   monkeypatch):
+def test_primary_killed_push_degrades_and_pull_falls_back_in_order(
+    own_moto, clouds, tmp_path, monkeypatch
+):
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     _, gcs, azure = clouds
     primary = moto_bucket(own_moto)
@@ -97,8 +97,10 @@ def test_all_stores_down_push_fails_and_says_so_for_each(own_moto, tmp_path):
         s3_url = moto_bucket(own_moto)
         for server in (own_moto, gcs, azure):
             server.kill()
-        env = {"STORAGE_EMULATOR_HOST": gcs.endpoint,
-               "AZURE_STORAGE_CONNECTION_STRING": azure.connection_string}
+        env = {
+            "STORAGE_EMULATOR_HOST": gcs.endpoint,
+            "AZURE_STORAGE_CONNECTION_STRING": azure.connection_string,
+        }
         proc = cli_process("push", SMALL, *stores(s3_url, gcs_url, azure_url), "--json", env=env)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -123,7 +125,8 @@ def test_corrupt_blob_on_the_primary_is_served_from_a_backup(clouds, tmp_path):
     corrupted = bytearray(victim.read_bytes())
     corrupted[0] ^= 0x20
     boto3.client("s3", endpoint_url=endpoint).put_object(  # an admin's overwrite, bit rot
-        Bucket=bucket, Key=f"atlas-backup/registry/app/blobs/sha256/{sha}", Body=bytes(corrupted))
+        Bucket=bucket, Key=f"atlas-backup/registry/app/blobs/sha256/{sha}", Body=bytes(corrupted)
+    )
 
     pulled = cli("pull", tmp_path / "out", *stores(s3, gcs), "--json")
     assert pulled.code == 0, pulled.err
@@ -145,8 +148,9 @@ def test_rejected_credentials_fail_loudly_unless_opted_in(own_moto, make_store, 
     assert "access denied" in refused.err
     assert not (tmp_path / "out").exists()
 
-    opted = cli("pull", tmp_path / "out", *stores(primary, backup), "--fallback-on-auth-error",
-                "--json")
+    opted = cli(
+        "pull", tmp_path / "out", *stores(primary, backup), "--fallback-on-auth-error", "--json"
+    )
     assert opted.code == 0, opted.err
     assert opted.json["manifest_from"] == backup
 
@@ -180,8 +184,11 @@ def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, tmp_pat
     pushed = cli("push", src, *stores(*clouds), "--json")
     assert pushed.code == 0, pushed.err
     for report in pushed.json["stores"]:
-        assert (report["blobs_written"], report["manifest_written"], report["tags_moved"]) == \
-            (1, True, ["latest"])
+        assert (report["blobs_written"], report["manifest_written"], report["tags_moved"]) == (
+            1,
+            True,
+            ["latest"],
+        )
     for url in clouds:
         added = set(keys(url)) - before[url]
         assert len(added) == 3, added
@@ -190,8 +197,10 @@ def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, tmp_pat
 
 def test_eight_concurrent_pushes_all_land_intact(clouds, tmp_path):
     base = {p.name: p.read_bytes() for p in SMALL.glob("*.sql")}
-    dirs = [write_dir(tmp_path / f"v{i}", {**base, f"9000000000000{i}_v.sql": f"-- v{i}\n"})
-            for i in range(8)]
+    dirs = [
+        write_dir(tmp_path / f"v{i}", {**base, f"9000000000000{i}_v.sql": f"-- v{i}\n"})
+        for i in range(8)
+    ]
     # --force: each version lacks the others' new file, which would otherwise be refused.
     procs = [cli_process("push", d, *stores(*clouds), "--force", "--json") for d in dirs]
     digests = []
@@ -215,10 +224,13 @@ def test_push_killed_midway_leaves_latest_on_the_previous_version(clouds, tmp_pa
     s3 = clouds[0]
     v1 = write_dir(tmp_path / "v1", {"1_init.sql": "CREATE TABLE t (id int);\n"})
     assert cli("push", v1, *stores(s3)).code == 0
-    v2 = write_dir(tmp_path / "v2", {
-        "1_init.sql": "CREATE TABLE t (id int);\n",
-        **{f"{i + 2}_m.sql": f"ALTER TABLE t ADD COLUMN c{i} int;\n" for i in range(1500)},
-    })
+    v2 = write_dir(
+        tmp_path / "v2",
+        {
+            "1_init.sql": "CREATE TABLE t (id int);\n",
+            **{f"{i + 2}_m.sql": f"ALTER TABLE t ADD COLUMN c{i} int;\n" for i in range(1500)},
+        },
+    )
     registry = Registry(open_store(s3), "app")
     proc = cli_process("push", v2, *stores(s3))
     deadline = time.monotonic() + 120
@@ -241,8 +253,10 @@ def test_push_killed_midway_leaves_latest_on_the_previous_version(clouds, tmp_pa
 
 def test_history_rewrite_is_refused_without_force(make_store, tmp_path):
     url = make_store("s3")
-    src = write_dir(tmp_path / "src", {"1_a.sql": "CREATE TABLE a (id int);\n",
-                                       "2_b.sql": "CREATE TABLE b (id int);\n"})
+    src = write_dir(
+        tmp_path / "src",
+        {"1_a.sql": "CREATE TABLE a (id int);\n", "2_b.sql": "CREATE TABLE b (id int);\n"},
+    )
     assert cli("push", src, *stores(url)).code == 0
     before = keys(url)
     (src / "1_a.sql").write_text("CREATE TABLE a (id bigint);\n")
@@ -276,8 +290,10 @@ def test_tags_lists_versions_with_digest_time_and_source(make_store, tmp_path, m
     monkeypatch.setenv("GITHUB_RUN_ID", "42")
     url = make_store("azure")
     first = cli("push", SMALL, *stores(url), "--tag", "latest", "--tag", "v1").out.strip()
-    src = write_dir(tmp_path / "v2", {**{p.name: p.read_bytes() for p in SMALL.glob("*.sql")},
-                                      "9_z.sql": "select 9;\n"})
+    src = write_dir(
+        tmp_path / "v2",
+        {**{p.name: p.read_bytes() for p in SMALL.glob("*.sql")}, "9_z.sql": "select 9;\n"},
+    )
     second = cli("push", src, *stores(url)).out.strip()
     listed = cli("tags", *stores(url), "--json").json["tags"]
     assert {t["tag"]: t["digest"] for t in listed} == {"latest": second, "v1": first}
@@ -313,7 +329,9 @@ def test_tag_resolution_costs_two_requests_however_long_the_history(make_store):
     inner = store.inner
     for name in ("get", "list"):
         original = getattr(inner, name)
-        setattr(inner, name, lambda *a, _o=original, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
+        setattr(
+            inner, name, lambda *a, _o=original, _n=name, **k: (calls.append(_n), _o(*a, **k))[1]
+        )
     assert registry.resolve_tag("latest").event.digest == digest
     assert calls == ["list", "get"]
 
@@ -350,9 +368,16 @@ def test_bad_input_unknown_scheme(target):
     assert (r.code, "unknown store URL scheme 'ftp://'" in r.err) == (ExitCode.BAD_INPUT, True)
 
 
-@pytest.mark.parametrize("bad", ["s3://", "s3:/bucket", "gs://bucket/../x",
-                                 "s3://bucket/x?region=us-east-1&colour=blue",
-                                 "azureblob://user:secret@acct/x"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "s3://",
+        "s3:/bucket",
+        "gs://bucket/../x",
+        "s3://bucket/x?region=us-east-1&colour=blue",
+        "azureblob://user:secret@acct/x",
+    ],
+)
 def test_bad_input_malformed_url(target, bad):
     r = cli("push", SMALL, *stores(target, bad))
     assert r.code == ExitCode.BAD_INPUT
@@ -362,8 +387,10 @@ def test_bad_input_malformed_url(target, bad):
 
 def test_bad_input_unknown_env(target, tmp_path):
     cfg = tmp_path / "atlas.hcl"
-    cfg.write_text(f'env "prod" {{\n  migration {{\n    repo {{\n      name = "app"\n'
-                   f'      url = "{target}"\n    }}\n  }}\n}}\n')
+    cfg.write_text(
+        f'env "prod" {{\n  migration {{\n    repo {{\n      name = "app"\n'
+        f'      url = "{target}"\n    }}\n  }}\n}}\n'
+    )
     r = cli("push", SMALL, "--config", f"file://{cfg}", "--env", "staging")
     assert r.code == ExitCode.BAD_INPUT
     assert "env 'staging' not defined" in r.err and "(defined: prod)" in r.err
@@ -375,8 +402,13 @@ def test_pull_refuses_a_crafted_manifest_with_unsafe_names(make_store, tmp_path,
     registry = Registry(open_store(url), "app")
     data = b"select 1;\n"
     registry.put_blob(sha256_hex(data), data)
-    manifest = Manifest("app", "atlas", (FileEntry(evil, sha256_hex(data), len(data)),),
-                        "h1:x\n", "2026-01-01T00:00:00Z")
+    manifest = Manifest(
+        "app",
+        "atlas",
+        (FileEntry(evil, sha256_hex(data), len(data)),),
+        "h1:x\n",
+        "2026-01-01T00:00:00Z",
+    )
     registry.put_manifest(manifest)
     registry.put_tag_event(TagEvent("app", "latest", manifest.digest, time.time_ns()))
     work = tmp_path / "work"

@@ -52,13 +52,17 @@ def parse_store_url(url: str) -> StoreURL:
         raise BadInput(f"malformed store URL {display!r}: expected scheme://bucket/prefix")
     try:
         parts = urlsplit(url)
-        params_list = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        params_list = parse_qsl(
+            parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)
+        )
     except ValueError as exc:
         raise BadInput(f"malformed store URL {display!r}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ADAPTERS:
         known = ", ".join(f"{s}://" for s in ADAPTERS)
-        raise BadInput(f"unknown store URL scheme {scheme + '://'!r} in {display!r} (known: {known})")
+        raise BadInput(
+            f"unknown store URL scheme {scheme + '://'!r} in {display!r} (known: {known})"
+        )
     if parts.fragment:
         raise BadInput(f"malformed store URL {display!r}: fragments (#...) are not allowed")
     params: dict[str, str] = {}

@@ -25,8 +25,9 @@ CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 
 
 class AzureBlobStore:
-    def __init__(self, container: str, prefix: str, params: dict[str, str], url: str,
-                 settings: StoreSettings) -> None:
+    def __init__(
+        self, container: str, prefix: str, params: dict[str, str], url: str, settings: StoreSettings
+    ) -> None:
         self.container = container
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = url
@@ -40,7 +41,9 @@ class AzureBlobStore:
         endpoint = url.params.get("endpoint")
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise StoreConfigError(f"{url.display}: endpoint must be an http:// or https:// URL")
-        if not (endpoint or url.params.get("storage_account") or os.environ.get(CONNECTION_STRING_ENV)):
+        if not (
+            endpoint or url.params.get("storage_account") or os.environ.get(CONNECTION_STRING_ENV)
+        ):
             raise StoreConfigError(
                 f"{url.display}: name the account with ?storage_account=NAME (or endpoint=URL), "
                 f"or set {CONNECTION_STRING_ENV}"
@@ -54,19 +57,27 @@ class AzureBlobStore:
                 from azure.storage.blob import ContainerClient
 
                 s = self._settings
-                options = {"connection_timeout": s.connect_timeout, "read_timeout": s.read_timeout,
-                           "retry_total": 0, "max_single_put_size": 64 * 1024 * 1024}
+                options = {
+                    "connection_timeout": s.connect_timeout,
+                    "read_timeout": s.read_timeout,
+                    "retry_total": 0,
+                    "max_single_put_size": 64 * 1024 * 1024,
+                }
                 conn = os.environ.get(CONNECTION_STRING_ENV)
                 if conn:
                     self._client = ContainerClient.from_connection_string(
-                        conn, self.container, **options)
+                        conn, self.container, **options
+                    )
                 else:
                     from azure.identity import DefaultAzureCredential
 
                     account = self._params.get("storage_account")
-                    endpoint = self._params.get("endpoint") or f"https://{account}.blob.core.windows.net"
-                    self._client = ContainerClient(endpoint, self.container,
-                                                   credential=DefaultAzureCredential(), **options)
+                    endpoint = (
+                        self._params.get("endpoint") or f"https://{account}.blob.core.windows.net"
+                    )
+                    self._client = ContainerClient(
+                        endpoint, self.container, credential=DefaultAzureCredential(), **options
+                    )
         return self._client
 
     def put(self, key: str, data: bytes) -> None:
@@ -88,10 +99,11 @@ class AzureBlobStore:
     def list(self, prefix: str, limit: int | None = None) -> list[str]:
         keys: list[str] = []
         with self._errors(prefix):
-            names = self.client.list_blob_names(name_starts_with=self.prefix + prefix,
-                                                results_per_page=min(limit or 5000, 5000))
+            names = self.client.list_blob_names(
+                name_starts_with=self.prefix + prefix, results_per_page=min(limit or 5000, 5000)
+            )
             for name in names:
-                keys.append(name[len(self.prefix):])
+                keys.append(name[len(self.prefix) :])
                 if limit is not None and len(keys) >= limit:
                     break
         return keys
@@ -114,17 +126,21 @@ class AzureBlobStore:
             raise ObjectExists(f"{where} exists") from None
         except zx.ResourceNotFoundError as exc:
             if getattr(exc, "error_code", None) == "ContainerNotFound":
-                raise StoreConfigError(f"{self.url}: container {self.container!r} "
-                                       "does not exist") from None
+                raise StoreConfigError(
+                    f"{self.url}: container {self.container!r} does not exist"
+                ) from None
             raise ObjectNotFound(f"{where} not found") from None
         except zx.ClientAuthenticationError as exc:
             raise StoreAuthRejected(f"{where}: access denied ({_first_line(exc)})") from None
         except zx.ServiceRequestError as exc:  # could not connect or send
             retry = "timed out" not in str(exc).lower()
-            raise StoreUnavailable(f"{where}: cannot connect ({_first_line(exc)})",
-                                   retry=retry) from None
+            raise StoreUnavailable(
+                f"{where}: cannot connect ({_first_line(exc)})", retry=retry
+            ) from None
         except zx.ServiceResponseError as exc:  # sent, but no answer in time
-            raise StoreUnavailable(f"{where}: no answer ({_first_line(exc)})", retry=False) from None
+            raise StoreUnavailable(
+                f"{where}: no answer ({_first_line(exc)})", retry=False
+            ) from None
         except zx.HttpResponseError as exc:
             status = exc.status_code or 0
             if status in (401, 403):

@@ -46,7 +46,10 @@ class GcsStore:
     def put(self, key: str, data: bytes) -> None:
         with self._errors(key, writing=True, missing_means_no_bucket=True):
             self.bucket.blob(self.prefix + key).upload_from_string(
-                data, if_generation_match=0, timeout=self._timeout, retry=None,
+                data,
+                if_generation_match=0,
+                timeout=self._timeout,
+                retry=None,
                 content_type="application/octet-stream",
             )
 
@@ -64,18 +67,22 @@ class GcsStore:
     def list(self, prefix: str, limit: int | None = None) -> list[str]:
         with self._errors(prefix, missing_means_no_bucket=True):
             blobs = self.bucket.client.list_blobs(
-                self.bucket_name, prefix=self.prefix + prefix, max_results=limit,
-                timeout=self._timeout, retry=None,
+                self.bucket_name,
+                prefix=self.prefix + prefix,
+                max_results=limit,
+                timeout=self._timeout,
+                retry=None,
             )
-            return [b.name[len(self.prefix):] for b in blobs]
+            return [b.name[len(self.prefix) :] for b in blobs]
 
     def close(self) -> None:
         if self._bucket is not None:
             self._bucket.client.close()
 
     @contextmanager
-    def _errors(self, key: str, writing: bool = False,
-                missing_means_no_bucket: bool = False) -> Iterator[None]:
+    def _errors(
+        self, key: str, writing: bool = False, missing_means_no_bucket: bool = False
+    ) -> Iterator[None]:
         """Translate google-cloud and transport exceptions into store errors.
 
         A 404 on a write or a listing can only mean the bucket is missing."""
@@ -90,8 +97,9 @@ class GcsStore:
             raise ObjectExists(f"{where} exists") from None
         except gx.NotFound as exc:
             if missing_means_no_bucket or "bucket" in str(exc.message).lower():
-                raise StoreConfigError(f"{self.url}: bucket {self.bucket_name!r} "
-                                       "does not exist") from None
+                raise StoreConfigError(
+                    f"{self.url}: bucket {self.bucket_name!r} does not exist"
+                ) from None
             raise ObjectNotFound(f"{where} not found") from None
         except (gx.Unauthorized, gx.Forbidden) as exc:
             raise StoreAuthRejected(f"{where}: access denied ({exc.message})") from None
@@ -103,8 +111,9 @@ class GcsStore:
             raise StoreUnavailable(f"{where}: {exc.code}: {exc.message}") from None
         except (requests.Timeout, ax.TransportError) as exc:
             retry = not isinstance(exc, requests.Timeout)
-            raise StoreUnavailable(f"{where}: timed out or unreachable ({exc})",
-                                   retry=retry) from None
+            raise StoreUnavailable(
+                f"{where}: timed out or unreachable ({exc})", retry=retry
+            ) from None
         except requests.ConnectionError as exc:
             raise StoreUnavailable(f"{where}: cannot connect ({exc})") from None
         except gx.GoogleAPICallError as exc:

@@ -20,7 +20,7 @@ class LocalStore:
         self.url = url
 
     @classmethod
-    def from_url(cls, url, settings: StoreSettings) -> LocalStore:  # noqa: ARG003
+    def from_url(cls, url, settings: StoreSettings) -> LocalStore:
         url.check_params(set())
         root = Path(url.prefix).expanduser().absolute()
         return cls(root, url.display)

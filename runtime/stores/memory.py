@@ -21,7 +21,7 @@ class MemoryStore:
             self.objects = self._spaces.setdefault(name, {})
 
     @classmethod
-    def from_url(cls, url, settings: StoreSettings) -> MemoryStore:  # noqa: ARG003
+    def from_url(cls, url, settings: StoreSettings) -> MemoryStore:
         url.check_params(set())
         return cls(f"{url.bucket}/{url.prefix}", url.display)
 

@@ -39,8 +39,9 @@ class ResilientStore:
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         if self._down is not None:
-            raise StoreUnavailable(f"{self.url}: skipped, unavailable earlier in this run "
-                                   f"({self._down})", retry=False)
+            raise StoreUnavailable(
+                f"{self.url}: skipped, unavailable earlier in this run ({self._down})", retry=False
+            )
         delay = self.settings.backoff
         for attempt in range(1, self.settings.attempts + 1):
             try:
@@ -50,13 +51,22 @@ class ResilientStore:
                     with self._lock:
                         self._down = self._down or exc
                     raise
-                log.debug("%s: %s failed (%s); attempt %d of %d in %.1fs", self.url, what, exc,
-                          attempt + 1, self.settings.attempts, delay)
+                log.debug(
+                    "%s: %s failed (%s); attempt %d of %d in %.1fs",
+                    self.url,
+                    what,
+                    exc,
+                    attempt + 1,
+                    self.settings.attempts,
+                    delay,
+                )
             except ContinuityError:
                 raise
             except Exception as exc:  # an SDK error no adapter classified: never fatal to a run
                 log.debug("%s: unclassified error in %s", self.url, what, exc_info=True)
-                err = StoreUnavailable(f"{self.url}: {what} failed: {redact(repr(exc))}", retry=False)
+                err = StoreUnavailable(
+                    f"{self.url}: {what} failed: {redact(repr(exc))}", retry=False
+                )
                 with self._lock:
                     self._down = self._down or err
                 raise err from None

@@ -31,14 +31,24 @@ _AUTH_CODES = {
     "403",
     "401",
 }
-_THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
-                   "TooManyRequests", "RequestTimeout", "InternalError", "ServiceUnavailable",
-                   "ConditionalRequestConflict", "OperationAborted"}
+_THROTTLE_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequests",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "ConditionalRequestConflict",
+    "OperationAborted",
+}
 
 
 class S3Store:
-    def __init__(self, bucket: str, prefix: str, params: dict[str, str], url: str,
-                 settings: StoreSettings) -> None:
+    def __init__(
+        self, bucket: str, prefix: str, params: dict[str, str], url: str, settings: StoreSettings
+    ) -> None:
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = url
@@ -77,8 +87,9 @@ class S3Store:
 
     def put(self, key: str, data: bytes) -> None:
         with self._errors(key, writing=True):
-            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data,
-                                   IfNoneMatch="*")
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.prefix + key, Body=data, IfNoneMatch="*"
+            )
 
     def get(self, key: str) -> bytes:
         with self._errors(key):
@@ -100,7 +111,7 @@ class S3Store:
                 if limit is not None:
                     kwargs["MaxKeys"] = min(1000, limit - len(keys))
                 page = self.client.list_objects_v2(**kwargs)
-                keys.extend(o["Key"][len(self.prefix):] for o in page.get("Contents", ()))
+                keys.extend(o["Key"][len(self.prefix) :] for o in page.get("Contents", ()))
                 if not page.get("IsTruncated") or (limit is not None and len(keys) >= limit):
                     return keys
                 kwargs["ContinuationToken"] = page["NextContinuationToken"]
@@ -125,7 +136,9 @@ class S3Store:
             if code in ("NoSuchKey", "404", "NotFound"):
                 raise ObjectNotFound(f"{where} not found") from None
             if code == "NoSuchBucket":
-                raise StoreConfigError(f"{self.url}: bucket {self.bucket!r} does not exist") from None
+                raise StoreConfigError(
+                    f"{self.url}: bucket {self.bucket!r} does not exist"
+                ) from None
             if code in ("PreconditionFailed", "412") and writing:
                 raise ObjectExists(f"{where} exists") from None
             if code in _AUTH_CODES or status in (401, 403):
@@ -133,13 +146,21 @@ class S3Store:
             if code in _THROTTLE_CODES or status == 429 or status >= 500:
                 raise StoreUnavailable(f"{where}: {code or status}: {message}") from None
             raise StoreConfigError(f"{where}: {code}: {message}") from None
-        except (bx.NoCredentialsError, bx.PartialCredentialsError, bx.ProfileNotFound,
-                bx.TokenRetrievalError) as exc:
+        except (
+            bx.NoCredentialsError,
+            bx.PartialCredentialsError,
+            bx.ProfileNotFound,
+            bx.TokenRetrievalError,
+        ) as exc:
             raise StoreAuthRejected(f"{self.url}: no usable AWS credentials ({exc})") from None
         except (bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
             raise StoreUnavailable(f"{where}: timed out ({exc})", retry=False) from None
-        except (bx.EndpointConnectionError, bx.ConnectionClosedError, bx.ConnectionError,
-                bx.HTTPClientError) as exc:
+        except (
+            bx.EndpointConnectionError,
+            bx.ConnectionClosedError,
+            bx.ConnectionError,
+            bx.HTTPClientError,
+        ) as exc:
             raise StoreUnavailable(f"{where}: cannot connect ({exc})") from None
         except (bx.NoRegionError, bx.ParamValidationError) as exc:
             raise StoreConfigError(f"{self.url}: {exc}") from None
