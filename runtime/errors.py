@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from .redact import redact
+
 
 class ExitCode(enum.IntEnum):
     """Process exit codes, documented in docs/cli.md (generated from this enum)."""
@@ -33,9 +35,14 @@ class ExitCode(enum.IntEnum):
 
 
 class ContinuityError(Exception):
-    """Base class of every expected failure; ``exit_code`` says how the CLI exits."""
+    """Base class of every expected failure; ``exit_code`` says how the CLI exits.
+
+    The message is redacted when the error is made, so no secret leaves in an exception."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class BadInput(ContinuityError):

@@ -14,13 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from atlas_continuity.runtime.stores.memory import MemoryStore
+from devtools.emulators import ROOT, Azurite, FakeGcs, Moto
 
-from .emulators import Azurite, FakeGcs, Moto
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not FIXTURES.is_dir():  # CI clones main into another folder with shared/ beside it
-    FIXTURES = Path(os.environ.get("ATLAS_CONTINUITY_FIXTURES", "../shared/fixtures")).resolve()
+# shared/ sits beside the checkout, for developers and for CI's fresh clone alike.
+FIXTURES = Path(os.environ.get("ATLAS_CONTINUITY_FIXTURES", ROOT.parent / "shared" / "fixtures"))
 ATLAS_DIRS = FIXTURES / "atlas-dirs"
 
 CLOUD_KINDS = ("s3", "gcs", "azure")

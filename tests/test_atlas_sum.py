@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from atlas_continuity.runtime import atlas_sum
 from atlas_continuity.runtime.errors import BadInput
 

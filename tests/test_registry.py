@@ -8,15 +8,16 @@ import time
 
 import boto3
 import pytest
+
 from atlas_continuity.runtime import atlas_sum
 from atlas_continuity.runtime.errors import ExitCode
 from atlas_continuity.runtime.manifest import FileEntry, Manifest, TagEvent, sha256_hex
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
 from atlas_continuity.runtime.stores.base import StoreSettings
+from devtools.emulators import Azurite, Blackhole, FakeGcs, Moto
 
 from .conftest import ATLAS_DIRS, unique_bucket
-from .emulators import Azurite, Blackhole, FakeGcs, Moto
 from .helpers import cli, cli_process, keys, read_tree, rehash, stores, write_dir
 
 HATCHET = ATLAS_DIRS / "hatchet-dev__hatchet__sql_migrations"

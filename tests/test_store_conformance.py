@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from atlas_continuity.runtime.errors import IntegrityError
 from atlas_continuity.runtime.manifest import sha256_hex
 from atlas_continuity.runtime.registry import Registry

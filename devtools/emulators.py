@@ -1,4 +1,4 @@
-"""Storage emulators for the test suite: real servers speaking the real wire protocols.
+"""Storage emulators for the test suite and the demo: real servers speaking the real wire protocols.
 
 Each starts as a child process on 127.0.0.1 on a free port and is waited for; a server that
 does not come up raises, so a missing emulator fails the run instead of skipping tests.

@@ -1,0 +1,78 @@
+"""Generate docs/cli.md from the CLI's parser and the ExitCode enum: python -m devtools.gen_docs"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+from pathlib import Path
+
+from atlas_continuity.runtime.cli import PROG, build_parser
+from atlas_continuity.runtime.errors import ExitCode
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _flag_rows(parser: argparse.ArgumentParser) -> list[str]:
+    rows = []
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        names = (
+            ", ".join(f"`{o}`" for o in action.option_strings)
+            or f"`{action.metavar or action.dest}`"
+        )
+        if action.option_strings and action.nargs != 0 and action.metavar:
+            names += f" `{action.metavar}`"
+        help_text = (action.help or "").replace("%(default)s", str(action.default))
+        rows.append(f"| {names} | {help_text.replace('|', '/')} |")
+    return rows
+
+
+def render_cli_doc() -> str:
+    os.environ["COLUMNS"] = "80"  # argparse wraps usage to the terminal: make it reproducible
+    parser = build_parser()
+    out = [
+        f"# `{PROG}` command reference",
+        "",
+        "Generated from the code by `python -m devtools.gen_docs`; do not edit by hand.",
+        "",
+        "Results go to stdout (`--json` for machines); logs, warnings and errors go to stderr.",
+        "A successful command prints only its result. `-q` prints errors only, `-v` adds what",
+        "each store did, `-vv` adds debug detail.",
+        "",
+        "## Exit codes",
+        "",
+        "| code | name | meaning |",
+        "|---|---|---|",
+    ]
+    for code in ExitCode:
+        doc = inspect.cleandoc(_member_doc(code)).replace("\n", " ")
+        out.append(f"| {code.value} | `{code.name}` | {doc} |")
+    out += ["", "## Global options", "", "| option | meaning |", "|---|---|"]
+    out += [r for r in _flag_rows(parser) if "COMMAND" not in r]
+    for name, sub in _subparsers(parser).items():
+        out += ["", f"## `{PROG} {name}`", "", sub.description or sub.format_usage().strip(), ""]
+        out += ["```", sub.format_usage().strip(), "```", "", "| option | meaning |", "|---|---|"]
+        out += _flag_rows(sub)
+    return "\n".join(out) + "\n"
+
+
+def _member_doc(member: ExitCode) -> str:
+    source = inspect.getsource(ExitCode)
+    marker = f"    {member.name} = {member.value}\n"
+    after = source.split(marker, 1)[1]
+    return after.split('"""')[1]
+
+
+if __name__ == "__main__":
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(render_cli_doc())
+    print(f"wrote {DOC}")

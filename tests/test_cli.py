@@ -1,0 +1,109 @@
+"""The CLI contract: exit codes, quiet success, --json, redaction, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from atlas_continuity.runtime.errors import BadInput, ExitCode
+from atlas_continuity.runtime.redact import redact
+
+from .conftest import ATLAS_DIRS
+from .helpers import cli, stores
+
+SMALL = ATLAS_DIRS / "ariga__atlas__sql_migrate_testdata_partial-checkpoint"
+
+
+def test_help_imports_no_cloud_or_pulumi_sdk():
+    code = (
+        "import sys\n"
+        "from atlas_continuity.runtime.cli import main\n"
+        "try:\n    main(['push', '--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in "
+        "('boto3', 'botocore', 'google', 'azure', 'pulumi', 'requests')]\n"
+        "print(heavy, file=sys.stderr)\n"
+        "sys.exit(1 if heavy else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_module_entry_point_runs():
+    proc = subprocess.run(
+        [sys.executable, "-m", "atlas_continuity.runtime", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "push" in proc.stdout
+
+
+def test_usage_error_exit_code():
+    r = cli("push", "--no-such-flag")
+    assert r.code == ExitCode.USAGE and "unrecognized arguments" in r.err
+
+
+def test_quiet_success_prints_only_the_result(make_store):
+    url = make_store("mem")
+    r = cli("push", SMALL, *stores(url))
+    assert r.code == 0
+    assert r.err == ""
+    assert r.out.startswith("sha256:") and len(r.out.strip()) == 71
+    assert cli("pull", "/tmp/unused-never-written", *stores(url), "--dry-run").out == ""
+
+
+def test_verbose_reports_each_store_on_stderr(make_store):
+    url = make_store("mem")
+    r = cli("-v", "push", SMALL, *stores(url))
+    assert f"primary {url}: ok" in r.err
+
+
+def test_errors_are_json_with_exit_code_under_json(tmp_path):
+    r = cli("push", tmp_path / "missing", *stores("file:///tmp/x"), "--json")
+    assert r.code == ExitCode.BAD_INPUT
+    err = json.loads(r.out)["error"]
+    assert err["exit_code"] == ExitCode.BAD_INPUT and "no such directory" in err["message"]
+
+
+def test_not_found_exit_code(make_store, tmp_path):
+    r = cli("pull", tmp_path / "out", *stores(make_store("file")))
+    assert r.code == ExitCode.NOT_FOUND and "tag 'latest' not found" in r.err
+
+
+def test_invalid_tag_and_repo_names(make_store):
+    url = make_store("mem")
+    assert cli("push", SMALL, *stores(url), "--tag", "../x").code == ExitCode.BAD_INPUT
+    assert cli("push", SMALL, *stores(url, repo="a/b")).code == ExitCode.BAD_INPUT
+    assert cli("pull", "x", *stores(url), "--digest", "sha256:zz").code == ExitCode.BAD_INPUT
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("https://acct.blob.core.windows.net/c?sv=2024&sig=abcDEF%2B123&se=x", "abcDEF%2B123"),
+        ("AccountName=a;AccountKey=c2VjcmV0a2V5==;BlobEndpoint=x", "c2VjcmV0a2V5=="),
+        ("s3://user:hunter2@bucket/x", "hunter2"),
+        ("X-Amz-Security-Token=FQoGZXIvYXdz&X-Amz-Signature=deadbeef", "FQoGZXIvYXdz"),
+        ("Authorization: Bearer eyJhbGciOi", "eyJhbGciOi"),
+    ],
+)
+def test_secrets_are_redacted(text, secret):
+    assert secret not in redact(text)
+    assert secret not in str(BadInput(f"failed: {text}"))
+
+
+def test_secret_in_a_store_url_never_reaches_the_output(make_store):
+    url = "azureblob://c/x?storage_account=a&sig=TOPSECRET"
+    r = cli("push", SMALL, *stores(url), "--json")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "TOPSECRET" not in r.out + r.err
+
+
+def test_docs_cli_md_is_generated_from_the_code():
+    from devtools.gen_docs import render_cli_doc
+
+    from .conftest import ROOT
+
+    assert (ROOT / "docs" / "cli.md").read_text() == render_cli_doc(), (
+        "docs/cli.md is stale: run python -m devtools.gen_docs"
+    )
