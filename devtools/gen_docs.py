@@ -10,7 +10,10 @@ from pathlib import Path
 from atlas_continuity.runtime.cli import PROG, build_parser
 from atlas_continuity.runtime.errors import ExitCode
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "cli.md"
+README = ROOT / "README.md"
+_BEGIN, _END = "<!-- exit-codes:begin", "<!-- exit-codes:end -->"
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -50,19 +53,36 @@ def render_cli_doc() -> str:
         "",
         "## Exit codes",
         "",
-        "| code | name | meaning |",
-        "|---|---|---|",
+        *exit_code_table(),
+        "",
+        "## Global options",
+        "",
+        "| option | meaning |",
+        "|---|---|",
     ]
-    for code in ExitCode:
-        doc = inspect.cleandoc(_member_doc(code)).replace("\n", " ")
-        out.append(f"| {code.value} | `{code.name}` | {doc} |")
-    out += ["", "## Global options", "", "| option | meaning |", "|---|---|"]
     out += [r for r in _flag_rows(parser) if "COMMAND" not in r]
     for name, sub in _subparsers(parser).items():
         out += ["", f"## `{PROG} {name}`", "", sub.description or sub.format_usage().strip(), ""]
         out += ["```", sub.format_usage().strip(), "```", "", "| option | meaning |", "|---|---|"]
         out += _flag_rows(sub)
     return "\n".join(out) + "\n"
+
+
+def exit_code_table() -> list[str]:
+    rows = ["| code | name | meaning |", "|---|---|---|"]
+    for code in ExitCode:
+        doc = inspect.cleandoc(_member_doc(code)).replace("\n", " ")
+        rows.append(f"| {code.value} | `{code.name}` | {doc} |")
+    return rows
+
+
+def render_readme(text: str) -> str:
+    """README.md with its exit-code table replaced by the generated one."""
+    head, rest = text.split(_BEGIN, 1)
+    marker_line, _, rest = rest.partition("\n")
+    _, tail = rest.split(_END, 1)
+    table = "\n".join(exit_code_table())
+    return f"{head}{_BEGIN}{marker_line}\n{table}\n{_END}{tail}"
 
 
 def _member_doc(member: ExitCode) -> str:
@@ -75,4 +95,5 @@ def _member_doc(member: ExitCode) -> str:
 if __name__ == "__main__":
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(render_cli_doc())
-    print(f"wrote {DOC}")
+    README.write_text(render_readme(README.read_text()))
+    print(f"wrote {DOC} and the exit codes in {README}")

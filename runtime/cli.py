@@ -27,7 +27,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _verbosity_options(p: argparse.ArgumentParser, default: object) -> None:
+    # Accepted before and after the command; the subcommand's copy only sets what it sees.
+    p.add_argument("-q", "--quiet", action="store_true", default=default, help="print errors only")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="more detail on stderr (-vv for debug)",
+    )
+
+
 def _store_options(p: argparse.ArgumentParser) -> None:
+    _verbosity_options(p, argparse.SUPPRESS)
     g = p.add_argument_group("stores (flags win over --config)")
     g.add_argument(
         "--repo",
@@ -95,10 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode)
         + ". See docs/cli.md.",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv for debug)"
-    )
+    _verbosity_options(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=_Parser
     )
@@ -424,6 +434,7 @@ def _setup_logging(quiet: bool, verbose: int) -> None:
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # pool chatter is not the user's news
     root.setLevel(logging.WARNING)
     log.setLevel(level)
     if verbose >= 2:
@@ -432,7 +443,7 @@ def _setup_logging(quiet: bool, verbose: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(args.quiet, args.verbose)
+    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", 0))
     out = Output(getattr(args, "json", False))
     try:
         return int(COMMANDS[args.command](args, out))
@@ -457,6 +468,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: say so in one line; the traceback is for -vv
+        from .redact import redact
+
+        log.debug("internal error", exc_info=True)
+        log.error(
+            "internal error: %s (please report it; -vv shows the traceback)", redact(repr(exc))
+        )
+        return int(ExitCode.INTERNAL)
 
 
 if __name__ == "__main__":

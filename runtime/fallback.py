@@ -26,6 +26,11 @@ class Attempt:
     error: str
     kind: str
 
+    @property
+    def is_news(self) -> bool:
+        """False for a store skipped because it failed earlier: that failure was reported."""
+        return self.kind != "StoreSkipped"
+
 
 @dataclass
 class FallbackResult(Generic[T]):
@@ -70,7 +75,7 @@ def first_success(
         try:
             return FallbackResult(fn(registry), registry, index, failures)
         except eligible as exc:
-            log.info("%s: %s; trying the next store", what, exc)
+            log.debug("%s: %s; trying the next store", what, exc)
             failures.append(Attempt(registry.url, str(exc), type(exc).__name__))
             errors.append(exc)
     raise AllStoresFailed(what, failures, errors)

@@ -138,7 +138,9 @@ def pull(
     files = {name: data for name, data, _, _ in fetched}
     report.files_from = dict(Counter(url for _, _, url, _ in fetched))
     for _, _, _, failures in fetched:
-        report.problems.extend(a.error for a in failures)
+        report.problems.extend(
+            a.error for a in failures if a.is_news and a.error not in report.problems
+        )
 
     def check(built: Path) -> None:
         try:  # re-read what was written: the check covers the bytes on disk

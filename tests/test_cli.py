@@ -99,11 +99,11 @@ def test_secret_in_a_store_url_never_reaches_the_output(make_store):
     assert "TOPSECRET" not in r.out + r.err
 
 
-def test_docs_cli_md_is_generated_from_the_code():
-    from devtools.gen_docs import render_cli_doc
+def test_reference_docs_are_generated_from_the_code():
+    from devtools.gen_docs import DOC, README, render_cli_doc, render_readme
 
-    from .conftest import ROOT
-
-    assert (ROOT / "docs" / "cli.md").read_text() == render_cli_doc(), (
-        "docs/cli.md is stale: run python -m devtools.gen_docs"
-    )
+    stale = "stale: run python -m devtools.gen_docs"
+    assert DOC.read_text() == render_cli_doc(), f"docs/cli.md is {stale}"
+    readme = README.read_text()
+    assert readme == render_readme(readme), f"README.md's exit codes are {stale}"
+    assert "| 8 | `REFUSED` |" in readme

@@ -19,6 +19,8 @@ from .base import (
     StoreConfigError,
     StoreSettings,
     StoreUnavailable,
+    network_reason,
+    widen_http_pool,
 )
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
@@ -54,10 +56,15 @@ class AzureBlobStore:
     def client(self) -> Any:
         if self._client is None:
             with self._errors("connect"):
+                import requests
+                from azure.core.pipeline.transport import RequestsTransport
                 from azure.storage.blob import ContainerClient
 
                 s = self._settings
+                session = requests.Session()
+                widen_http_pool(session, s.concurrency)
                 options = {
+                    "transport": RequestsTransport(session=session, session_owner=True),
                     "connection_timeout": s.connect_timeout,
                     "read_timeout": s.read_timeout,
                     "retry_total": 0,
@@ -135,7 +142,7 @@ class AzureBlobStore:
         except zx.ServiceRequestError as exc:  # could not connect or send
             retry = "timed out" not in str(exc).lower()
             raise StoreUnavailable(
-                f"{where}: cannot connect ({_first_line(exc)})", retry=retry
+                f"{where}: cannot connect ({network_reason(exc)})", retry=retry
             ) from None
         except zx.ServiceResponseError as exc:  # sent, but no answer in time
             raise StoreUnavailable(

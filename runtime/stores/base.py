@@ -7,8 +7,9 @@ names in ``layout.py`` and retries in ``resilience.py``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import AuthRejected, BadInput, ContinuityError, NotFound, Unavailable
 
@@ -31,6 +32,13 @@ class StoreUnavailable(Unavailable):
     def __init__(self, message: str, *, retry: bool = True) -> None:
         super().__init__(message)
         self.retry = retry
+
+
+class StoreSkipped(StoreUnavailable):
+    """Not called: the store already failed as unavailable earlier in this run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry=False)
 
 
 class StoreAuthRejected(AuthRejected):
@@ -87,3 +95,19 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
         ...
+
+
+def network_reason(exc: BaseException) -> str:
+    """The useful part of a transport error ("[Errno 111] Connection refused"), not the
+    several lines of connection-pool repr that SDKs wrap it in."""
+    match = re.search(r"\[Errno -?\d+\] [^'\")\]]+", str(exc))
+    return match.group(0).strip() if match else type(exc).__name__
+
+
+def widen_http_pool(session: Any, size: int) -> None:
+    """Let ``size`` parallel requests of a requests.Session share keep-alive connections
+    (its default pool of 10 discards the rest, with a warning each time)."""
+    from requests.adapters import HTTPAdapter
+
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, HTTPAdapter(pool_connections=size, pool_maxsize=size))

@@ -18,6 +18,8 @@ from .base import (
     StoreConfigError,
     StoreSettings,
     StoreUnavailable,
+    network_reason,
+    widen_http_pool,
 )
 
 
@@ -27,6 +29,7 @@ class GcsStore:
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = url
         self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._pool = settings.concurrency
         self._bucket: Any = None
 
     @classmethod
@@ -40,7 +43,9 @@ class GcsStore:
             with self._errors("connect"):
                 from google.cloud import storage
 
-                self._bucket = storage.Client().bucket(self.bucket_name)
+                client = storage.Client()
+                widen_http_pool(client._http, self._pool)
+                self._bucket = client.bucket(self.bucket_name)
         return self._bucket
 
     def put(self, key: str, data: bytes) -> None:
@@ -112,9 +117,9 @@ class GcsStore:
         except (requests.Timeout, ax.TransportError) as exc:
             retry = not isinstance(exc, requests.Timeout)
             raise StoreUnavailable(
-                f"{where}: timed out or unreachable ({exc})", retry=retry
+                f"{where}: timed out or unreachable ({network_reason(exc)})", retry=retry
             ) from None
         except requests.ConnectionError as exc:
-            raise StoreUnavailable(f"{where}: cannot connect ({exc})") from None
+            raise StoreUnavailable(f"{where}: cannot connect ({network_reason(exc)})") from None
         except gx.GoogleAPICallError as exc:
             raise StoreConfigError(f"{where}: {exc.code}: {exc.message}") from None

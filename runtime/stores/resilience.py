@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from ..errors import ContinuityError
 from ..redact import redact
-from .base import Store, StoreSettings, StoreUnavailable
+from .base import Store, StoreSettings, StoreSkipped, StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,9 +39,7 @@ class ResilientStore:
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         if self._down is not None:
-            raise StoreUnavailable(
-                f"{self.url}: skipped, unavailable earlier in this run ({self._down})", retry=False
-            )
+            raise StoreSkipped(f"{self.url}: skipped: unavailable earlier in this run")
         delay = self.settings.backoff
         for attempt in range(1, self.settings.attempts + 1):
             try:

@@ -17,6 +17,7 @@ from .base import (
     StoreConfigError,
     StoreSettings,
     StoreUnavailable,
+    network_reason,
 )
 
 _AUTH_CODES = {
@@ -154,13 +155,15 @@ class S3Store:
         ) as exc:
             raise StoreAuthRejected(f"{self.url}: no usable AWS credentials ({exc})") from None
         except (bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
-            raise StoreUnavailable(f"{where}: timed out ({exc})", retry=False) from None
+            raise StoreUnavailable(
+                f"{where}: timed out ({network_reason(exc)})", retry=False
+            ) from None
         except (
             bx.EndpointConnectionError,
             bx.ConnectionClosedError,
             bx.ConnectionError,
             bx.HTTPClientError,
         ) as exc:
-            raise StoreUnavailable(f"{where}: cannot connect ({exc})") from None
+            raise StoreUnavailable(f"{where}: cannot connect ({network_reason(exc)})") from None
         except (bx.NoRegionError, bx.ParamValidationError) as exc:
             raise StoreConfigError(f"{self.url}: {exc}") from None
