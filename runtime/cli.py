@@ -354,7 +354,7 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
     repo, plan, _ = _context(args)
     with open_targets(plan, _settings(args)) as targets:
         registries = [Registry(t.store, repo) for t in targets]
-        found = first_success(registries, lambda r: r.tag_history(), f"tags of {repo!r}")
+        found = first_success(registries, _nonempty_history, f"tags of {repo!r}")
     states = found.value
     if not args.history:
         newest: dict[str, Any] = {}
@@ -378,6 +378,16 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
     )
     out.result({"repo": repo, "store": found.registry.url, "tags": rows}, text or None)
     return ExitCode.OK
+
+
+def _nonempty_history(registry):
+    # A store without any tag (a fresh primary after an outage) must not hide the backups'.
+    history = registry.tag_history()
+    if not history:
+        from .errors import NotFound
+
+        raise NotFound(f"{registry.url}: no tags in repository {registry.repo!r}")
+    return history
 
 
 def cmd_show(args: argparse.Namespace, out: Output) -> int:

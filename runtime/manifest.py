@@ -57,6 +57,11 @@ class Manifest:
     created: str
     source: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def content(self) -> tuple[object, ...]:
+        """What the version holds, without when and where it was pushed."""
+        return (self.repo, self.dir_format, self.files, self.atlas_sum)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT_VERSION,

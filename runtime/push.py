@@ -121,13 +121,17 @@ def push(
     concurrency: int = 16,
 ) -> PushReport:
     manifest = build_manifest(mdir, repo, source)
-    digest = manifest.digest
     blobs = {sha256_hex(data): data for data in mdir.files.values()}
     registries = [Registry(t.store, repo) for t in targets]
     reports = [StorePushReport(url=t.store.url, role=t.role) for t in targets]
 
     surveys = _each(registries, reports, lambda r: _survey(r, tags), threads=len(targets))
-    warnings = _check_history(manifest, registries, surveys, force)
+    warnings: list[str] = []
+    current = _current_versions(registries, surveys, warnings)
+    # An unchanged directory keeps its version: a re-run of a pipeline writes nothing new.
+    manifest = next((m for _, m in current if m.content == manifest.content), manifest)
+    digest = manifest.digest
+    _check_history(manifest, current, force, warnings)
 
     def write(i: int) -> None:
         registry, report, survey = registries[i], reports[i], surveys[i]
@@ -209,55 +213,53 @@ def _each(items: list, reports: list[StorePushReport], fn, *, threads: int) -> l
         return list(pool.map(run, zip(items, reports, strict=True)))
 
 
+def _current_versions(
+    registries: list[Registry], surveys: list[_Survey | None], warnings: list[str]
+) -> list[tuple[str, Manifest]]:
+    """The manifests the pushed tags point at now, on any store, each fetched once."""
+    found: dict[str, tuple[str, Manifest]] = {}
+    for registry, survey in zip(registries, surveys, strict=True):
+        for tag, state in (survey.tags if survey else {}).items():
+            if state is None or state.event.digest in found:
+                continue
+            try:
+                found[state.event.digest] = (tag, registry.get_manifest(state.event.digest))
+            except ContinuityError as exc:
+                warnings.append(f"cannot compare with {tag!r} on {registry.url}: {exc}")
+    return list(found.values())
+
+
 def _check_history(
-    manifest: Manifest, registries: list[Registry], surveys: list[_Survey | None], force: bool
-) -> list[str]:
+    manifest: Manifest, current: list[tuple[str, Manifest]], force: bool, warnings: list[str]
+) -> None:
     """Refuse to move a tag to a version that edits or removes a migration of its current
     version on any store; warn about new migrations that sort before existing ones."""
-    warnings: list[str] = []
     counted = DIR_FORMATS[manifest.dir_format]
     new = {f.name: f.sha256 for f in manifest.files}
     new_counted = set(counted(list(new)))
-    checked: set[str] = set()
-    for registry, survey in zip(registries, surveys, strict=True):
-        if survey is None:
+    for tag, previous in current:
+        if previous.digest == manifest.digest:
             continue
-        for tag, state in survey.tags.items():
-            if (
-                state is None
-                or state.event.digest in checked
-                or state.event.digest == manifest.digest
-            ):
-                continue
-            checked.add(state.event.digest)
-            try:
-                previous = registry.get_manifest(state.event.digest)
-            except ContinuityError as exc:
-                warnings.append(f"cannot compare with {tag!r} on {registry.url}: {exc}")
-                continue
-            old = {f.name: f.sha256 for f in previous.files}
-            old_counted = counted(list(old))
-            removed = [n for n in old_counted if n not in new]
-            edited = [n for n in old_counted if n in new and new[n] != old[n]]
-            if (removed or edited) and not force:
-                changes = [f"{n} (edited)" for n in edited] + [f"{n} (removed)" for n in removed]
-                detail = ", ".join(changes[:5]) + (
-                    f" and {len(changes) - 5} more" if len(changes) > 5 else ""
+        old = {f.name: f.sha256 for f in previous.files}
+        old_counted = counted(list(old))
+        removed = [n for n in old_counted if n not in new]
+        edited = [n for n in old_counted if n in new and new[n] != old[n]]
+        if (removed or edited) and not force:
+            changes = [f"{n} (edited)" for n in edited] + [f"{n} (removed)" for n in removed]
+            more = f" and {len(changes) - 5} more" if len(changes) > 5 else ""
+            raise Refused(
+                f"refusing to move tag {tag!r}: version {manifest.digest[:12]} rewrites "
+                f"history of {previous.digest[:12]}, which may already be applied: "
+                f"{', '.join(changes[:5])}{more}. Add a new migration instead, or pass --force"
+            )
+        if removed or edited:
+            warnings.append(f"--force: tag {tag!r} moves to a version that rewrites history")
+        if old_counted:
+            last = max(old_counted)
+            early = sorted(n for n in new_counted - set(old) if n < last)
+            if early:
+                warnings.append(
+                    f"out-of-order migration(s) {', '.join(early[:5])} sort before {last}, "
+                    f"the newest migration of {tag!r}; databases past it need "
+                    "'atlas migrate apply --exec-order non-linear'"
                 )
-                raise Refused(
-                    f"refusing to move tag {tag!r}: version {manifest.digest[:12]} rewrites "
-                    f"history of {state.event.digest[:12]}, which may already be applied: "
-                    f"{detail}. Add a new migration instead, or pass --force"
-                )
-            if removed or edited:
-                warnings.append(f"--force: tag {tag!r} moves to a version that rewrites history")
-            if old_counted:
-                last = max(old_counted)
-                early = sorted(n for n in new_counted - set(old) if n < last)
-                if early:
-                    warnings.append(
-                        f"out-of-order migration(s) {', '.join(early[:5])} sort before {last}, "
-                        f"the newest migration of {tag!r}; databases past it need "
-                        "'atlas migrate apply --exec-order non-linear'"
-                    )
-    return warnings

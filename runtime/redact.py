@@ -30,8 +30,11 @@ _SECRET_PARAMS = (
     "sharedaccesssignature",
     "client_secret",
 )
+# A secret parameter starts the text or follows a separator: "monkey=1" keeps its value.
 _QUERY_SECRET = re.compile(
-    r"(?i)(?P<k>[?&;\s\"']?(?:" + "|".join(re.escape(p) for p in _SECRET_PARAMS) + r")=)[^&;\s\"']+"
+    r"(?i)(?P<k>(?:^|(?<=[?&;,\s\"'(]))(?:"
+    + "|".join(re.escape(p) for p in _SECRET_PARAMS)
+    + r")=)[^&;,\s\"')]+"
 )
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]+):[^/@\s]+@", re.I)
 _BEARER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|sharedkey)\s+)\S+")

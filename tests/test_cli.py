@@ -92,6 +92,11 @@ def test_secrets_are_redacted(text, secret):
     assert secret not in str(BadInput(f"failed: {text}"))
 
 
+def test_redaction_keeps_what_is_not_secret():
+    text = "s3://b/x?region=us-east-1&monkey=banana key_id=7"
+    assert redact(text) == text
+
+
 def test_secret_in_a_store_url_never_reaches_the_output(make_store):
     url = "azureblob://c/x?storage_account=a&sig=TOPSECRET"
     r = cli("push", SMALL, *stores(url), "--json")

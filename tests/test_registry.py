@@ -450,3 +450,26 @@ def test_missing_bucket_is_a_configuration_error_not_a_fallback(emulators, make_
     r = cli("pull", tmp_path / "out", *stores(missing, backup))
     assert r.code == ExitCode.BAD_INPUT
     assert "does not exist" in r.err
+
+
+def test_pushing_an_unchanged_directory_again_writes_nothing(make_store):
+    url = make_store("azure")
+    first = cli("push", SMALL, *stores(url))
+    before = keys(url)
+    again = cli("push", SMALL, *stores(url), "--json")
+    assert again.code == 0
+    assert again.json["digest"] == first.out.strip()
+    assert again.json["stores"][0]["objects_written"] == 0
+    assert keys(url) == before
+
+
+def test_golang_migrate_directory_round_trips_under_its_format(make_store, tmp_path):
+    src = ATLAS_DIRS / "openmeterio__openmeter__tools_migrate_migrations__golang-migrate"
+    url = make_store("s3")
+    refused = cli("push", src, *stores(url))
+    assert refused.code == ExitCode.BAD_INPUT and "stale" in refused.err
+    assert cli("push", src, *stores(url), "--dir-format", "golang-migrate").code == 0
+    pulled = cli("pull", tmp_path / "out", *stores(url))
+    assert pulled.code == 0, pulled.err
+    assert read_tree(tmp_path / "out") == read_tree(src)  # .down.sql files travel too
+    assert cli("show", *stores(url), "--json").json["dir_format"] == "golang-migrate"

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .base import (
+    Lazy,
     ObjectExists,
     ObjectNotFound,
     StoreAuthRejected,
@@ -35,7 +36,7 @@ class AzureBlobStore:
         self.url = url
         self._params = params
         self._settings = settings
-        self._client: Any = None
+        self._client = Lazy(self._connect)
 
     @classmethod
     def from_url(cls, url, settings: StoreSettings) -> AzureBlobStore:
@@ -54,38 +55,34 @@ class AzureBlobStore:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._errors("connect"):
-                import requests
-                from azure.core.pipeline.transport import RequestsTransport
-                from azure.storage.blob import ContainerClient
+        with self._errors("connect"):
+            return self._client.get()
 
-                s = self._settings
-                session = requests.Session()
-                widen_http_pool(session, s.concurrency)
-                options = {
-                    "transport": RequestsTransport(session=session, session_owner=True),
-                    "connection_timeout": s.connect_timeout,
-                    "read_timeout": s.read_timeout,
-                    "retry_total": 0,
-                    "max_single_put_size": 64 * 1024 * 1024,
-                }
-                conn = os.environ.get(CONNECTION_STRING_ENV)
-                if conn:
-                    self._client = ContainerClient.from_connection_string(
-                        conn, self.container, **options
-                    )
-                else:
-                    from azure.identity import DefaultAzureCredential
+    def _connect(self) -> Any:
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.storage.blob import ContainerClient
 
-                    account = self._params.get("storage_account")
-                    endpoint = (
-                        self._params.get("endpoint") or f"https://{account}.blob.core.windows.net"
-                    )
-                    self._client = ContainerClient(
-                        endpoint, self.container, credential=DefaultAzureCredential(), **options
-                    )
-        return self._client
+        s = self._settings
+        session = requests.Session()
+        widen_http_pool(session, s.concurrency)
+        options = {
+            "transport": RequestsTransport(session=session, session_owner=True),
+            "connection_timeout": s.connect_timeout,
+            "read_timeout": s.read_timeout,
+            "retry_total": 0,
+            "max_single_put_size": 64 * 1024 * 1024,
+        }
+        conn = os.environ.get(CONNECTION_STRING_ENV)
+        if conn:
+            return ContainerClient.from_connection_string(conn, self.container, **options)
+        from azure.identity import DefaultAzureCredential
+
+        account = self._params.get("storage_account")
+        endpoint = self._params.get("endpoint") or f"https://{account}.blob.core.windows.net"
+        return ContainerClient(
+            endpoint, self.container, credential=DefaultAzureCredential(), **options
+        )
 
     def put(self, key: str, data: bytes) -> None:
         with self._errors(key, writing=True):
@@ -116,8 +113,7 @@ class AzureBlobStore:
         return keys
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._client.close()
 
     @contextmanager
     def _errors(self, key: str, writing: bool = False) -> Iterator[None]:

@@ -8,10 +8,14 @@ names in ``layout.py`` and retries in ``resilience.py``.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..errors import AuthRejected, BadInput, ContinuityError, NotFound, Unavailable
+
+T = TypeVar("T")
 
 
 class ObjectExists(ContinuityError):
@@ -95,6 +99,28 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
         ...
+
+
+class Lazy(Generic[T]):
+    """An SDK client made on first use, once, even when the store's threads race for it:
+    opening a store costs nothing, and a store that is never called never imports its SDK."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._make()
+        return self._value
+
+    def close(self, closer: Callable[[T], None] | None = None) -> None:
+        """Close the client, if it was made, with ``closer`` or its own close()."""
+        if self._value is not None:
+            (closer or (lambda v: v.close()))(self._value)
 
 
 def network_reason(exc: BaseException) -> str:

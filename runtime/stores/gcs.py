@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .base import (
+    Lazy,
     ObjectExists,
     ObjectNotFound,
     StoreAuthRejected,
@@ -30,7 +31,7 @@ class GcsStore:
         self.url = url
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self._pool = settings.concurrency
-        self._bucket: Any = None
+        self._bucket = Lazy(self._connect)
 
     @classmethod
     def from_url(cls, url, settings: StoreSettings) -> GcsStore:
@@ -39,14 +40,15 @@ class GcsStore:
 
     @property
     def bucket(self) -> Any:
-        if self._bucket is None:
-            with self._errors("connect"):
-                from google.cloud import storage
+        with self._errors("connect"):
+            return self._bucket.get()
 
-                client = storage.Client()
-                widen_http_pool(client._http, self._pool)
-                self._bucket = client.bucket(self.bucket_name)
-        return self._bucket
+    def _connect(self) -> Any:
+        from google.cloud import storage
+
+        client = storage.Client()
+        widen_http_pool(client._http, self._pool)
+        return client.bucket(self.bucket_name)
 
     def put(self, key: str, data: bytes) -> None:
         with self._errors(key, writing=True, missing_means_no_bucket=True):
@@ -81,8 +83,7 @@ class GcsStore:
             return [b.name[len(self.prefix) :] for b in blobs]
 
     def close(self) -> None:
-        if self._bucket is not None:
-            self._bucket.client.close()
+        self._bucket.close(lambda bucket: bucket.client.close())
 
     @contextmanager
     def _errors(

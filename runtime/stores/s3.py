@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .base import (
+    Lazy,
     ObjectExists,
     ObjectNotFound,
     StoreAuthRejected,
@@ -55,7 +56,7 @@ class S3Store:
         self.url = url
         self._params = params
         self._settings = settings
-        self._client: Any = None
+        self._client = Lazy(self._connect)
 
     @classmethod
     def from_url(cls, url, settings: StoreSettings) -> S3Store:
@@ -67,24 +68,25 @@ class S3Store:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
+        return self._client.get()
 
-            session = boto3.session.Session(profile_name=self._params.get("profile"))
-            s = self._settings
-            self._client = session.client(
-                "s3",
-                region_name=self._params.get("region"),
-                endpoint_url=self._params.get("endpoint"),
-                config=Config(
-                    connect_timeout=s.connect_timeout,
-                    read_timeout=s.read_timeout,
-                    retries={"total_max_attempts": 1, "mode": "standard"},
-                    max_pool_connections=max(10, s.concurrency),
-                ),
-            )
-        return self._client
+    def _connect(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(profile_name=self._params.get("profile"))
+        s = self._settings
+        return session.client(
+            "s3",
+            region_name=self._params.get("region"),
+            endpoint_url=self._params.get("endpoint"),
+            config=Config(
+                connect_timeout=s.connect_timeout,
+                read_timeout=s.read_timeout,
+                retries={"total_max_attempts": 1, "mode": "standard"},
+                max_pool_connections=max(10, s.concurrency),
+            ),
+        )
 
     def put(self, key: str, data: bytes) -> None:
         with self._errors(key, writing=True):
@@ -118,8 +120,7 @@ class S3Store:
                 kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._client.close()
 
     @contextmanager
     def _errors(self, key: str, writing: bool = False) -> Iterator[None]:
