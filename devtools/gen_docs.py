@@ -61,11 +61,31 @@ def render_cli_doc() -> str:
         "|---|---|",
     ]
     out += [r for r in _flag_rows(parser) if "COMMAND" not in r]
+    out += _command_sections(parser, PROG)
+    return "\n".join(out) + "\n"
+
+
+def _command_sections(parser: argparse.ArgumentParser, prefix: str) -> list[str]:
+    out: list[str] = []
     for name, sub in _subparsers(parser).items():
-        out += ["", f"## `{PROG} {name}`", "", sub.description or sub.format_usage().strip(), ""]
+        nested = _subparsers(sub)
+        title = f"{prefix} {name}"
+        out += ["", f"## `{title}`", "", sub.description or _help_of(parser, name), ""]
+        if nested:
+            out += _command_sections(sub, title)
+            continue
         out += ["```", sub.format_usage().strip(), "```", "", "| option | meaning |", "|---|---|"]
         out += _flag_rows(sub)
-    return "\n".join(out) + "\n"
+    return out
+
+
+def _help_of(parser: argparse.ArgumentParser, name: str) -> str:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                if choice.dest == name:
+                    return (choice.help or "").capitalize() + "."
+    return ""
 
 
 def exit_code_table() -> list[str]:

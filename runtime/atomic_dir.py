@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .errors import BadInput, Refused
-from .manifest import is_safe_file_name
+from .manifest import is_safe_relpath
 
 
 def _fsync_dir(path: Path) -> None:
@@ -32,16 +32,18 @@ def replace_dir(
     *,
     force: bool,
     check: Callable[[Path], None] | None = None,
-    dir_mode: int = 0o755,
-    file_mode: int = 0o644,
+    dir_mode: int | None = None,
+    file_mode: int | None = None,
 ) -> None:
-    """Make ``dest`` hold exactly ``files``; ``check`` inspects the built copy before the swap.
+    """Make ``dest`` hold exactly ``files`` (relative paths; folders are made as needed);
+    ``check`` inspects the built copy before the swap.
 
     A non-empty ``dest`` is replaced only with ``force``; a failed ``check`` leaves it untouched.
+    Modes, when given, are set exactly (not filtered by the umask), for private data.
     """
     for name in files:
-        if not (is_safe_file_name(name) or name == "atlas.sum"):
-            raise BadInput(f"refusing to write unsafe file name {name!r}")
+        if not is_safe_relpath(name):
+            raise BadInput(f"refusing to write unsafe path {name!r}")
     dest = dest.absolute()
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
         raise BadInput(f"{dest}: exists and is not a directory")
@@ -54,10 +56,17 @@ def replace_dir(
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
-        os.chmod(tmp, dir_mode)
+        _set_dir_mode(tmp, dir_mode)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         for name, data in files.items():
-            fd = os.open(tmp / name, flags, file_mode)
+            path = tmp / name
+            for parent in reversed(path.relative_to(tmp).parents[:-1]):
+                if not (tmp / parent).is_dir():
+                    (tmp / parent).mkdir()
+                    _set_dir_mode(tmp / parent, dir_mode)
+            fd = os.open(path, flags, 0o666 if file_mode is None else file_mode)
+            if file_mode is not None:
+                os.fchmod(fd, file_mode)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -71,14 +80,27 @@ def replace_dir(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _set_dir_mode(path: Path, mode: int | None) -> None:
+    """Apply ``mode`` exactly; without one, what mkdir would give under the umask
+    (mkdtemp's private 0700 is right for a temp dir, not for the result)."""
+    if mode is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = 0o777 & ~umask
+    os.chmod(path, mode)
+
+
 def _holds_exactly(dest: Path, files: Mapping[str, bytes]) -> bool:
-    if not dest.is_dir():
+    if not dest.is_dir() or dest.is_symlink():
         return False
-    entries = list(dest.iterdir())
-    if sorted(e.name for e in entries) != sorted(files):
-        return False
-    return all(
-        e.is_file() and not e.is_symlink() and e.read_bytes() == files[e.name] for e in entries
+    found = {}
+    for path in dest.rglob("*"):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            return False
+        if path.is_file():
+            found[path.relative_to(dest).as_posix()] = path
+    return sorted(found) == sorted(files) and all(
+        found[name].read_bytes() == data for name, data in files.items()
     )
 
 

@@ -64,6 +64,10 @@ def _store_options(p: argparse.ArgumentParser) -> None:
         default=[],
         help="value for a variable declared in --config; repeatable",
     )
+    _time_options(p)
+
+
+def _time_options(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("time bounds")
     t.add_argument(
         "--connect-timeout",
@@ -88,6 +92,42 @@ def _store_options(p: argparse.ArgumentParser) -> None:
         "timeouts are not repeated (default: %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _grant_options(p: argparse.ArgumentParser) -> None:
+    _verbosity_options(p, argparse.SUPPRESS)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="Atlas state folder (default: $HOME/.atlas)",
+    )
+    where.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="Atlas operator data root: every <namespace>/<name>/.atlas below it",
+    )
+    c = p.add_argument_group("caches (restore tries the folders first, then the stores, in order)")
+    c.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="CI cache folder in the workspace, e.g. .atlas-cache; repeatable",
+    )
+    c.add_argument(
+        "--store",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="store URL (s3://, gs://, azureblob://, file://); repeatable",
+    )
+    c.add_argument(
+        "--name",
+        default="default",
+        help="which grant series, when one bucket serves several (default: %(default)s)",
+    )
+    _time_options(p)
 
 
 def _ref_options(p: argparse.ArgumentParser, default_tag: str | None) -> None:
@@ -182,6 +222,59 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="show one version's manifest")
     _ref_options(show, "latest")
     _store_options(show)
+
+    grant = sub.add_parser(
+        "grant",
+        help="cache Atlas's license grant (~/.atlas) across CI runs and clusters",
+        description="Save the Atlas state folder to CI cache folders and stores, and restore it "
+        "from the first intact copy, so pipelines keep working while Atlas Cloud is unreachable.",
+    )
+    gsub = grant.add_subparsers(
+        dest="grant_command", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    g_save = gsub.add_parser("save", help="save the state folder to every cache")
+    g_save.add_argument("-n", "--dry-run", action="store_true", help="write nothing")
+    g_restore = gsub.add_parser("restore", help="restore the newest intact copy")
+    g_restore.add_argument(
+        "--force", action="store_true", help="replace a state folder that is newer than the cache"
+    )
+    g_restore.add_argument("-n", "--dry-run", action="store_true", help="write nothing")
+    g_status = gsub.add_parser("status", help="where the grant is, its age, each cache's state")
+    g_exec = gsub.add_parser(
+        "exec",
+        help="restore, run a command, save (even if it fails), exit with its code",
+        usage=f"{PROG} grant exec [options] -- CMD [ARG ...]",
+    )
+    g_exec.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD", help="the command")
+    for p, handler in (
+        (g_save, cmd_grant_save),
+        (g_restore, cmd_grant_restore),
+        (g_status, cmd_grant_status),
+        (g_exec, cmd_grant_exec),
+    ):
+        _grant_options(p)
+        p.set_defaults(handler=handler)
+
+    ci = sub.add_parser("ci", help="CI pipeline files with grant caching and push / pull in place")
+    csub = ci.add_subparsers(
+        dest="ci_command", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    init = csub.add_parser("init", help="print (or write) a ready-to-use pipeline file")
+    init.add_argument(
+        "provider", choices=CI_PROVIDERS, metavar="PROVIDER", help=", ".join(CI_PROVIDERS)
+    )
+    init.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    init.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+    init.set_defaults(handler=cmd_ci_init)
+    _verbosity_options(init, argparse.SUPPRESS)
+
+    for name, handler in (
+        ("push", cmd_push),
+        ("pull", cmd_pull),
+        ("tags", cmd_tags),
+        ("show", cmd_show),
+    ):
+        sub.choices[name].set_defaults(handler=handler)
     return parser
 
 
@@ -414,6 +507,172 @@ def cmd_show(args: argparse.Namespace, out: Output) -> int:
     return ExitCode.OK
 
 
+# -- grant caching ---------------------------------------------------------------------------
+
+CI_PROVIDERS = ("github", "gitlab", "circleci", "bitbucket", "azure-pipelines", "jenkins")
+
+
+def _grant_context(args: argparse.Namespace):
+    from .layout import check_name
+
+    check_name("grant cache", args.name)
+    state_dir = Path(args.state_dir) if args.state_dir else None
+    data_root = Path(args.data_root) if args.data_root else None
+    return state_dir, data_root
+
+
+def _save(args: argparse.Namespace, out: Output, state_dir, data_root) -> dict[str, Any]:
+    from . import grants, provenance
+
+    if data_root is not None:
+        files, shape = grants.read_data_root(data_root), grants.DATA_ROOT_LAYOUT
+    else:
+        files = grants.read_state_dir(state_dir or grants.default_state_dir())
+        shape = grants.STATE_LAYOUT
+    snapshot = grants.make_snapshot(args.name, files, shape, provenance.collect(Path.cwd()))
+    with grants.open_caches(args.cache_dir, args.store, _settings(args)) as caches:
+        results = grants.save(snapshot, caches, dry_run=getattr(args, "dry_run", False))
+    for r in results:
+        if r.status == "failed":
+            out.warn(f"grant not saved to {r.cache}: {r.error}")
+        else:
+            log.info("grant %s to %s", r.status, r.cache)
+    report = {"name": args.name, "files": len(files), "caches": [vars(r) for r in results]}
+    if all(r.status == "failed" for r in results):
+        from .errors import Unavailable
+
+        raise Unavailable(
+            "grant save failed: no cache took it; "
+            + "; ".join(f"{r.cache}: {r.error}" for r in results)
+        )
+    return report
+
+
+def cmd_grant_save(args: argparse.Namespace, out: Output) -> int:
+    state_dir, data_root = _grant_context(args)
+    out.result(_save(args, out, state_dir, data_root), None)
+    return ExitCode.OK
+
+
+def _restore(args: argparse.Namespace, out: Output, state_dir, data_root) -> dict[str, Any]:
+    from . import grants
+
+    with grants.open_caches(args.cache_dir, args.store, _settings(args)) as caches:
+        report = grants.restore(
+            caches,
+            args.name,
+            state_dir=state_dir,
+            data_root=data_root,
+            force=getattr(args, "force", False),
+            dry_run=getattr(args, "dry_run", False),
+        )
+    for problem in report.problems:
+        out.warn(problem)
+    if report.problems:
+        out.warn(f"grant restored from {report.source}, not the first cache")
+    log.info(
+        "grant from %s (%s): replaced %s; kept %s",
+        report.source,
+        report.key,
+        ", ".join(report.applied) or "nothing",
+        ", ".join(report.kept) or "nothing",
+    )
+    return {**vars(report), "created": _iso(report.created_ns)}
+
+
+def cmd_grant_restore(args: argparse.Namespace, out: Output) -> int:
+    state_dir, data_root = _grant_context(args)
+    out.result(_restore(args, out, state_dir, data_root), None)
+    return ExitCode.OK
+
+
+def cmd_grant_status(args: argparse.Namespace, out: Output) -> int:
+    from . import grants
+
+    state_dir, data_root = _grant_context(args)
+    with grants.open_caches(args.cache_dir, args.store, _settings(args)) as caches:
+        report = grants.status(caches, args.name, state_dir, data_root)
+    local = report["local"]
+    lines = [
+        f"local  {local['path']}: "
+        + (
+            f"{local['files']} file(s), {_age(local['age_seconds'])} old"
+            if local["present"]
+            else "no grant"
+        )
+    ]
+    for c in report["caches"]:
+        state = (
+            f"intact, {c['files']} file(s), saved {_age(c['age_seconds'])} ago"
+            if c["intact"]
+            else f"NOT USABLE: {c['error']}"
+        )
+        lines.append(f"cache  {c['cache']}: {state}")
+    out.result(report, "\n".join(lines))
+    return ExitCode.OK
+
+
+def cmd_grant_exec(args: argparse.Namespace, out: Output) -> int:
+    import signal
+    import subprocess
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        from .errors import BadInput
+
+        raise BadInput("grant exec needs a command: grant exec [options] -- CMD [ARG ...]")
+    state_dir, data_root = _grant_context(args)
+    try:
+        _restore(args, out, state_dir, data_root)
+    except ContinuityError as exc:  # a first run has nothing to restore: run anyway
+        out.warn(f"grant not restored: {exc}")
+    try:
+        proc = subprocess.Popen(cmd)
+    except OSError as exc:
+        from .errors import BadInput
+
+        raise BadInput(f"cannot run {cmd[0]!r}: {exc.strerror}") from None
+    forwarded = {}
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        forwarded[signum] = signal.signal(signum, lambda s, _f: proc.send_signal(s))
+    try:
+        code = proc.wait()
+    finally:
+        for signum, handler in forwarded.items():
+            signal.signal(signum, handler)
+    try:
+        _save(args, out, state_dir, data_root)
+    except ContinuityError as exc:
+        out.warn(f"grant not saved after the command: {exc}")
+    return 128 - code if code < 0 else code
+
+
+def cmd_ci_init(args: argparse.Namespace, out: Output) -> int:
+    from .ci import render
+
+    text = render(args.provider)
+    if not args.output:
+        sys.stdout.write(text)
+        return ExitCode.OK
+    path = Path(args.output)
+    if path.exists() and not args.force:
+        from .errors import Refused
+
+        raise Refused(f"{path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return ExitCode.OK
+
+
+def _age(seconds: int | None) -> str:
+    if seconds is None:
+        return "unknown"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _iso(time_ns: int) -> str:
     from datetime import UTC, datetime
 
@@ -422,9 +681,6 @@ def _iso(time_ns: int) -> str:
         .isoformat(timespec="seconds")
         .replace("+00:00", "Z")
     )
-
-
-COMMANDS = {"push": cmd_push, "pull": cmd_pull, "tags": cmd_tags, "show": cmd_show}
 
 
 class _Formatter(logging.Formatter):
@@ -456,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", 0))
     out = Output(getattr(args, "json", False))
     try:
-        return int(COMMANDS[args.command](args, out))
+        return int(args.handler(args, out))
     except ContinuityError as exc:
         from .redact import redact
 

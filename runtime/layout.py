@@ -2,8 +2,11 @@
 
 registry/<repo>/blobs/sha256/<hex>              a migration file's bytes
 registry/<repo>/manifests/sha256/<hex>.json     one directory version; <hex> is its digest
-registry/<repo>/tags/<tag>/<inverted-ns>-<hex>.json  a tag event; newest sorts first;
-                                                     <hex> is the event's own SHA-256
+registry/<repo>/tags/<tag>/<inverted-ns>-<hex>.json  a tag event
+grants/<name>/<inverted-ns>-<hex>.json               a grant snapshot
+
+Tag events and grant snapshots are append-only series: each object is named by its time,
+inverted so that the newest sorts first, and by the SHA-256 of its own bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Inverted nanosecond timestamps, fixed width, so that byte order is newest-first.
 _INVERT_BASE = 10**19 - 1
-_EVENT_NAME = re.compile(r"^(\d{19})-([0-9a-f]{64})\.json$")
+_SERIES_NAME = re.compile(r"^(\d{19})-([0-9a-f]{64})\.json$")
 
 
 def check_name(kind: str, value: str) -> str:
@@ -70,15 +73,30 @@ def tags_prefix(repo: str, tag: str | None = None) -> str:
 
 
 def tag_event_key(repo: str, tag: str, when_ns: int, sha256: str) -> str:
-    """The key of a tag event made at ``when_ns`` whose bytes hash to ``sha256``."""
-    return f"{tags_prefix(repo, tag)}{_INVERT_BASE - when_ns:019d}-{sha256}.json"
+    return series_key(tags_prefix(repo, tag), when_ns, sha256)
 
 
 def parse_tag_event_key(repo: str, key: str) -> tuple[str, int, str] | None:
     """Return (tag, time in ns, sha256) for a tag event key, or None for any other key."""
-    rest = key.removeprefix(tags_prefix(repo))
-    tag, _, name = rest.partition("/")
-    match = _EVENT_NAME.match(name)
-    if rest == key or not match or not _NAME.match(tag):
+    tag, _, name = key.removeprefix(tags_prefix(repo)).partition("/")
+    parsed = parse_series_name(name)
+    if not key.startswith(tags_prefix(repo)) or parsed is None or not _NAME.match(tag):
         return None
-    return tag, _INVERT_BASE - int(match.group(1)), match.group(2)
+    return tag, *parsed
+
+
+def grants_prefix(name: str) -> str:
+    return f"grants/{check_name('grant cache', name)}/"
+
+
+def series_key(prefix: str, when_ns: int, sha256: str) -> str:
+    """The key of an object made at ``when_ns`` whose bytes hash to ``sha256``."""
+    return f"{prefix}{_INVERT_BASE - when_ns:019d}-{sha256}.json"
+
+
+def parse_series_name(name: str) -> tuple[int, str] | None:
+    """(time in ns, sha256) from the last segment of a series key, or None."""
+    match = _SERIES_NAME.match(name)
+    if not match:
+        return None
+    return _INVERT_BASE - int(match.group(1)), match.group(2)

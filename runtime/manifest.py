@@ -27,18 +27,18 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def is_safe_relpath(path: str) -> bool:
+    """A relative path that can only ever mean a file below the directory it is joined to:
+    no absolute path, no ``..`` or ``.`` segment, no backslash, NUL or control character."""
+    if not isinstance(path, str) or not path or "\\" in path or not path.isprintable():
+        return False
+    segments = path.split("/")
+    return all(s not in ("", ".", "..") and len(s.encode()) <= 255 for s in segments)
+
+
 def is_safe_file_name(name: str) -> bool:
-    """A name that can only ever mean one regular file directly inside the target directory."""
-    return (
-        isinstance(name, str)
-        and name not in ("", ".", "..", SUM_FILE)
-        and "/" not in name
-        and "\\" not in name
-        and "\x00" not in name
-        and not name.startswith("~")
-        and len(name.encode()) <= 255
-        and name.isprintable()
-    )
+    """A migration file name: one safe segment directly inside the directory."""
+    return is_safe_relpath(name) and "/" not in name and name != SUM_FILE
 
 
 @dataclass(frozen=True)

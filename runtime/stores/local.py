@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+from ..errors import IntegrityError
 from .base import ObjectExists, ObjectNotFound, StoreConfigError, StoreSettings, StoreUnavailable
 
 _TMP_PREFIX = ".tmp-"
@@ -48,12 +50,20 @@ class LocalStore:
             raise self._classify(exc, key) from None
 
     def get(self, key: str) -> bytes:
+        # A folder may be a CI cache anyone could have written: never follow a link, never
+        # block on a FIFO, never read a device.
         try:
-            return self._path(key).read_bytes()
+            fd = os.open(self._path(key), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(f"{self.url}: {key} not found") from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise IntegrityError(f"{self.url}: {key} is a symbolic link; refused") from None
             raise self._classify(exc, key) from None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise IntegrityError(f"{self.url}: {key} is not a regular file; refused")
+            return f.read()
 
     def stat(self, key: str) -> int | None:
         try:
