@@ -2,7 +2,8 @@
 
 Starts S3, GCS and Azure Blob emulators, pushes a real Atlas migration directory to a primary
 and two backups, then takes the primary down, corrupts a backup, and shows that deploys keep
-reading a verified directory. Every step is checked; the demo exits non-zero if one fails.
+reading a verified directory; then caches a license grant and restores it on a new runner.
+Every step is checked; the demo exits non-zero if one fails.
 """
 
 from __future__ import annotations
@@ -138,6 +139,21 @@ def main() -> None:
         files = {p.name: p.read_bytes() for p in src.iterdir() if p.name != "atlas.sum"}
         (src / "atlas.sum").write_text(atlas_sum.compute_sum(files, "atlas").to_text())
         run("push", *cfg)
+
+        step("License grant: saved to a CI cache folder and the GCS bucket")
+        home = work / "ci-home"
+        (home / ".atlas").mkdir(parents=True)
+        (home / ".atlas" / "grant").write_text('{"demo": "grant"}\n')
+        grant_env = {"HOME": str(home)}
+        caches = ["--cache-dir", ".atlas-cache", "--store", "gs://atlas-backup/grants"]
+        run("grant", "save", *caches, env=grant_env)
+
+        step("A new runner with an empty HOME and a lost CI cache restores it from the bucket")
+        shutil.rmtree(home / ".atlas")
+        shutil.rmtree(work / ".atlas-cache")
+        run("grant", "restore", *caches, "-v", env=grant_env)
+        assert (home / ".atlas" / "grant").read_text() == '{"demo": "grant"}\n'
+        run("grant", "status", *caches, env=grant_env)
 
         step("Tags and their audit log, read from the first store that answers")
         run("tags", *cfg, "--history")
