@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInput
+from .manifest import is_safe_file_name
 
 SUM_FILE = "atlas.sum"
 
@@ -173,7 +174,13 @@ def read_dir(path: Path, dir_format: str) -> MigrationDir:
         if not entry.is_file():
             raise BadInput(f"{entry}: not a regular file")
         if entry.name == SUM_FILE:
-            sum_text = entry.read_bytes().decode("utf-8", "strict")
+            try:
+                sum_text = entry.read_bytes().decode("utf-8", "strict")
+            except UnicodeDecodeError:
+                raise BadInput(f"{entry}: not UTF-8 text; not an atlas.sum") from None
+        elif not is_safe_file_name(entry.name):
+            raise BadInput(f"{entry.name!r}: file names with control characters cannot be "
+                           "stored safely; rename the file")
         else:
             files[entry.name] = entry.read_bytes()
     if sum_text is None:

@@ -8,6 +8,8 @@ hostile file list cannot write outside the temporary directory.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import shutil
 import tempfile
@@ -105,11 +107,11 @@ def _holds_exactly(dest: Path, files: Mapping[str, bytes]) -> bool:
 
 
 def _swap_into_place(tmp: Path, dest: Path) -> None:
-    if not dest.exists():
-        os.rename(tmp, dest)
-    elif not any(dest.iterdir()):
+    if not dest.exists() or not any(dest.iterdir()):
         os.rename(tmp, dest)  # rename(2) replaces an empty directory atomically
-    else:
+    elif _exchange(tmp, dest):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old contents
+    else:  # no atomic exchange here: two renames, with a moment where dest is absent
         old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
         os.rmdir(old)
         os.rename(dest, old)
@@ -121,3 +123,19 @@ def _swap_into_place(tmp: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     with contextlib.suppress(OSError):
         _fsync_dir(dest.parent)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one step with Linux's renameat2(RENAME_EXCHANGE);
+    False where the kernel, the C library or the file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))

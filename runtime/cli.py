@@ -23,8 +23,10 @@ PROG = "atlas-continuity"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own exit code 2 is ours too
+        from .redact import redact
+
         self.print_usage(sys.stderr)
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.USAGE, redact(f"{self.prog}: error: {message}\n"))
 
 
 def _verbosity_options(p: argparse.ArgumentParser, default: object) -> None:
@@ -396,7 +398,8 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
             s.blobs_present,
             ", ".join(s.tags_moved) or "none",
         )
-    out.result(report.to_json(), f"sha256:{report.digest}")
+    # A version no store holds is not a result: print the digest only when one took it.
+    out.result(report.to_json(), None if report.status == "failed" else f"sha256:{report.digest}")
     if report.status == "failed":
         codes = {s.exit_code for s in report.stores}
         log.error("push failed: no store took version %s", report.digest[:12])
@@ -428,7 +431,10 @@ def cmd_pull(args: argparse.Namespace, out: Output) -> int:
             force=args.force,
             dry_run=args.dry_run,
             fallback_on_auth=args.fallback_on_auth_error,
+            primary_label=plan.primary_label,
         )
+    if plan.primary is None:
+        log.info("primary is %s; read from the backups only", plan.primary_label)
     for problem in report.problems:
         out.warn(problem)
     if report.manifest_from != (plan.urls()[0] if plan.urls() else None):
@@ -447,13 +453,9 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
     repo, plan, _ = _context(args)
     with open_targets(plan, _settings(args)) as targets:
         registries = [Registry(t.store, repo) for t in targets]
-        found = first_success(registries, _nonempty_history, f"tags of {repo!r}")
+        read = Registry.tag_history if args.history else Registry.tag_heads
+        found = first_success(registries, lambda r: _nonempty(r, read), f"tags of {repo!r}")
     states = found.value
-    if not args.history:
-        newest: dict[str, Any] = {}
-        for s in states:
-            newest.setdefault(s.tag, s)
-        states = list(newest.values())
     rows = [
         {
             "tag": s.tag,
@@ -469,13 +471,16 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
         f"{r['source'].get('git_commit', '-')[:12]}\t{r['source'].get('ci_run_url', '')}".rstrip()
         for r in rows
     )
-    out.result({"repo": repo, "store": found.registry.url, "tags": rows}, text or None)
+    out.result(
+        {"repo": repo, "primary": plan.primary_label, "store": found.registry.url, "tags": rows},
+        text or None,
+    )
     return ExitCode.OK
 
 
-def _nonempty_history(registry):
+def _nonempty(registry, read):
     # A store without any tag (a fresh primary after an outage) must not hide the backups'.
-    history = registry.tag_history()
+    history = read(registry)
     if not history:
         from .errors import NotFound
 
@@ -502,7 +507,12 @@ def cmd_show(args: argparse.Namespace, out: Output) -> int:
         f"files:      {len(m.files)}",
         *(f"  {f.name}  {f.size}  sha256:{f.sha256[:12]}" for f in m.files),
     ]
-    obj = {"digest": f"sha256:{found.digest}", "store": found.registry.url, **m.to_json()}
+    obj = {
+        "digest": f"sha256:{found.digest}",
+        "primary": plan.primary_label,
+        "store": found.registry.url,
+        **m.to_json(),
+    }
     out.result(obj, "\n".join(lines))
     return ExitCode.OK
 
@@ -684,27 +694,27 @@ def _iso(time_ns: int) -> str:
 
 
 class _Formatter(logging.Formatter):
+    """Lower-case level names; the whole formatted record, traceback included, is redacted."""
+
     def format(self, record: logging.LogRecord) -> str:
+        from .redact import redact
+
         record.levelname = record.levelname.lower()
-        return super().format(record)
+        return redact(super().format(record))
 
 
 def _setup_logging(quiet: bool, verbose: int) -> None:
-    from .redact import RedactingFilter
-
     level = (
         logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter(f"{PROG}: %(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    logging.getLogger("urllib3").setLevel(logging.ERROR)  # pool chatter is not the user's news
+    # SDK loggers stay at warning even under -vv: their debug output carries request headers.
     root.setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # pool chatter is not the user's news
     log.setLevel(level)
-    if verbose >= 2:
-        root.setLevel(logging.DEBUG)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -734,6 +744,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # the local file system said no: a path, a permission, a full disk
+        from .redact import redact
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        log.error("%s", redact(f"{where}{exc.strerror or exc}"))
+        return int(ExitCode.BAD_INPUT)
     except Exception as exc:  # a bug: say so in one line; the traceback is for -vv
         from .redact import redact
 

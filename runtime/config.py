@@ -97,9 +97,11 @@ def load_env(path: Path, env: str, variables: dict[str, str]) -> AtlasEnv:
 
 
 def store_plan(primary: str | None, backups: list[str], from_config: AtlasEnv | None) -> StorePlan:
-    """Flags win over atlas.hcl; at least one store must remain."""
-    if primary is None and not backups and from_config is not None:
-        primary, backups = from_config.primary, list(from_config.backups)
+    """Each flag wins over its atlas.hcl attribute (--primary over url, --backup over backup);
+    at least one store must remain."""
+    if from_config is not None:
+        primary = primary or from_config.primary
+        backups = backups or list(from_config.backups)
     plan = StorePlan(primary=primary, backups=tuple(backups))
     if not plan.urls():
         raise BadInput(

@@ -90,7 +90,7 @@ class Manifest:
             obj = json.loads(data)
             _check_format(obj, "manifest", where)
             files = tuple(
-                FileEntry(name=f["name"], sha256=f["sha256"], size=int(f["size"]))
+                FileEntry(name=str(f["name"]), sha256=str(f["sha256"]), size=int(f["size"]))
                 for f in obj["files"]
             )
             manifest = cls(

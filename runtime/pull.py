@@ -44,11 +44,13 @@ class PullReport:
     manifest_from: str
     files_from: dict[str, int]
     problems: list[str]
+    primary: str
     dry_run: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "repo": self.repo,
+            "primary": self.primary,
             "ref": self.ref,
             "digest": f"sha256:{self.digest}",
             "dest": self.dest,
@@ -96,6 +98,7 @@ def pull(
     dry_run: bool = False,
     fallback_on_auth: bool = False,
     concurrency: int = 16,
+    primary_label: str = "",
 ) -> PullReport:
     registries = [Registry(t.store, repo) for t in targets]
     found = resolve(registries, tag=tag, digest=digest, fallback_on_auth=fallback_on_auth)
@@ -111,6 +114,7 @@ def pull(
         manifest_from=found.registry.url,
         files_from={},
         problems=problems,
+        primary=primary_label,
         dry_run=dry_run,
     )
     if dry_run:

@@ -132,6 +132,9 @@ def push(
     manifest = next((m for _, m in current if m.content == manifest.content), manifest)
     digest = manifest.digest
     _check_history(manifest, current, force, warnings)
+    # One time for every store: concurrent pushes then order the same way everywhere, and
+    # failing over from one store to another never changes what a tag resolves to.
+    moved_at = time.time_ns()
 
     def write(i: int) -> None:
         registry, report, survey = registries[i], reports[i], surveys[i]
@@ -155,7 +158,7 @@ def push(
                     repo=repo,
                     tag=tag,
                     digest=digest,
-                    time_ns=time.time_ns(),
+                    time_ns=moved_at,
                     source=source,
                     previous=previous.event.digest if previous else None,
                 )

@@ -6,7 +6,6 @@ and SDK error messages echo request URLs. Every line the runtime prints goes thr
 
 from __future__ import annotations
 
-import logging
 import re
 
 MASK = "REDACTED"
@@ -38,19 +37,16 @@ _QUERY_SECRET = re.compile(
 )
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]+):[^/@\s]+@", re.I)
 _BEARER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|sharedkey)\s+)\S+")
+# Credential-bearing HTTP headers as SDKs print them: 'X-Amz-Security-Token': b'...'
+_HEADER = re.compile(
+    r"(?i)((?:x-amz-security-token|x-goog-api-key|x-ms-encryption-key|authorization)"
+    r"[\"']?\s*:\s*(?!b?[\"']?(?:bearer|sharedkey)\s)b?[\"']?)[^\"'\s,}]+"
+)
 
 
 def redact(text: str) -> str:
     """Return ``text`` with URL passwords, SAS signatures, keys and tokens masked."""
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
     text = _QUERY_SECRET.sub(lambda m: f"{m['k']}{MASK}", text)
-    return _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", text)
-
-
-class RedactingFilter(logging.Filter):
-    """Logging filter that redacts the fully formatted message of every record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
-        record.args = None
-        return True
+    text = _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return _HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)

@@ -85,6 +85,15 @@ class Registry:
         keys = self.store.list(layout.tags_prefix(self.repo, tag))
         return [self._read_event(k) for k in keys if layout.parse_tag_event_key(self.repo, k)]
 
+    def tag_heads(self) -> list[TagState]:
+        """Every tag's current value: one paged LIST, then one GET per tag (not per event)."""
+        newest: dict[str, str] = {}
+        for key in self.store.list(layout.tags_prefix(self.repo)):
+            parsed = layout.parse_tag_event_key(self.repo, key)
+            if parsed is not None:
+                newest.setdefault(parsed[0], key)  # keys sort newest-first within a tag
+        return [self._read_event(key) for key in newest.values()]
+
     def _read_event(self, key: str) -> TagState:
         parsed = layout.parse_tag_event_key(self.repo, key)
         if parsed is None:

@@ -51,7 +51,8 @@ _names = itertools.count()
 
 
 def unique_bucket() -> str:
-    return f"ac-{uuid.uuid4().hex[:10]}-{next(_names)}"
+    # "bucket" in every name: error messages quote it, and must not be mistaken for a cause.
+    return f"bucket-{uuid.uuid4().hex[:10]}-{next(_names)}"
 
 
 def create_bucket(kind: str, emulators: dict, name: str) -> str:

@@ -49,7 +49,8 @@ def test_quiet_success_prints_only_the_result(make_store):
     assert r.code == 0
     assert r.err == ""
     assert r.out.startswith("sha256:") and len(r.out.strip()) == 71
-    assert cli("pull", "/tmp/unused-never-written", *stores(url), "--dry-run").out == ""
+    dry = cli("pull", "/tmp/unused-never-written", *stores(url), "--dry-run")
+    assert (dry.code, dry.out) == (0, "")
 
 
 def test_verbose_reports_each_store_on_stderr(make_store):
@@ -112,3 +113,42 @@ def test_reference_docs_are_generated_from_the_code():
     readme = README.read_text()
     assert readme == render_readme(readme), f"README.md's exit codes are {stale}"
     assert "| 8 | `REFUSED` |" in readme
+
+
+def test_a_failed_push_claims_no_digest(tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    r = cli("push", SMALL, *stores(not_a_folder.as_uri()))
+    assert r.code == ExitCode.BAD_INPUT
+    assert r.out == "" and "push failed" in r.err
+
+
+def test_local_file_system_errors_are_clean_bad_input(make_store):
+    url = make_store("mem")
+    assert cli("push", SMALL, *stores(url)).code == 0
+    r = cli("pull", "/proc/no-such/out", *stores(url))
+    assert r.code == ExitCode.BAD_INPUT
+    assert "/proc/no-such" in r.err and "Traceback" not in r.err
+
+
+def test_push_refuses_names_pull_would_refuse(tmp_path, make_store):
+    from .helpers import write_dir
+
+    src = write_dir(tmp_path / "d", {"1_a.sql": "select 1;", "2_\tb.sql": "select 2;"})
+    r = cli("push", src, *stores(make_store("mem")))
+    assert r.code == ExitCode.BAD_INPUT and "rename the file" in r.err
+
+
+def test_an_sdk_refusing_the_url_is_a_config_error_not_a_fallback(make_store, tmp_path):
+    backup = make_store("mem")
+    assert cli("push", SMALL, *stores(None, backup)).code == 0
+    r = cli("pull", tmp_path / "out", *stores("s3://b/x?region=us east 1", backup))
+    assert r.code == ExitCode.BAD_INPUT
+    assert not (tmp_path / "out").exists()
+
+
+def test_debug_output_carries_no_session_token(make_store, monkeypatch):
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "FQoGZXIvYXdzSECRETSESSIONTOKEN")
+    r = cli("-vv", "push", SMALL, *stores(make_store("s3")))
+    assert r.code == 0, r.err
+    assert "SECRETSESSIONTOKEN" not in r.err + r.out

@@ -105,6 +105,11 @@ def test_flags_win_over_the_config(config):
     env = load_env(config, "prod", {})
     plan = store_plan("file:///p", ["file:///b"], env)
     assert (plan.primary, plan.backups) == ("file:///p", ("file:///b",))
+    only_backup = store_plan(None, ["file:///b"], load_env(config, "staging", {}))
+    assert (only_backup.primary, only_backup.backups) == (
+        "file:///srv/registry/staging",
+        ("file:///b",),
+    )
 
 
 def test_unknown_env_lists_the_defined_ones(tmp_path):

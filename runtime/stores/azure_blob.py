@@ -67,7 +67,13 @@ class AzureBlobStore:
         session = requests.Session()
         widen_http_pool(session, s.concurrency)
         options = {
-            "transport": RequestsTransport(session=session, session_owner=True),
+            # The SDK applies these two to its own transport only: give them to ours too.
+            "transport": RequestsTransport(
+                session=session,
+                session_owner=True,
+                connection_timeout=s.connect_timeout,
+                read_timeout=s.read_timeout,
+            ),
             "connection_timeout": s.connect_timeout,
             "read_timeout": s.read_timeout,
             "retry_total": 0,

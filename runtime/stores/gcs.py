@@ -102,7 +102,7 @@ class GcsStore:
         except gx.PreconditionFailed:
             raise ObjectExists(f"{where} exists") from None
         except gx.NotFound as exc:
-            if missing_means_no_bucket or "bucket" in str(exc.message).lower():
+            if missing_means_no_bucket or "specified bucket does not exist" in str(exc.message):
                 raise StoreConfigError(
                     f"{self.url}: bucket {self.bucket_name!r} does not exist"
                 ) from None

@@ -77,9 +77,16 @@ class LocalStore:
         # Walk only the deepest folder the prefix names, then filter by the rest of it.
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self.root / base if base else self.root
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreConfigError(f"{self.url}: not a directory")
         keys: list[str] = []
+
+        def fail(exc: OSError) -> None:
+            if not isinstance(exc, FileNotFoundError):  # a folder not made yet lists as empty
+                raise exc
+
         try:
-            for dirpath, dirnames, filenames in os.walk(start):
+            for dirpath, dirnames, filenames in os.walk(start, onerror=fail):
                 dirnames[:] = [d for d in dirnames if not d.startswith(_TMP_PREFIX)]
                 rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
                 rel = "" if rel == "." else rel + "/"

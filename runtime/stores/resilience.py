@@ -15,8 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..errors import ContinuityError
-from ..redact import redact
-from .base import Store, StoreSettings, StoreSkipped, StoreUnavailable
+from .base import Store, StoreConfigError, StoreSettings, StoreSkipped, StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,11 +59,16 @@ class ResilientStore:
                 )
             except ContinuityError:
                 raise
-            except Exception as exc:  # an SDK error no adapter classified: never fatal to a run
+            except ImportError as exc:
+                raise StoreConfigError(
+                    f"{self.url}: the SDK for this store is not installed ({exc}); install "
+                    "atlas-continuity with the store's extra: [s3], [gcs] or [azure]"
+                ) from None
+            except (ValueError, TypeError) as exc:  # the SDK refused what the URL gave it
+                raise StoreConfigError(f"{self.url}: {what}: {exc}") from None
+            except Exception as exc:  # transport trouble no adapter classified
                 log.debug("%s: unclassified error in %s", self.url, what, exc_info=True)
-                err = StoreUnavailable(
-                    f"{self.url}: {what} failed: {redact(repr(exc))}", retry=False
-                )
+                err = StoreUnavailable(f"{self.url}: {what} failed: {exc!r}", retry=False)
                 with self._lock:
                     self._down = self._down or err
                 raise err from None

@@ -151,8 +151,11 @@ class S3Store:
         except (
             bx.NoCredentialsError,
             bx.PartialCredentialsError,
-            bx.ProfileNotFound,
             bx.TokenRetrievalError,
+            bx.CredentialRetrievalError,
+            bx.SSOError,
+            bx.SSOTokenLoadError,
+            bx.UnauthorizedSSOTokenError,
         ) as exc:
             raise StoreAuthRejected(f"{self.url}: no usable AWS credentials ({exc})") from None
         except (bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
@@ -166,5 +169,11 @@ class S3Store:
             bx.HTTPClientError,
         ) as exc:
             raise StoreUnavailable(f"{where}: cannot connect ({network_reason(exc)})") from None
-        except (bx.NoRegionError, bx.ParamValidationError) as exc:
+        except (
+            bx.NoRegionError,
+            bx.InvalidRegionError,
+            bx.ParamValidationError,
+            bx.ProfileNotFound,
+            ValueError,  # botocore's answer to a malformed endpoint URL
+        ) as exc:
             raise StoreConfigError(f"{self.url}: {exc}") from None
