@@ -261,9 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     csub = ci.add_subparsers(
         dest="ci_command", metavar="ACTION", required=True, parser_class=_Parser
     )
+    from .ci import PROVIDERS as ci_providers
+
     init = csub.add_parser("init", help="print (or write) a ready-to-use pipeline file")
     init.add_argument(
-        "provider", choices=CI_PROVIDERS, metavar="PROVIDER", help=", ".join(CI_PROVIDERS)
+        "provider", choices=ci_providers, metavar="PROVIDER", help=", ".join(ci_providers)
     )
     init.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     init.add_argument("--force", action="store_true", help="overwrite an existing --output file")
@@ -518,8 +520,6 @@ def cmd_show(args: argparse.Namespace, out: Output) -> int:
 
 
 # -- grant caching ---------------------------------------------------------------------------
-
-CI_PROVIDERS = ("github", "gitlab", "circleci", "bitbucket", "azure-pipelines", "jenkins")
 
 
 def _grant_context(args: argparse.Namespace):
