@@ -179,8 +179,10 @@ def read_dir(path: Path, dir_format: str) -> MigrationDir:
             except UnicodeDecodeError:
                 raise BadInput(f"{entry}: not UTF-8 text; not an atlas.sum") from None
         elif not is_safe_file_name(entry.name):
-            raise BadInput(f"{entry.name!r}: file names with control characters cannot be "
-                           "stored safely; rename the file")
+            raise BadInput(
+                f"{entry.name!r}: file names with control characters cannot be "
+                "stored safely; rename the file"
+            )
         else:
             files[entry.name] = entry.read_bytes()
     if sum_text is None:

@@ -48,3 +48,21 @@ def test_a_blackholed_store_costs_one_read_timeout_then_is_skipped(kind, hole, m
     with pytest.raises(StoreSkipped):
         store.get("registry/x")
     assert time.monotonic() - started < 0.1
+
+
+def test_s3_access_denied_on_one_key_reads_as_missing_but_on_a_listing_as_auth(monkeypatch):
+    """S3 answers 403 for a missing key when the reader may list only its prefix."""
+    from botocore.stub import Stubber
+
+    from atlas_continuity.runtime.stores.base import ObjectNotFound, StoreAuthRejected
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    store = open_store("s3://bucket/x?region=us-east-1", SETTINGS)
+    with Stubber(store.inner.client) as stub:
+        stub.add_client_error("get_object", "AccessDenied", http_status_code=403)
+        stub.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403)
+        with pytest.raises(ObjectNotFound, match="or access denied"):
+            store.get("registry/app/blobs/sha256/00")
+        with pytest.raises(StoreAuthRejected):
+            store.list("registry/")

@@ -95,12 +95,12 @@ class S3Store:
             )
 
     def get(self, key: str) -> bytes:
-        with self._errors(key):
+        with self._errors(key, reading_one=True):
             return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
 
     def stat(self, key: str) -> int | None:
         try:
-            with self._errors(key):
+            with self._errors(key, reading_one=True):
                 head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
         except ObjectNotFound:
             return None
@@ -123,7 +123,7 @@ class S3Store:
         self._client.close()
 
     @contextmanager
-    def _errors(self, key: str, writing: bool = False) -> Iterator[None]:
+    def _errors(self, key: str, writing: bool = False, reading_one: bool = False) -> Iterator[None]:
         """Translate botocore exceptions raised inside the block into store errors."""
         from botocore import exceptions as bx
 
@@ -143,6 +143,11 @@ class S3Store:
                 ) from None
             if code in ("PreconditionFailed", "412") and writing:
                 raise ObjectExists(f"{where} exists") from None
+            if reading_one and code in ("AccessDenied", "403"):
+                # S3 answers 403, not 404, for a missing key unless the caller may list the
+                # whole bucket; a prefix-scoped reader may not. Its credentials were good
+                # enough to list, so treat this as missing and let the next store serve.
+                raise ObjectNotFound(f"{where} not found (or access denied)") from None
             if code in _AUTH_CODES or status in (401, 403):
                 raise StoreAuthRejected(f"{where}: access denied ({code}: {message})") from None
             if code in _THROTTLE_CODES or status == 429 or status >= 500:

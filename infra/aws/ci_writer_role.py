@@ -1,0 +1,186 @@
+"""AwsCiWriterRole: the IAM role CI pipelines assume by OIDC to push (docs/infra-aws.md)."""
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Required, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from atlas_continuity.infra.aws import policies
+
+TYPE_TOKEN = "atlas-continuity:index:AwsCiWriterRole"
+
+
+class AwsCiProvider(StrEnum):
+    """The CI system whose OIDC tokens the role trusts."""
+
+    GITHUB = "github"
+    """GitHub Actions (token.actions.githubusercontent.com)."""
+    GITLAB = "gitlab"
+    """GitLab CI (gitlab.com, or a self-managed instance with gitlab_url)."""
+    CIRCLECI = "circleci"
+    """CircleCI (oidc.circleci.com/org/ORG_ID), with $CIRCLE_OIDC_TOKEN_V2."""
+    BITBUCKET = "bitbucket"
+    """Bitbucket Pipelines (api.bitbucket.org/2.0/workspaces/WS/pipelines-config/identity/oidc)."""
+
+
+class AwsCiWriterRoleArgs(TypedDict, total=False):
+    """Inputs of AwsCiWriterRole. The OIDC subject is always built from these typed parts."""
+
+    provider: Required[AwsCiProvider]
+    """The CI system: github, gitlab, circleci or bitbucket."""
+    repository: Required[str]
+    """What the pipeline runs in. GitHub: "owner/repo". GitLab: "group/project" (subgroups
+    allowed). CircleCI: the project ID (a UUID). Bitbucket: the repository UUID."""
+    branch: str
+    """The one branch allowed to assume the role (GitHub, GitLab, CircleCI), e.g. "main"; a
+    name, not a ref or a pattern. GitHub takes a branch or an environment, not both."""
+    environment: str
+    """The one deployment environment allowed to assume the role. GitHub: the environment's
+    name. Bitbucket: the deployment environment's UUID (required: Bitbucket's subject has no
+    branch; restrict the environment to your branch in Bitbucket)."""
+    organization: str
+    """CircleCI: the organization ID (a UUID). Bitbucket: the workspace slug, as in the
+    identity provider URL. Not used by GitHub or GitLab."""
+    workspace_uuid: str
+    """Bitbucket: the workspace UUID, which the token's audience names."""
+    gitlab_url: str
+    """GitLab: the instance URL. Default: "https://gitlab.com"."""
+    audience: str
+    """The audience the pipeline requests its token for. Default: "sts.amazonaws.com"
+    (GitHub), the instance URL (GitLab), the organization ID (CircleCI),
+    "ari:cloud:bitbucket::workspace/UUID" (Bitbucket)."""
+    oidc_provider_arn: pulumi.Input[str]
+    """An existing IAM OIDC provider for the CI system (an account holds one per issuer URL).
+    Default: none, so the component creates it."""
+    bucket_arn: Required[pulumi.Input[str]]
+    """The backup bucket's ARN (S3BackupBucket.bucket_arn)."""
+    prefix: str
+    """The registry prefix the role may write under. Default: "registry"."""
+    kms_key_arn: pulumi.Input[str]
+    """The bucket's SSE-KMS key (S3BackupBucket.kms_key_arn), if it has one: the role gets the
+    data-key actions on it, through S3 only."""
+    role_name: pulumi.Input[str]
+    """The role's name. Default: the component name plus a random suffix."""
+    max_session_duration: int
+    """The longest session a pipeline can get, in seconds (3600 to 43200). Default: 3600."""
+    permissions_boundary: pulumi.Input[str]
+    """The ARN of a managed policy to set as the role's permissions boundary. Default: none."""
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Tags for the role and the OIDC provider the component creates."""
+
+
+class AwsCiWriterRole(pulumi.ComponentResource):
+    """An IAM role that one CI repository and branch (or environment) assume by OIDC, with
+    create, read and list on the registry prefix only: no delete, no bucket administration, and
+    no long-lived keys. With the bucket's versioning, nothing it writes can erase history.
+    """
+
+    role_arn: pulumi.Output[str]
+    """The role's ARN: what the pipeline assumes (e.g. role-to-assume in GitHub Actions)."""
+    role_name: pulumi.Output[str]
+    """The role's name."""
+    oidc_provider_arn: pulumi.Output[str]
+    """The IAM OIDC provider the role trusts."""
+    audience: pulumi.Output[str]
+    """The audience the pipeline must request its token for."""
+    subject: pulumi.Output[str]
+    """The pinned subject (a StringLike pattern for CircleCI and Bitbucket)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: AwsCiWriterRoleArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        provider = args.get("provider")
+        try:
+            provider = AwsCiProvider(provider)
+        except ValueError:
+            raise ValueError(
+                f"{name}: provider {provider!r} must be one of github, gitlab, circleci, bitbucket"
+            ) from None
+        trust = policies.ci_trust(
+            provider.value,
+            repository=args.get("repository"),
+            branch=args.get("branch"),
+            environment=args.get("environment"),
+            organization=args.get("organization"),
+            workspace_uuid=args.get("workspace_uuid"),
+            gitlab_url=args.get("gitlab_url"),
+            audience=args.get("audience"),
+        )
+        prefix = policies.normalize_prefix(args.get("prefix", "registry"))
+        bucket_arn = _required(name, args, "bucket_arn")
+        kms_key_arn = args.get("kms_key_arn")
+        policies.check_when_plain(
+            lambda: policies.writer_policy(bucket_arn, prefix, kms_key_arn), bucket_arn, kms_key_arn
+        )
+        existing = args.get("oidc_provider_arn")
+        if isinstance(existing, str):
+            policies.web_identity_trust_policy(existing, trust)
+        duration = args.get("max_session_duration", 3600)
+        if isinstance(duration, bool) or not isinstance(duration, int):
+            raise ValueError(f"{name}: max_session_duration must be a number of seconds")
+        if not 3600 <= duration <= 43200:
+            raise ValueError(f"{name}: max_session_duration must be between 3600 and 43200")
+
+        super().__init__(TYPE_TOKEN, name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.get("tags")
+
+        if existing is None:
+            oidc = aws.iam.OpenIdConnectProvider(
+                f"{name}-oidc",
+                url=trust.issuer_url,
+                client_id_lists=[trust.audience],
+                tags=tags,
+                opts=child,
+            )
+            provider_arn = oidc.arn
+        else:
+            provider_arn = pulumi.Output.from_input(existing)
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=args.get("role_name"),
+            description=f"atlas-continuity registry writer, assumed from {trust.provider} by OIDC",
+            assume_role_policy=provider_arn.apply(
+                lambda arn: policies.to_json(policies.web_identity_trust_policy(arn, trust))
+            ),
+            max_session_duration=duration,
+            permissions_boundary=args.get("permissions_boundary"),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-registry-write",
+            role=role.id,
+            policy=pulumi.Output.all(bucket_arn, kms_key_arn).apply(
+                lambda v: policies.to_json(policies.writer_policy(v[0], prefix, v[1]))
+            ),
+            opts=child,
+        )
+
+        self.role_arn = role.arn
+        self.role_name = role.name
+        self.oidc_provider_arn = provider_arn
+        self.audience = pulumi.Output.from_input(trust.audience)
+        self.subject = pulumi.Output.from_input(trust.subject)
+        self.register_outputs(
+            {
+                "role_arn": self.role_arn,
+                "role_name": self.role_name,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "audience": self.audience,
+                "subject": self.subject,
+            }
+        )
+
+
+def _required(name: str, args: Mapping, field: str):
+    value = args.get(field)
+    if value is None:
+        raise ValueError(f"{name}: {field} is required")
+    return value

@@ -1,0 +1,182 @@
+"""EksReaderRole: the IAM role a Kubernetes service account reads backups with."""
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Required, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from atlas_continuity.infra.aws import policies
+
+TYPE_TOKEN = "atlas-continuity:index:EksReaderRole"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+class EksIdentityMode(StrEnum):
+    """How pods of the service account get the role's credentials."""
+
+    POD_IDENTITY = "pod-identity"
+    """EKS Pod Identity: an association binds the role to the service account; needs the EKS
+    Pod Identity Agent add-on on the cluster."""
+    IRSA = "irsa"
+    """IAM Roles for Service Accounts: the role trusts the cluster's OIDC issuer and the service
+    account carries the eks.amazonaws.com/role-arn annotation."""
+
+
+class EksReaderRoleArgs(TypedDict, total=False):
+    """Inputs of EksReaderRole."""
+
+    mode: EksIdentityMode
+    """pod-identity or irsa. Default: pod-identity."""
+    namespace: Required[str]
+    """The Kubernetes namespace of the service account (the Atlas operator's)."""
+    service_account: Required[str]
+    """The Kubernetes service account the role is bound to; no other can assume it."""
+    cluster_name: pulumi.Input[str]
+    """pod-identity: the EKS cluster's name (required there)."""
+    oidc_provider_arn: pulumi.Input[str]
+    """irsa: the ARN of the IAM OIDC provider for the cluster's issuer (required there)."""
+    bucket_arn: Required[pulumi.Input[str]]
+    """The backup bucket's ARN (S3BackupBucket.bucket_arn)."""
+    prefix: str
+    """The registry prefix the role may read under. Default: "registry"."""
+    kms_key_arn: pulumi.Input[str]
+    """The bucket's SSE-KMS key, if it has one: the role gets kms:Decrypt on it, through S3."""
+    role_name: pulumi.Input[str]
+    """The role's name. Default: the component name plus a random suffix."""
+    max_session_duration: int
+    """The longest session, in seconds (3600 to 43200). Default: 3600."""
+    permissions_boundary: pulumi.Input[str]
+    """The ARN of a managed policy to set as the role's permissions boundary. Default: none."""
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Tags for the role and the pod identity association."""
+
+
+class EksReaderRole(pulumi.ComponentResource):
+    """An IAM role for one Kubernetes service account on EKS, by Pod Identity or IRSA, with read
+    and list on the registry prefix only."""
+
+    role_arn: pulumi.Output[str]
+    """The role's ARN."""
+    role_name: pulumi.Output[str]
+    """The role's name."""
+    service_account_annotations: pulumi.Output[Mapping[str, str]]
+    """Annotations the service account needs: eks.amazonaws.com/role-arn under IRSA, none
+    under Pod Identity (the association does the binding)."""
+    association_id: pulumi.Output[str | None]
+    """The pod identity association's ID (null under IRSA)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: EksReaderRoleArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        try:
+            mode = EksIdentityMode(args.get("mode", EksIdentityMode.POD_IDENTITY))
+        except ValueError:
+            raise ValueError(f"{name}: mode must be pod-identity or irsa") from None
+        namespace = policies.check_k8s_namespace(args.get("namespace"))
+        service_account = policies.check_k8s_service_account(args.get("service_account"))
+        prefix = policies.normalize_prefix(args.get("prefix", "registry"))
+        bucket_arn = args.get("bucket_arn")
+        if bucket_arn is None:
+            raise ValueError(f"{name}: bucket_arn is required")
+        kms_key_arn = args.get("kms_key_arn")
+        policies.check_when_plain(
+            lambda: policies.reader_policy(bucket_arn, prefix, kms_key_arn), bucket_arn, kms_key_arn
+        )
+        cluster_name = args.get("cluster_name")
+        provider_arn = args.get("oidc_provider_arn")
+        if mode is EksIdentityMode.POD_IDENTITY:
+            if cluster_name is None:
+                raise ValueError(f"{name}: pod-identity needs cluster_name")
+            if provider_arn is not None:
+                raise ValueError(f"{name}: oidc_provider_arn is for irsa, not pod-identity")
+        else:
+            if provider_arn is None:
+                raise ValueError(f"{name}: irsa needs oidc_provider_arn (the cluster's issuer)")
+            if cluster_name is not None:
+                raise ValueError(f"{name}: cluster_name is for pod-identity, not irsa")
+            policies.check_when_plain(
+                lambda: _irsa_trust(provider_arn, namespace, service_account), provider_arn
+            )
+        duration = args.get("max_session_duration", 3600)
+        if (
+            isinstance(duration, bool)
+            or not isinstance(duration, int)
+            or not 3600 <= duration <= 43200
+        ):
+            raise ValueError(f"{name}: max_session_duration must be between 3600 and 43200 seconds")
+
+        super().__init__(TYPE_TOKEN, name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.get("tags")
+
+        if mode is EksIdentityMode.POD_IDENTITY:
+            trust = pulumi.Output.from_input(cluster_name).apply(
+                lambda cluster: policies.to_json(
+                    policies.pod_identity_trust_policy(cluster, namespace, service_account)
+                )
+            )
+        else:
+            trust = pulumi.Output.from_input(provider_arn).apply(
+                lambda arn: policies.to_json(_irsa_trust(arn, namespace, service_account))
+            )
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=args.get("role_name"),
+            description=(
+                f"atlas-continuity registry reader for {namespace}/{service_account} ({mode.value})"
+            ),
+            assume_role_policy=trust,
+            max_session_duration=duration,
+            permissions_boundary=args.get("permissions_boundary"),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-registry-read",
+            role=role.id,
+            policy=pulumi.Output.all(bucket_arn, kms_key_arn).apply(
+                lambda v: policies.to_json(policies.reader_policy(v[0], prefix, v[1]))
+            ),
+            opts=child,
+        )
+
+        association_id: pulumi.Input[str | None] = None
+        if mode is EksIdentityMode.POD_IDENTITY:
+            association = aws.eks.PodIdentityAssociation(
+                f"{name}-association",
+                cluster_name=cluster_name,
+                namespace=namespace,
+                service_account=service_account,
+                role_arn=role.arn,
+                tags=tags,
+                opts=child,
+            )
+            association_id = association.association_id
+            annotations: pulumi.Input[Mapping[str, str]] = {}
+        else:
+            annotations = role.arn.apply(lambda arn: {IRSA_ANNOTATION: arn})
+
+        self.role_arn = role.arn
+        self.role_name = role.name
+        self.service_account_annotations = pulumi.Output.from_input(annotations)
+        self.association_id = pulumi.Output.from_input(association_id)
+        self.register_outputs(
+            {
+                "role_arn": self.role_arn,
+                "role_name": self.role_name,
+                "service_account_annotations": self.service_account_annotations,
+                "association_id": self.association_id,
+            }
+        )
+
+
+def _irsa_trust(provider_arn: str, namespace: str, service_account: str) -> dict:
+    trust = policies.irsa_trust(
+        policies.issuer_host_from_provider_arn(provider_arn), namespace, service_account
+    )
+    return policies.web_identity_trust_policy(provider_arn, trust)

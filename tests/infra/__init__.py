@@ -1,0 +1,1 @@
+"""Tests of the Pulumi components in atlas_continuity.infra (mocks, IAM evaluation, lint)."""

@@ -1,0 +1,386 @@
+"""AwsCiWriterRole: the trust (sub and aud per CI provider), its refusals, and the permissions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from atlas_continuity.infra.aws import AwsCiProvider, AwsCiWriterRole
+from tests.infra.harness import ACCOUNT, KEY_ARN, deploy
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+BUCKET_ARN = "arn:aws:s3:::acme-atlas-backup"
+
+ORG = "0a1b2c3d-0000-4000-8000-00000000000a"
+PROJECT = "0a1b2c3d-0000-4000-8000-00000000000b"
+WORKSPACE_UUID = "0a1b2c3d-0000-4000-8000-00000000000c"
+REPO_UUID = "0a1b2c3d-0000-4000-8000-00000000000d"
+ENV_UUID = "0a1b2c3d-0000-4000-8000-00000000000e"
+
+PROVIDERS = {
+    "github-branch": {"provider": "github", "repository": "acme/app", "branch": "main"},
+    "github-environment": {
+        "provider": AwsCiProvider.GITHUB,
+        "repository": "acme/app",
+        "environment": "production",
+    },
+    "gitlab": {"provider": "gitlab", "repository": "acme/platform/app", "branch": "main"},
+    "circleci": {
+        "provider": "circleci",
+        "organization": ORG,
+        "repository": PROJECT,
+        "branch": "main",
+    },
+    "bitbucket": {
+        "provider": "bitbucket",
+        "organization": "acme",
+        "workspace_uuid": "{" + WORKSPACE_UUID.upper() + "}",
+        "repository": "{" + REPO_UUID + "}",
+        "environment": ENV_UUID,
+    },
+}
+
+# What each provider's tokens carry, and what the trust must therefore pin (see docs/infra-aws.md).
+EXPECTED = {
+    "github-branch": (
+        "token.actions.githubusercontent.com",
+        "sts.amazonaws.com",
+        "StringEquals",
+        "repo:acme/app:ref:refs/heads/main",
+    ),
+    "github-environment": (
+        "token.actions.githubusercontent.com",
+        "sts.amazonaws.com",
+        "StringEquals",
+        "repo:acme/app:environment:production",
+    ),
+    "gitlab": (
+        "gitlab.com",
+        "https://gitlab.com",
+        "StringEquals",
+        "project_path:acme/platform/app:ref_type:branch:ref:main",
+    ),
+    "circleci": (
+        f"oidc.circleci.com/org/{ORG}",
+        ORG,
+        "StringLike",
+        f"org/{ORG}/project/{PROJECT}/user/*/vcs-origin/*/vcs-ref/refs/heads/main",
+    ),
+    "bitbucket": (
+        "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc",
+        f"ari:cloud:bitbucket::workspace/{WORKSPACE_UUID}",
+        "StringLike",
+        f"{{{REPO_UUID}}}:{{{ENV_UUID}}}:*",
+    ),
+}
+
+
+def writer(args: dict, name: str = "ci"):
+    full = {"bucket_arn": BUCKET_ARN, **args}
+    return deploy(lambda: {"role": AwsCiWriterRole(name, full)})
+
+
+def trust_statement(d) -> dict:
+    (statement,) = d.one(ROLE).policy("assumeRolePolicy")["Statement"]
+    return statement
+
+
+@pytest.mark.parametrize("case", sorted(PROVIDERS))
+def test_trust_pins_audience_and_subject_per_provider(case):
+    host, audience, operator, subject = EXPECTED[case]
+    d = writer(PROVIDERS[case])
+    statement = trust_statement(d)
+    provider_arn = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"] == {"Federated": provider_arn}
+    condition = statement["Condition"]
+    assert condition["StringEquals"][f"{host}:aud"] == audience
+    assert condition[operator][f"{host}:sub"] == subject
+    # The subject is pinned once, by the one operator, and nothing else is allowed.
+    subs = [op for op, keys in condition.items() if f"{host}:sub" in keys and op != "StringNotLike"]
+    assert subs == [operator]
+    # The OIDC provider is created for the issuer, with the audience as its client ID.
+    oidc = d.one(OIDC).inputs
+    assert oidc["url"] == f"https://{host}"
+    assert oidc["clientIdLists"] == [audience]
+    out = d.outputs["role"]
+    assert (out["audience"], out["subject"], out["oidc_provider_arn"]) == (
+        audience,
+        subject,
+        provider_arn,
+    )
+
+
+def test_circleci_refuses_a_branch_name_smuggling_a_second_ref():
+    d = writer(PROVIDERS["circleci"])
+    host = f"oidc.circleci.com/org/{ORG}"
+    # `*` matches '/', so a branch named "x/vcs-ref/refs/heads/main" would match the pattern;
+    # the StringNotLike guard refuses any subject with a second vcs-ref or vcs-origin.
+    assert trust_statement(d)["Condition"]["StringNotLike"] == {
+        f"{host}:sub": ["*/vcs-ref/*/vcs-ref/*", "*/vcs-origin/*/vcs-origin/*"]
+    }
+
+
+def test_custom_audience_and_self_managed_gitlab():
+    d = writer(
+        {
+            **PROVIDERS["gitlab"],
+            "gitlab_url": "https://gitlab.acme.example/",
+            "audience": "atlas-continuity",
+        }
+    )
+    condition = trust_statement(d)["Condition"]["StringEquals"]
+    assert condition["gitlab.acme.example:aud"] == "atlas-continuity"
+    assert d.one(OIDC).inputs["url"] == "https://gitlab.acme.example"
+
+
+def test_existing_oidc_provider_is_trusted_and_none_is_created():
+    existing = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    d = writer({**PROVIDERS["github-branch"], "oidc_provider_arn": existing})
+    d.none(OIDC)
+    assert trust_statement(d)["Principal"] == {"Federated": existing}
+    assert d.outputs["role"]["oidc_provider_arn"] == existing
+
+
+def test_existing_oidc_provider_for_another_issuer_is_refused():
+    other = f"arn:aws:iam::{ACCOUNT}:oidc-provider/gitlab.com"
+    with pytest.raises(ValueError, match=re.escape("token.actions.githubusercontent.com")):
+        writer({**PROVIDERS["github-branch"], "oidc_provider_arn": other})
+
+
+# --- refusals: unconstrained or wildcard subjects ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # Wildcard-only or wildcard-bearing subjects.
+        ({"provider": "github", "repository": "*", "branch": "main"}, "wildcard"),
+        ({"provider": "github", "repository": "acme/*", "branch": "main"}, "wildcard"),
+        ({"provider": "github", "repository": "acme/app", "branch": "*"}, "wildcard"),
+        ({"provider": "github", "repository": "acme/app", "branch": "release/*"}, "wildcard"),
+        ({"provider": "github", "repository": "acme/app", "environment": "prod?"}, "wildcard"),
+        ({"provider": "gitlab", "repository": "acme/app", "branch": "*"}, "wildcard"),
+        (
+            {"provider": "circleci", "organization": ORG, "repository": "*", "branch": "main"},
+            "wildcard",
+        ),
+        (
+            {"provider": "circleci", "organization": ORG, "repository": PROJECT, "branch": "*"},
+            "wildcard",
+        ),
+        (
+            {
+                "provider": "bitbucket",
+                "organization": "acme",
+                "workspace_uuid": WORKSPACE_UUID,
+                "repository": "*",
+                "environment": ENV_UUID,
+            },
+            "wildcard",
+        ),
+        (
+            {
+                "provider": "bitbucket",
+                "organization": "acme",
+                "workspace_uuid": WORKSPACE_UUID,
+                "repository": REPO_UUID,
+                "environment": "*",
+            },
+            "wildcard",
+        ),
+        # Unconstrained: a repository alone, or nothing at all.
+        ({"provider": "github", "repository": "acme/app"}, "exactly one of branch or environment"),
+        ({"provider": "github", "branch": "main"}, "repository is required"),
+        ({"provider": "github", "repository": " ", "branch": "main"}, "repository is required"),
+        ({"provider": "gitlab", "repository": "acme/app"}, "branch is required"),
+        (
+            {"provider": "circleci", "organization": ORG, "repository": PROJECT},
+            "branch is required",
+        ),
+        (
+            {
+                "provider": "bitbucket",
+                "organization": "acme",
+                "workspace_uuid": WORKSPACE_UUID,
+                "repository": REPO_UUID,
+            },
+            r"environment \(Bitbucket deployment environment UUID\) is required",
+        ),
+        # Claims a provider's subject does not carry.
+        (
+            {"provider": "github", "repository": "a/b", "branch": "main", "environment": "prod"},
+            "exactly one",
+        ),
+        ({"provider": "gitlab", "repository": "a/b", "environment": "prod"}, "no environment"),
+        (
+            {
+                "provider": "circleci",
+                "organization": ORG,
+                "repository": PROJECT,
+                "environment": "prod",
+            },
+            "no environment",
+        ),
+        (
+            {
+                "provider": "bitbucket",
+                "organization": "acme",
+                "workspace_uuid": WORKSPACE_UUID,
+                "repository": REPO_UUID,
+                "branch": "main",
+            },
+            "no branch",
+        ),
+        # Malformed parts.
+        ({"provider": "github", "repository": "acme", "branch": "main"}, "owner/repo"),
+        ({"provider": "github", "repository": "a/b", "branch": "refs/heads/main"}, "not a ref"),
+        ({"provider": "github", "repository": "a/b", "branch": "a..b"}, "not a valid git branch"),
+        ({"provider": "github", "repository": "a/b", "branch": "a:b"}, "not a valid git branch"),
+        ({"provider": "github", "repository": "a/b", "environment": "a:b"}, "':'"),
+        (
+            {"provider": "circleci", "organization": "acme", "repository": PROJECT, "branch": "m"},
+            "not a UUID",
+        ),
+        (
+            {"provider": "gitlab", "repository": "a/b", "branch": "m", "organization": "x"},
+            "does not apply",
+        ),
+        ({"provider": "jenkins", "repository": "a/b", "branch": "main"}, "must be one of"),
+        (
+            {
+                "provider": "gitlab",
+                "repository": "a/b",
+                "branch": "m",
+                "gitlab_url": "http://gitlab.example",
+            },
+            "https://",
+        ),
+    ],
+)
+def test_unconstrained_or_wildcard_subjects_are_refused_at_construction(args, message):
+    with pytest.raises(ValueError, match=message):
+        writer(args)
+
+
+def test_refusal_happens_before_any_resource_is_declared():
+    declared = []
+
+    def build():
+        try:
+            AwsCiWriterRole(
+                "ci", {"provider": "github", "repository": "*", "bucket_arn": BUCKET_ARN}
+            )
+        except ValueError as exc:
+            declared.append(str(exc))
+        return {}
+
+    d = deploy(build)
+    assert declared and "wildcard" in declared[0]
+    assert d.resources == []
+
+
+# --- permissions -------------------------------------------------------------------------------
+
+
+def test_writer_may_create_read_and_list_under_the_prefix_only():
+    d = writer(PROVIDERS["github-branch"])
+    policy = d.one(ROLE_POLICY)
+    assert policy.inputs["role"] == d.outputs["role"]["role_name"]
+    statements = {s["Sid"]: s for s in policy.policy()["Statement"]}
+    assert set(statements) == {"ListRegistryPrefix", "RegistryObjects"}
+    assert statements["ListRegistryPrefix"] == {
+        "Sid": "ListRegistryPrefix",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": BUCKET_ARN,
+        "Condition": {"StringLike": {"s3:prefix": "registry/*"}},
+    }
+    assert statements["RegistryObjects"] == {
+        "Sid": "RegistryObjects",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject"],
+        "Resource": f"{BUCKET_ARN}/registry/*",
+    }
+
+
+def test_writer_gets_the_data_key_actions_through_s3_when_the_bucket_uses_kms():
+    d = writer({**PROVIDERS["gitlab"], "kms_key_arn": KEY_ARN, "prefix": "atlas/"})
+    statements = {s["Sid"]: s for s in d.one(ROLE_POLICY).policy()["Statement"]}
+    assert statements["RegistryKeyThroughS3"] == {
+        "Sid": "RegistryKeyThroughS3",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Resource": KEY_ARN,
+        "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+    }
+    assert statements["RegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
+    assert statements["ListRegistryPrefix"]["Condition"] == {"StringLike": {"s3:prefix": "atlas/*"}}
+
+
+def test_no_delete_and_no_bucket_administration_anywhere():
+    d = writer({**PROVIDERS["github-branch"], "kms_key_arn": KEY_ARN})
+    actions = set()
+    for statement in d.one(ROLE_POLICY).policy()["Statement"]:
+        assert statement["Effect"] == "Allow"
+        value = statement["Action"]
+        actions |= {value} if isinstance(value, str) else set(value)
+    assert actions == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    }
+
+
+def test_role_options_are_passed_through():
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/platform-boundary"
+    d = writer(
+        {
+            **PROVIDERS["github-branch"],
+            "role_name": "atlas-ci-writer",
+            "max_session_duration": 7200,
+            "permissions_boundary": boundary,
+            "tags": {"team": "platform"},
+        }
+    )
+    role = d.one(ROLE).inputs
+    assert role["name"] == "atlas-ci-writer"
+    assert role["maxSessionDuration"] == 7200
+    assert role["permissionsBoundary"] == boundary
+    assert role["tags"] == {"team": "platform"}
+    assert d.one(OIDC).inputs["tags"] == {"team": "platform"}
+    assert d.outputs["role"]["role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/atlas-ci-writer"
+
+
+def test_role_defaults():
+    role = writer(PROVIDERS["github-branch"]).one(ROLE).inputs
+    assert role["maxSessionDuration"] == 3600
+    assert "name" not in role and "permissionsBoundary" not in role
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"bucket_arn": None}, "bucket_arn is required"),
+        ({"bucket_arn": "acme-atlas-backup"}, "not an S3 bucket ARN"),
+        ({"kms_key_arn": "alias-of-something"}, "not a KMS key ARN"),
+        ({"prefix": ""}, "must not be empty"),
+        ({"max_session_duration": 60}, "between 3600 and 43200"),
+    ],
+)
+def test_bad_permission_arguments_are_refused(args, message):
+    with pytest.raises(ValueError, match=message):
+        deploy(
+            lambda: {
+                "role": AwsCiWriterRole(
+                    "ci", {"bucket_arn": BUCKET_ARN, **PROVIDERS["github-branch"], **args}
+                )
+            }
+        )

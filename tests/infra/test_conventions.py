@@ -1,0 +1,226 @@
+"""The component conventions every later component follows, checked on the AWS ones.
+
+(name, args, opts); type token atlas-continuity:index:<Name>; TypedDict args and annotated
+outputs that Pulumi's component analyzer accepts, each documented; children named
+f"{name}-..." and parented to the component; outputs registered. And the import path: the
+package needs the ``aws`` extra only.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import inspect
+import json
+import re
+import subprocess
+import sys
+import tomllib
+import typing
+
+import pulumi
+import pytest
+from packaging.requirements import Requirement
+from pulumi.provider.experimental.analyzer import Analyzer
+
+from atlas_continuity.infra import aws as package
+from atlas_continuity.infra.aws import AwsCiWriterRole, EksReaderRole, S3BackupBucket
+from devtools.emulators import ROOT
+from tests.infra.harness import ACCOUNT, deploy
+
+COMPONENTS = [S3BackupBucket, AwsCiWriterRole, EksReaderRole]
+BUCKET_ARN = "arn:aws:s3:::acme-atlas-backup"
+
+
+@pytest.fixture(scope="module")
+def everything():
+    """One of each component, with every optional child present."""
+
+    def build():
+        bucket = S3BackupBucket(
+            "backup",
+            {"create_kms_key": True, "object_lock_retention_days": 1, "access_log_bucket": "logs"},
+        )
+        writer = AwsCiWriterRole(
+            "ci",
+            {
+                "provider": "github",
+                "repository": "a/b",
+                "branch": "main",
+                "bucket_arn": bucket.bucket_arn,
+                "kms_key_arn": bucket.kms_key_arn,
+            },
+        )
+        pod = EksReaderRole(
+            "operator",
+            {
+                "namespace": "atlas",
+                "service_account": "op",
+                "cluster_name": "prod",
+                "bucket_arn": bucket.bucket_arn,
+            },
+        )
+        irsa = EksReaderRole(
+            "irsa",
+            {
+                "mode": "irsa",
+                "namespace": "atlas",
+                "service_account": "op",
+                "oidc_provider_arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks/id/1",
+                "bucket_arn": BUCKET_ARN,
+            },
+        )
+        return {"backup": bucket, "ci": writer, "operator": pod, "irsa": irsa}
+
+    return deploy(build)
+
+
+def test_components_are_exported_from_the_package():
+    assert {c.__name__ for c in COMPONENTS} <= set(package.__all__)
+    for component in COMPONENTS:
+        assert issubclass(component, pulumi.ComponentResource)
+
+
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
+def test_constructor_is_name_args_opts(component):
+    parameters = list(inspect.signature(component.__init__).parameters)
+    assert parameters == ["self", "name", "args", "opts"]
+    hints = typing.get_type_hints(component.__init__)
+    assert typing.is_typeddict(hints["args"])
+    assert hints["args"].__name__ == f"{component.__name__}Args"
+
+
+def test_type_tokens_are_in_the_index_module(everything):
+    for label, component in (
+        ("backup", "S3BackupBucket"),
+        ("ci", "AwsCiWriterRole"),
+        ("operator", "EksReaderRole"),
+        ("irsa", "EksReaderRole"),
+    ):
+        urn = everything.outputs[label]["urn"]
+        assert urn.endswith(f"$atlas-continuity:index:{component}::{label}"), urn
+
+
+def test_children_are_parented_and_named_after_their_component(everything):
+    components = {r.name: r.type for r in everything.resources if r.type.startswith("atlas-")}
+    children = [r for r in everything.resources if not r.type.startswith("atlas-")]
+    assert children
+    for child in children:
+        parent = child.name.split("-")[0]
+        assert parent in components, child.name
+        # The URN's type chain is <parent type>$<child type>: the child's parent is the component.
+        assert f"::{components[parent]}${child.type}::{child.name}" in child.urn, child.urn
+
+
+def test_outputs_are_registered(everything):
+    for label, outputs in everything.outputs.items():
+        registered = everything.registered_outputs[outputs["urn"]]
+        expected = {k for k, v in outputs.items() if k != "urn" and v is not None}
+        assert set(registered) == expected, label
+        for key in expected:
+            assert registered[key] == outputs[key], (label, key)
+
+
+def test_no_deprecated_resource_type_is_declared(everything):
+    types = {r.type for r in everything.resources}
+    assert not [t for t in types if re.search(r"V2$", t)], types
+
+
+def test_the_component_analyzer_accepts_them_and_every_field_is_documented():
+    """What a later issue needs to publish the components to other languages unchanged."""
+    result = Analyzer("atlas-continuity").analyze(COMPONENTS)
+    definitions = result["component_definitions"]
+    assert set(definitions) == {c.__name__ for c in COMPONENTS}
+    for name, definition in definitions.items():
+        assert definition.description, name
+        for kind, properties in (("input", definition.inputs), ("output", definition.outputs)):
+            assert properties, (name, kind)
+            for prop, schema in properties.items():
+                assert schema.description, f"{name} {kind} {prop} has no docstring"
+    required = {
+        n: {p for p, s in d.inputs.items() if not s.optional} for n, d in definitions.items()
+    }
+    assert required == {
+        "S3BackupBucket": set(),
+        "AwsCiWriterRole": {"provider", "repository", "bucketArn"},
+        "EksReaderRole": {"namespace", "serviceAccount", "bucketArn"},
+    }
+    for enum in result["type_definitions"].values():
+        assert all(value.description for value in enum.enum), enum.name
+
+
+# --- the import path --------------------------------------------------------------------------
+
+PROBE = """
+import json, sys
+import atlas_continuity.infra.aws
+from atlas_continuity.infra.aws import AwsCiWriterRole, EksReaderRole, S3BackupBucket
+def real(m):  # a module from a file or a package dir, not one a C extension injects
+    return getattr(m, "__file__", None) or getattr(m, "__path__", None)
+top = {name.split(".")[0] for name, m in list(sys.modules.items()) if real(m)}
+print(json.dumps(sorted(top - set(sys.stdlib_module_names))))
+"""
+
+OTHER_CLOUDS = ("pulumi_gcp", "pulumi_azure_native", "pulumi_azure", "pulumi_kubernetes")
+
+
+@pytest.fixture(scope="module")
+def imported() -> list[str]:
+    """Top-level non-stdlib modules loaded by importing the package, in a fresh interpreter."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def test_importing_the_package_loads_no_other_cloud_sdk(imported):
+    assert "pulumi_aws" in imported
+    assert not [m for m in imported if m in OTHER_CLOUDS]
+
+
+def _closure(*names: str) -> set[str]:
+    """The distributions ``names`` need, transitively (markers evaluated, no extras)."""
+    seen: set[str] = set()
+    todo = [md.distribution(n).metadata["Name"] for n in names]
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen.add(key)
+        for spec in md.requires(name) or []:
+            req = Requirement(spec)
+            if req.marker and not req.marker.evaluate({"extra": ""}):
+                continue
+            todo.append(req.name)
+    return seen
+
+
+def test_the_aws_extra_alone_is_enough(imported):
+    """Every module the import loads comes from the ``aws`` extra's dependency closure.
+
+    Building a fresh venv per run with only ``.[aws]`` installed is too slow for the suite;
+    this checks the same thing against the installed metadata: nothing outside pulumi,
+    pulumi-aws and their own requirements is needed to import the package.
+    """
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    aws_extra = [Requirement(r).name for r in extras["optional-dependencies"]["aws"]]
+    assert sorted(aws_extra) == ["pulumi", "pulumi-aws"]
+    allowed = _closure(*aws_extra) | {"atlas-continuity"}
+    owners = md.packages_distributions()
+    outside = {}
+    for module in imported:
+        if module in ("atlas_continuity", "__main__") or module.startswith("_"):
+            continue
+        dists = {d.lower().replace("_", "-") for d in owners.get(module, [])}
+        assert dists, f"no installed distribution provides {module}"
+        # A namespace package (google: protobuf, google-auth, ...) is fine when one of its
+        # owners is in the closure: that one is what pulumi loads it for.
+        if not dists & allowed:
+            outside[module] = sorted(dists)
+    assert outside == {}
+
+
+def test_the_aws_subpackage_is_packaged_and_in_the_all_extra():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "atlas_continuity.infra.aws" in project["tool"]["setuptools"]["packages"]
+    assert any("aws" in dep for dep in project["project"]["optional-dependencies"]["all"])

@@ -1,0 +1,34 @@
+"""The copy-paste examples in docs/infra-aws.md run as written (under the Pulumi mocks)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from devtools.emulators import ROOT
+from tests.infra.harness import deploy
+
+DOC = ROOT / "docs" / "infra-aws.md"
+EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+SECTIONS = ("S3BackupBucket", "AwsCiWriterRole", "EksReaderRole")
+
+
+def test_every_component_has_a_section_with_an_example():
+    text = DOC.read_text()
+    for component in SECTIONS:
+        section = text.split(f"## {component}\n", 1)
+        assert len(section) == 2, f"no section for {component}"
+        body = section[1].split("\n## ", 1)[0]
+        assert f"{component}(" in "".join(re.findall(r"```python\n(.*?)```", body, flags=re.S))
+
+
+@pytest.mark.parametrize("source", [e for e in EXAMPLES if "pulumi" in e], ids=lambda s: s[:40])
+def test_example_runs(source):
+    def build():
+        exec(compile(source, str(DOC), "exec"), {"__name__": "__main__"})
+        return {}
+
+    d = deploy(build)
+    assert d.resources, "the example declared nothing"
+    assert any(r.type.startswith("atlas-continuity:index:") for r in d.resources)
