@@ -36,6 +36,7 @@ class StoreURL:
     """The URL as given, secrets redacted."""
 
     def check_params(self, allowed: set[str]) -> None:
+        """Refuse parameters the adapter does not know, and an ``endpoint=`` that is not HTTP."""
         unknown = sorted(set(self.params) - allowed)
         if unknown:
             allowed_text = ", ".join(sorted(allowed)) or "none"
@@ -43,6 +44,9 @@ class StoreURL:
                 f"{self.display}: unknown parameter {', '.join(unknown)} "
                 f"(allowed for {self.scheme}://: {allowed_text})"
             )
+        endpoint = self.params.get("endpoint")
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise BadInput(f"{self.display}: endpoint must be an http:// or https:// URL")
 
 
 def parse_store_url(url: str) -> StoreURL:

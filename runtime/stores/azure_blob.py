@@ -41,11 +41,10 @@ class AzureBlobStore:
     @classmethod
     def from_url(cls, url, settings: StoreSettings) -> AzureBlobStore:
         url.check_params({"storage_account", "endpoint"})
-        endpoint = url.params.get("endpoint")
-        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-            raise StoreConfigError(f"{url.display}: endpoint must be an http:// or https:// URL")
         if not (
-            endpoint or url.params.get("storage_account") or os.environ.get(CONNECTION_STRING_ENV)
+            url.params.get("endpoint")
+            or url.params.get("storage_account")
+            or os.environ.get(CONNECTION_STRING_ENV)
         ):
             raise StoreConfigError(
                 f"{url.display}: name the account with ?storage_account=NAME (or endpoint=URL), "

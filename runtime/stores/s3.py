@@ -61,9 +61,6 @@ class S3Store:
     @classmethod
     def from_url(cls, url, settings: StoreSettings) -> S3Store:
         url.check_params({"region", "endpoint", "profile"})
-        endpoint = url.params.get("endpoint")
-        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-            raise StoreConfigError(f"{url.display}: endpoint must be an http:// or https:// URL")
         return cls(url.bucket, url.prefix, url.params, url.display, settings)
 
     @property
