@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import glob
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -33,15 +35,15 @@ def replace_dir(
     files: Mapping[str, bytes],
     *,
     force: bool,
-    check: Callable[[Path], None] | None = None,
+    before_swap: Callable[[Path], None] | None = None,
     dir_mode: int | None = None,
     file_mode: int | None = None,
 ) -> None:
     """Make ``dest`` hold exactly ``files`` (relative paths; folders are made as needed);
-    ``check`` inspects the built copy before the swap.
+    ``before_swap`` inspects or finishes the built copy before it goes in place.
 
-    A non-empty ``dest`` is replaced only with ``force``; a failed ``check`` leaves it untouched.
-    Modes, when given, are set exactly (not filtered by the umask), for private data.
+    A non-empty ``dest`` is replaced only with ``force``; a failing ``before_swap`` leaves it
+    untouched. Modes, when given, are set exactly (not filtered by the umask), for private data.
     """
     for name in files:
         if not is_safe_relpath(name):
@@ -50,12 +52,13 @@ def replace_dir(
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
         raise BadInput(f"{dest}: exists and is not a directory")
     if _holds_exactly(dest, files):  # already in place: nothing to change
-        if check is not None:
-            check(dest)
+        if before_swap is not None:
+            before_swap(dest)
         return
     if dest.exists() and any(dest.iterdir()) and not force:
         raise Refused(f"{dest}: directory is not empty; pass --force to replace its contents")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _clear_stale(dest)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
         _set_dir_mode(tmp, dir_mode)
@@ -74,8 +77,8 @@ def replace_dir(
                 f.flush()
                 os.fsync(f.fileno())
         _fsync_dir(tmp)
-        if check is not None:
-            check(tmp)
+        if before_swap is not None:
+            before_swap(tmp)
         _swap_into_place(tmp, dest)
     finally:
         if tmp.exists():
@@ -90,6 +93,16 @@ def _set_dir_mode(path: Path, mode: int | None) -> None:
         os.umask(umask)
         mode = 0o777 & ~umask
     os.chmod(path, mode)
+
+
+def _clear_stale(dest: Path) -> None:
+    """Remove the build and swap folders that a killed run left beside ``dest``."""
+    cutoff = time.time() - 3600
+    for kind in ("tmp", "old"):
+        for entry in dest.parent.glob(f".{glob.escape(dest.name)}.{kind}-*"):
+            with contextlib.suppress(OSError):
+                if entry.lstat().st_mtime < cutoff and not entry.is_symlink():
+                    shutil.rmtree(entry)
 
 
 def _holds_exactly(dest: Path, files: Mapping[str, bytes]) -> bool:

@@ -634,21 +634,35 @@ def cmd_grant_exec(args: argparse.Namespace, out: Output) -> int:
     state_dir, data_root = _grant_context(args)
     try:
         _restore(args, out, state_dir, data_root)
-    except ContinuityError as exc:  # a first run has nothing to restore: run anyway
-        out.warn(f"grant not restored: {exc}")
-    try:
-        proc = subprocess.Popen(cmd)
-    except OSError as exc:
-        from .errors import BadInput
+    except Exception as exc:  # nothing cached yet, or no cache can serve: run the command anyway
+        reason = exc if isinstance(exc, ContinuityError) else type(exc).__name__
+        out.warn(f"grant not restored: {reason}")
 
-        raise BadInput(f"cannot run {cmd[0]!r}: {exc.strerror}") from None
-    forwarded = {}
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        forwarded[signum] = signal.signal(signum, lambda s, _f: proc.send_signal(s))
+    child: list[subprocess.Popen] = []
+    stopped: list[int] = []
+
+    def relay(signum: int, _frame: object) -> None:
+        # Ctrl-C reaches the command through the terminal's process group already; SIGTERM
+        # and SIGHUP sent to this wrapper are passed on. Either way: wait, then save.
+        stopped.append(signum)
+        if child and signum != signal.SIGINT:
+            child[0].send_signal(signum)
+
+    relayed = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, relay) for signum in relayed}
     try:
-        code = proc.wait()
+        if stopped:  # told to stop before the command started: do not start it
+            code = -stopped[0]
+        else:
+            try:
+                child.append(subprocess.Popen(cmd))
+            except OSError as exc:
+                from .errors import BadInput
+
+                raise BadInput(f"cannot run {cmd[0]!r}: {exc.strerror}") from None
+            code = child[0].wait()
     finally:
-        for signum, handler in forwarded.items():
+        for signum, handler in previous.items():
             signal.signal(signum, handler)
     try:
         _save(args, out, state_dir, data_root)
@@ -751,11 +765,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", redact(f"{where}{exc.strerror or exc}"))
         return int(ExitCode.BAD_INPUT)
     except Exception as exc:  # a bug: say so in one line; the traceback is for -vv
-        from .redact import redact
-
         log.debug("internal error", exc_info=True)
+        # The exception's text may hold data (a grant); its type and the traceback are enough.
         log.error(
-            "internal error: %s (please report it; -vv shows the traceback)", redact(repr(exc))
+            "internal error: %s (please report it; -vv shows the traceback)", type(exc).__name__
         )
         return int(ExitCode.INTERNAL)
 

@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 
 STATE_DIR = ".atlas"
 SNAPSHOT_LIMIT = 64 * 1024 * 1024
+"""Most bytes of grant files in one snapshot; its JSON (base64) is at most 4/3 of that, plus
+a little per file."""
+FILE_LIMIT = 10_000
+CLOCK_SKEW_NS = 24 * 3600 * 10**9
+"""How far in the future a snapshot's times may be before it is taken for tampering."""
+_MAX_SNAPSHOT_BYTES = SNAPSHOT_LIMIT * 4 // 3 + FILE_LIMIT * 1024
+"""Larger objects are not read at all: a cache must not be able to exhaust memory."""
 KEEP_IN_FOLDER = 3
 """Snapshots kept in a CI cache folder after a save; remote caches keep every one."""
 TRIES_PER_CACHE = 5
@@ -95,27 +102,42 @@ class Snapshot:
             raise IntegrityError(f"{where}: snapshot is corrupt (hash mismatch)")
         try:
             obj = json.loads(data)
-            if obj.get("kind") != "grant-snapshot" or obj.get("format") != layout.FORMAT_VERSION:
+            if not isinstance(obj, dict) or (obj.get("kind"), obj.get("format")) != (
+                "grant-snapshot",
+                layout.FORMAT_VERSION,
+            ):
                 raise IntegrityError(f"{where}: not a grant snapshot of format 1")
+            entries = obj["files"]
+            if not isinstance(entries, list) or len(entries) > FILE_LIMIT:
+                raise IntegrityError(f"{where}: snapshot file list is malformed or too long")
             files = []
-            for f in obj["files"]:
-                content = base64.b64decode(f["data"], validate=True)
+            for f in entries:
+                content = base64.b64decode(_typed(f["data"], str), validate=True)
                 if sha256_hex(content) != f["sha256"] or len(content) != f["size"]:
-                    raise IntegrityError(f"{where}: {f['path']!r} does not match its hash")
-                files.append(GrantFile(f["path"], content, int(f["mtime_ns"])))
+                    raise IntegrityError(f"{where}: a file does not match its hash")
+                files.append(GrantFile(_typed(f["path"], str), content, _typed(f["mtime_ns"], int)))
             snapshot = cls(
-                name=str(obj["name"]),
-                layout=str(obj["layout"]),
+                name=_typed(obj["name"], str),
+                layout=_typed(obj["layout"], str),
                 files=tuple(files),
-                created_ns=int(obj["created_ns"]),
-                source={str(k): str(v) for k, v in dict(obj.get("source", {})).items()},
+                created_ns=_typed(obj["created_ns"], int),
+                source={str(k): str(v) for k, v in _typed(obj.get("source", {}), dict).items()},
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise IntegrityError(f"{where}: snapshot is malformed ({exc})") from None
-        snapshot.check_paths(where)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise IntegrityError(f"{where}: snapshot is malformed ({type(exc).__name__})") from None
+        snapshot.check(where)
         return snapshot
 
-    def check_paths(self, where: str) -> None:
+    def check(self, where: str) -> None:
+        """Refuse what no honest save produces: no files, too much, times in the future,
+        paths that could leave the state folder."""
+        if not self.files:
+            raise IntegrityError(f"{where}: snapshot holds no files")
+        if sum(len(f.data) for f in self.files) > SNAPSHOT_LIMIT:
+            raise IntegrityError(f"{where}: snapshot is larger than a grant folder can be")
+        latest = time.time_ns() + CLOCK_SKEW_NS
+        if not all(0 <= t <= latest for t in (self.created_ns, *(f.mtime_ns for f in self.files))):
+            raise IntegrityError(f"{where}: snapshot has times outside any plausible range")
         seen: set[str] = set()
         for f in self.files:
             ok = is_safe_relpath(f.path) and f.path not in seen
@@ -129,11 +151,19 @@ class Snapshot:
             seen.add(f.path)
 
 
+def _typed(value: Any, kind: type) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"expected {kind.__name__}")
+    return value
+
+
 # -- reading what to save ------------------------------------------------------------------
 
 
-def _read_tree(root: Path, prefix: str = "") -> list[GrantFile]:
-    """Every regular file below ``root``; anything else (a link, a device) is an error."""
+def _read_tree(root: Path, prefix: str = "", *, strict: bool = True) -> list[GrantFile]:
+    """Every regular file below ``root``. Strict (to save): anything else, or a name a restore
+    would refuse, is an error. Lenient (the local side of a restore): such entries are skipped,
+    since the folder is about to be replaced whole."""
     files: list[GrantFile] = []
     total = 0
     for dirpath, dirnames, filenames in os.walk(root):
@@ -142,20 +172,36 @@ def _read_tree(root: Path, prefix: str = "") -> list[GrantFile]:
             st = path.lstat()
             if stat.S_ISDIR(st.st_mode):
                 continue
+            rel = path.relative_to(root).as_posix()
+            problem = None
             if not stat.S_ISREG(st.st_mode):
-                raise BadInput(f"{path}: not a regular file (a link or device); refusing to save")
+                problem = "not a regular file (a link or device)"
+            elif not is_safe_relpath(rel) or not _encodable(rel):
+                problem = "a name that cannot be restored safely (control characters, not UTF-8)"
+            if problem and strict:
+                raise BadInput(f"{path!r}: {problem}; refusing to save")
+            if problem:
+                continue
             total += st.st_size
             if total > SNAPSHOT_LIMIT:
                 raise BadInput(f"{root}: more than {SNAPSHOT_LIMIT >> 20} MiB; not a grant folder")
-            rel = path.relative_to(root).as_posix()
             files.append(GrantFile(prefix + rel, path.read_bytes(), st.st_mtime_ns))
     return files
 
 
+def _encodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def read_state_dir(state_dir: Path) -> list[GrantFile]:
-    if not state_dir.is_dir():
-        raise NotFound(f"{state_dir}: no Atlas state folder to save (run 'atlas login' first)")
-    return _read_tree(state_dir)
+    files = _read_tree(state_dir) if state_dir.is_dir() else []
+    if not files:
+        raise NotFound(f"{state_dir}: no Atlas grant to save (run 'atlas login' first)")
+    return files
 
 
 def resource_dirs(data_root: Path) -> list[Path]:
@@ -235,14 +281,25 @@ def save(snapshot: Snapshot, caches: list[Cache], *, dry_run: bool = False) -> l
             results.append(CacheResult(cache.label, "failed", key, str(exc)))
             continue
         if cache.folder is not None:
-            _prune_folder(cache, snapshot.name)
+            _prune_folder(cache, snapshot.name, key)
     return results
 
 
-def _prune_folder(cache: Cache, name: str) -> None:
-    # A workspace cache folder is ours alone and grows by one object per run: keep a few.
-    for key in cache.store.list(layout.grants_prefix(name))[KEEP_IN_FOLDER:]:
-        (cache.folder / key).unlink(missing_ok=True)
+def _prune_folder(cache: Cache, name: str, written: str) -> None:
+    """A workspace cache folder grows by one snapshot per run: keep the newest few (by the
+    time in their names), never the one just written, and touch nothing else."""
+    prefix = layout.grants_prefix(name)
+    snapshots = []
+    for key in cache.store.list(prefix):
+        rest = key[len(prefix) :]
+        parsed = None if "/" in rest else layout.parse_series_name(rest)
+        if parsed is not None:
+            snapshots.append((parsed[0], key))
+    snapshots.sort(reverse=True)
+    keep = {key for _, key in snapshots[:KEEP_IN_FOLDER]} | {written}
+    for _, key in snapshots:
+        if key not in keep:
+            (cache.folder / key).unlink(missing_ok=True)
 
 
 def newest_intact(cache: Cache, name: str) -> tuple[Snapshot, str, list[str]]:
@@ -255,6 +312,9 @@ def newest_intact(cache: Cache, name: str) -> tuple[Snapshot, str, list[str]]:
             problems.append(f"{cache.label}: unexpected object {key!r}; skipped")
             continue
         try:
+            size = cache.store.stat(key)
+            if size is not None and size > _MAX_SNAPSHOT_BYTES:
+                raise IntegrityError(f"{cache.label}: {key} is {size} bytes; not a grant snapshot")
             snapshot = Snapshot.decode(cache.store.get(key), parsed[1], f"{cache.label}: {key}")
         except (IntegrityError, NotFound) as exc:
             problems.append(str(exc))
@@ -323,30 +383,37 @@ def restore(
     else:
         groups = {state_dir or default_state_dir(): list(snapshot.files)}
     report = RestoreReport(cache.label, key, snapshot.created_ns, [], [], problems)
+    # Decide for every folder first, so a folder that cannot be read stops the restore before
+    # any folder has changed.
+    decisions = {folder: _should_apply(folder, files, force) for folder, files in groups.items()}
     for folder, files in groups.items():
-        (report.applied if _apply(folder, files, force, dry_run) else report.kept).append(
-            str(folder)
-        )
+        if decisions[folder] and not dry_run:
+            _apply(folder, files)
+        (report.applied if decisions[folder] else report.kept).append(str(folder))
     return report
 
 
-def _apply(folder: Path, files: list[GrantFile], force: bool, dry_run: bool) -> bool:
-    """Put ``files`` in ``folder`` unless it already holds them or holds a newer grant."""
-    local = _read_tree(folder) if folder.is_dir() else []
+def _should_apply(folder: Path, files: list[GrantFile], force: bool) -> bool:
+    """Whether ``folder`` needs ``files``: not when it holds them, nor a newer grant."""
+    local = _read_tree(folder, strict=False) if folder.is_dir() else []
     if {f.path: f.data for f in local} == {f.path: f.data for f in files}:
         return False
     newest_local = max((f.mtime_ns for f in local), default=0)
     if newest_local > max(f.mtime_ns for f in files) and not force:
         log.warning("%s: holds a newer grant than the cache; kept (--force to replace)", folder)
         return False
-    if dry_run:
-        return True
-    replace_dir(
-        folder, {f.path: f.data for f in files}, force=True, dir_mode=DIR_MODE, file_mode=FILE_MODE
-    )
-    for f in files:  # keep the saved times, so freshness compares across machines
-        os.utime(folder / f.path, ns=(f.mtime_ns, f.mtime_ns), follow_symlinks=False)
     return True
+
+
+def _apply(folder: Path, files: list[GrantFile]) -> None:
+    def keep_times(built: Path) -> None:  # saved times, so freshness compares across machines
+        for f in files:
+            os.utime(built / f.path, ns=(f.mtime_ns, f.mtime_ns), follow_symlinks=False)
+
+    data = {f.path: f.data for f in files}
+    replace_dir(
+        folder, data, force=True, before_swap=keep_times, dir_mode=DIR_MODE, file_mode=FILE_MODE
+    )
 
 
 def make_snapshot(

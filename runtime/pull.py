@@ -155,6 +155,9 @@ def pull(
             ) from None
 
     replace_dir(
-        dest, {**files, atlas_sum.SUM_FILE: manifest.atlas_sum.encode()}, force=force, check=check
+        dest,
+        {**files, atlas_sum.SUM_FILE: manifest.atlas_sum.encode()},
+        force=force,
+        before_swap=check,
     )
     return report

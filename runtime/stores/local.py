@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 from ..errors import IntegrityError
 from .base import ObjectExists, ObjectNotFound, StoreConfigError, StoreSettings, StoreUnavailable
 
 _TMP_PREFIX = ".tmp-"
+_STALE_SECONDS = 3600
 
 
 class LocalStore:
@@ -28,6 +31,16 @@ class LocalStore:
         return cls(root, url.display)
 
     def _path(self, key: str) -> Path:
+        """The file for ``key``; refuses a key or a folder on its way that could lead elsewhere
+        (a cache folder is anyone's to tamper with: O_NOFOLLOW guards only the last step)."""
+        parts = key.split("/")
+        if any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."):
+            raise IntegrityError(f"{self.url}: unsafe key {key!r}; refused")
+        path = self.root
+        for part in parts[:-1]:
+            path = path / part
+            if path.is_symlink():
+                raise IntegrityError(f"{self.url}: {path} is a symbolic link; refused")
         return self.root / key
 
     def put(self, key: str, data: bytes) -> None:
@@ -44,6 +57,7 @@ class LocalStore:
                 os.link(tmp, path)
             finally:
                 os.unlink(tmp)
+            _clear_stale_temp_files(path.parent)
         except FileExistsError:
             raise ObjectExists(f"{self.url}: {key} exists") from None
         except OSError as exc:
@@ -67,7 +81,7 @@ class LocalStore:
 
     def stat(self, key: str) -> int | None:
         try:
-            return self._path(key).stat().st_size
+            return self._path(key).lstat().st_size
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -76,7 +90,7 @@ class LocalStore:
     def list(self, prefix: str, limit: int | None = None) -> list[str]:
         # Walk only the deepest folder the prefix names, then filter by the rest of it.
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        start = self.root / base if base else self.root
+        start = self._path(f"{base}/x").parent if base else self.root
         if self.root.exists() and not self.root.is_dir():
             raise StoreConfigError(f"{self.url}: not a directory")
         keys: list[str] = []
@@ -107,3 +121,13 @@ class LocalStore:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return StoreConfigError(f"{self.url}: {key}: {exc.strerror}")
         return StoreUnavailable(f"{self.url}: {key}: {exc.strerror or exc}", retry=False)
+
+
+def _clear_stale_temp_files(folder: Path) -> None:
+    """Remove what writers killed mid-write left behind: copies of data no reader will see
+    (in a CI cache folder, whole grants that would otherwise travel with every cache)."""
+    cutoff = time.time() - _STALE_SECONDS
+    for entry in folder.glob(f"{_TMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if entry.lstat().st_mtime < cutoff:
+                entry.unlink()
