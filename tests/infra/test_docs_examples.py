@@ -32,3 +32,20 @@ def test_example_runs(source):
     d = deploy(build)
     assert d.resources, "the example declared nothing"
     assert any(r.type.startswith("atlas-continuity:index:") for r in d.resources)
+
+
+def test_readme_examples_run_together_as_written():
+    """The README's per-component examples build on each other: run them as one program."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Infra components") : text.index("## Benchmarks")]
+    examples = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert [c for c in SECTIONS if f"### {c}\n" in section] == list(SECTIONS)
+    program = "import pulumi\n" + "\n".join(examples)
+
+    def build():
+        exec(compile(program, "README.md", "exec"), {"__name__": "__main__"})
+        return {}
+
+    d = deploy(build)
+    declared = {r.type for r in d.resources}
+    assert {f"atlas-continuity:index:{c}" for c in SECTIONS} <= declared
