@@ -38,8 +38,9 @@ class AwsCiWriterRoleArgs(TypedDict, total=False):
     name, not a ref or a pattern. GitHub takes a branch or an environment, not both."""
     environment: str
     """The one deployment environment allowed to assume the role. GitHub: the environment's
-    name. Bitbucket: the deployment environment's UUID (required: Bitbucket's subject has no
-    branch; restrict the environment to your branch in Bitbucket)."""
+    name (any branch whose job declares it gets its subject: give the environment a
+    deployment-branch rule). Bitbucket: the deployment environment's UUID (required:
+    Bitbucket's subject has no branch; restrict the environment to your branch there)."""
     organization: str
     """CircleCI: the organization ID (a UUID). Bitbucket: the workspace slug, as in the
     identity provider URL. Not used by GitHub or GitLab."""
@@ -52,8 +53,12 @@ class AwsCiWriterRoleArgs(TypedDict, total=False):
     (GitHub), the instance URL (GitLab), the organization ID (CircleCI),
     "ari:cloud:bitbucket::workspace/UUID" (Bitbucket)."""
     oidc_provider_arn: pulumi.Input[str]
-    """An existing IAM OIDC provider for the CI system (an account holds one per issuer URL).
-    Default: none, so the component creates it."""
+    """The account's IAM OIDC provider for the CI system's issuer, e.g. from
+    ``aws.iam.get_open_id_connect_provider(url=...)``. Give this or create_oidc_provider."""
+    create_oidc_provider: bool
+    """Create the IAM OIDC provider for the issuer. Default: false: an account holds one
+    provider per issuer URL (many already have GitHub's), and a second would fail to create;
+    create it in one place and pass its ARN to every other role."""
     bucket_arn: Required[pulumi.Input[str]]
     """The backup bucket's ARN (S3BackupBucket.bucket_arn)."""
     prefix: str
@@ -118,6 +123,12 @@ class AwsCiWriterRole(pulumi.ComponentResource):
             lambda: policies.writer_policy(bucket_arn, prefix, kms_key_arn), bucket_arn, kms_key_arn
         )
         existing = args.get("oidc_provider_arn")
+        create_provider = bool(args.get("create_oidc_provider", False))
+        if (existing is None) == (not create_provider):
+            raise ValueError(
+                f"{name}: give oidc_provider_arn (the account's provider for {trust.issuer_url}) "
+                "or create_oidc_provider=True, exactly one"
+            )
         if isinstance(existing, str):
             policies.web_identity_trust_policy(existing, trust)
         duration = args.get("max_session_duration", 3600)
@@ -130,7 +141,7 @@ class AwsCiWriterRole(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = args.get("tags")
 
-        if existing is None:
+        if create_provider:
             oidc = aws.iam.OpenIdConnectProvider(
                 f"{name}-oidc",
                 url=trust.issuer_url,

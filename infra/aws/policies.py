@@ -433,10 +433,11 @@ def _check_bucket_arn(bucket_arn: str) -> str:
     return str(bucket_arn)
 
 
-def _prefix_statements(bucket_arn: str, prefix: str, object_actions: list[str]) -> list[dict]:
+def _prefix_statements(bucket_arn: str, prefix: str, read_only: bool) -> list[dict]:
     bucket_arn = _check_bucket_arn(bucket_arn)
     prefix = normalize_prefix(prefix)
-    return [
+    objects = f"{bucket_arn}/{prefix}/*"
+    statements = [
         {
             "Sid": "ListRegistryPrefix",
             "Effect": "Allow",
@@ -445,35 +446,53 @@ def _prefix_statements(bucket_arn: str, prefix: str, object_actions: list[str]) 
             "Condition": {"StringLike": {"s3:prefix": f"{prefix}/*"}},
         },
         {
-            "Sid": "RegistryObjects",
+            "Sid": "ReadRegistryObjects",
             "Effect": "Allow",
-            "Action": object_actions,
-            "Resource": f"{bucket_arn}/{prefix}/*",
+            "Action": "s3:GetObject",
+            "Resource": objects,
         },
     ]
+    if not read_only:
+        # Create-only: a PUT must carry If-None-Match (the runtime always sends '*'), so a
+        # stolen CI credential cannot replace what readers see, only add to it.
+        statements.append(
+            {
+                "Sid": "CreateRegistryObjects",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": objects,
+                "Condition": {"Null": {"s3:if-none-match": "false"}},
+            }
+        )
+    return statements
 
 
 def _kms_statement(kms_key_arn: str, actions: list[str]) -> dict[str, Any]:
-    if not re.match(r"^arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$", str(kms_key_arn)):
-        raise ValueError(f"{kms_key_arn!r} is not a KMS key ARN")
+    # A key ARN, not an alias: in a policy's Resource an alias ARN names the alias, and would
+    # grant nothing on the key S3 uses.
+    match = re.match(r"^arn:([a-z-]+):kms:[a-z0-9-]+:\d{12}:key/.+$", str(kms_key_arn))
+    if not match:
+        raise ValueError(
+            f"{kms_key_arn!r} is not a KMS key ARN (arn:...:kms:REGION:ACCOUNT:key/ID)"
+        )
+    domain = "amazonaws.com.cn" if match.group(1) == "aws-cn" else "amazonaws.com"
     return {
         "Sid": "RegistryKeyThroughS3",
         "Effect": "Allow",
         "Action": actions,
         "Resource": kms_key_arn,
-        "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+        "Condition": {"StringLike": {"kms:ViaService": f"s3.*.{domain}"}},
     }
 
 
 def writer_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) -> dict[str, Any]:
     """Create, read and list under the registry prefix; nothing else (no delete, no admin).
 
-    The runtime writes create-only (``If-None-Match: *``); a plain PUT could still replace the
-    current version of an object, which the bucket's versioning keeps. ``s3:GetObject`` also
-    covers HEAD. With SSE-KMS, the key's data-key actions are granted only when S3 calls KMS on
-    the role's behalf.
+    PUTs are allowed only with ``If-None-Match``, which S3 answers with 412 when the key exists:
+    the role can add objects, never replace one. ``s3:GetObject`` also covers HEAD. With
+    SSE-KMS, the key's data-key actions are granted only when S3 calls KMS for the role.
     """
-    statements = _prefix_statements(bucket_arn, prefix, ["s3:GetObject", "s3:PutObject"])
+    statements = _prefix_statements(bucket_arn, prefix, read_only=False)
     if kms_key_arn:
         statements.append(
             _kms_statement(kms_key_arn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
@@ -483,7 +502,7 @@ def writer_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) 
 
 def reader_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) -> dict[str, Any]:
     """Read and list under the registry prefix; nothing else."""
-    statements = _prefix_statements(bucket_arn, prefix, ["s3:GetObject"])
+    statements = _prefix_statements(bucket_arn, prefix, read_only=True)
     if kms_key_arn:
         statements.append(_kms_statement(kms_key_arn, ["kms:Decrypt"]))
     return {"Version": POLICY_VERSION, "Statement": statements}

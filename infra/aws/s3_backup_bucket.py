@@ -111,7 +111,6 @@ class S3BackupBucket(pulumi.ComponentResource):
             f"{name}-bucket",
             bucket=args.get("bucket_name"),
             force_destroy=settings.force_destroy,
-            object_lock_enabled=True if settings.lock_days else None,
             region=region,
             tags=tags,
             opts=child,
@@ -201,6 +200,8 @@ class S3BackupBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
 
+        # Object lock is turned on by its configuration, not by the bucket's own flag: that
+        # flag forces a new bucket, so turning the option on later would replace the backups.
         if settings.lock_days:
             aws.s3.BucketObjectLockConfiguration(
                 f"{name}-object-lock",

@@ -80,6 +80,8 @@ EXPECTED = {
 
 def writer(args: dict, name: str = "ci"):
     full = {"bucket_arn": BUCKET_ARN, **args}
+    if "oidc_provider_arn" not in full:
+        full.setdefault("create_oidc_provider", True)
     return deploy(lambda: {"role": AwsCiWriterRole(name, full)})
 
 
@@ -292,7 +294,11 @@ def test_writer_may_create_read_and_list_under_the_prefix_only():
     policy = d.one(ROLE_POLICY)
     assert policy.inputs["role"] == d.outputs["role"]["role_name"]
     statements = {s["Sid"]: s for s in policy.policy()["Statement"]}
-    assert set(statements) == {"ListRegistryPrefix", "RegistryObjects"}
+    assert set(statements) == {
+        "ListRegistryPrefix",
+        "ReadRegistryObjects",
+        "CreateRegistryObjects",
+    }
     assert statements["ListRegistryPrefix"] == {
         "Sid": "ListRegistryPrefix",
         "Effect": "Allow",
@@ -300,11 +306,19 @@ def test_writer_may_create_read_and_list_under_the_prefix_only():
         "Resource": BUCKET_ARN,
         "Condition": {"StringLike": {"s3:prefix": "registry/*"}},
     }
-    assert statements["RegistryObjects"] == {
-        "Sid": "RegistryObjects",
+    assert statements["ReadRegistryObjects"] == {
+        "Sid": "ReadRegistryObjects",
         "Effect": "Allow",
-        "Action": ["s3:GetObject", "s3:PutObject"],
+        "Action": "s3:GetObject",
         "Resource": f"{BUCKET_ARN}/registry/*",
+    }
+    # Create-only: a PUT without If-None-Match (one that could replace an object) is not allowed.
+    assert statements["CreateRegistryObjects"] == {
+        "Sid": "CreateRegistryObjects",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": f"{BUCKET_ARN}/registry/*",
+        "Condition": {"Null": {"s3:if-none-match": "false"}},
     }
 
 
@@ -318,7 +332,8 @@ def test_writer_gets_the_data_key_actions_through_s3_when_the_bucket_uses_kms():
         "Resource": KEY_ARN,
         "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
     }
-    assert statements["RegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
+    assert statements["ReadRegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
+    assert statements["CreateRegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
     assert statements["ListRegistryPrefix"]["Condition"] == {"StringLike": {"s3:prefix": "atlas/*"}}
 
 
@@ -380,7 +395,26 @@ def test_bad_permission_arguments_are_refused(args, message):
         deploy(
             lambda: {
                 "role": AwsCiWriterRole(
-                    "ci", {"bucket_arn": BUCKET_ARN, **PROVIDERS["github-branch"], **args}
+                    "ci",
+                    {
+                        "bucket_arn": BUCKET_ARN,
+                        "create_oidc_provider": True,
+                        **PROVIDERS["github-branch"],
+                        **args,
+                    },
                 )
             }
         )
+
+
+def test_kms_alias_arns_are_refused_and_partitions_get_their_s3_domain():
+    from atlas_continuity.infra.aws import policies
+
+    alias = "arn:aws:kms:us-east-1:123456789012:alias/atlas"
+    with pytest.raises(ValueError, match="not a KMS key ARN"):
+        policies.writer_policy(BUCKET_ARN, "registry", alias)
+    china = policies.reader_policy(
+        "arn:aws-cn:s3:::bucket-cn", "registry", "arn:aws-cn:kms:cn-north-1:123456789012:key/k"
+    )
+    (kms,) = [s for s in china["Statement"] if s["Sid"] == "RegistryKeyThroughS3"]
+    assert kms["Condition"] == {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com.cn"}}

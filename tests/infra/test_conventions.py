@@ -46,6 +46,7 @@ def everything():
                 "provider": "github",
                 "repository": "a/b",
                 "branch": "main",
+                "create_oidc_provider": True,
                 "bucket_arn": bucket.bucket_arn,
                 "kms_key_arn": bucket.kms_key_arn,
             },

@@ -98,9 +98,9 @@ def test_reader_may_read_and_list_under_the_prefix_only(args):
             "Condition": {"StringLike": {"s3:prefix": "registry/*"}},
         },
         {
-            "Sid": "RegistryObjects",
+            "Sid": "ReadRegistryObjects",
             "Effect": "Allow",
-            "Action": ["s3:GetObject"],
+            "Action": "s3:GetObject",
             "Resource": f"{BUCKET_ARN}/registry/*",
         },
     ]
@@ -116,7 +116,7 @@ def test_reader_gets_decrypt_only_on_the_kms_key():
         "Resource": KEY_ARN,
         "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
     }
-    assert statements["RegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
+    assert statements["ReadRegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
 
 
 def test_role_options_are_passed_through():

@@ -49,7 +49,14 @@ def declared() -> dict[str, str]:
         bucket = S3BackupBucket("backup", {"bucket_name": BUCKET, "create_kms_key": True})
         common = {"bucket_arn": bucket.bucket_arn, "kms_key_arn": bucket.kms_key_arn}
         writer = AwsCiWriterRole(
-            "ci", {"provider": "github", "repository": "acme/app", "branch": "main", **common}
+            "ci",
+            {
+                "provider": "github",
+                "repository": "acme/app",
+                "branch": "main",
+                "create_oidc_provider": True,
+                **common,
+            },
         )
         reader = EksReaderRole(
             "operator",

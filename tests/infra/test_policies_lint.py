@@ -89,7 +89,9 @@ def declared_documents() -> dict[str, str]:
             }
             out = {"bucket": bucket}
             for label, args in ci.items():
-                out[label] = AwsCiWriterRole(f"ci-{label}", {**args, **common})
+                out[label] = AwsCiWriterRole(
+                    f"ci-{label}", {**args, **common, "create_oidc_provider": True}
+                )
             out["pod"] = EksReaderRole(
                 "pod-identity",
                 {"namespace": "atlas", "service_account": "op", "cluster_name": "c", **common},
