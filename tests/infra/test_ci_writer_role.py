@@ -418,3 +418,20 @@ def test_kms_alias_arns_are_refused_and_partitions_get_their_s3_domain():
     )
     (kms,) = [s for s in china["Statement"] if s["Sid"] == "RegistryKeyThroughS3"]
     assert kms["Condition"] == {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com.cn"}}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {
+            "create_oidc_provider": True,
+            "oidc_provider_arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/x",
+        },
+    ],
+    ids=["neither", "both"],
+)
+def test_the_oidc_provider_is_either_given_or_created_explicitly(extra):
+    args = {"bucket_arn": BUCKET_ARN, **PROVIDERS["github-branch"], **extra}
+    with pytest.raises(ValueError, match=r"oidc_provider_arn .* or create_oidc_provider"):
+        deploy(lambda: {"role": AwsCiWriterRole("ci", args)})
