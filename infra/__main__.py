@@ -1,9 +1,5 @@
-"""The stack program that `pulumi up -s <env>` runs (Pulumi.yaml: main: infra/).
+"""Entry point of the Pulumi program (Pulumi.yaml: main: infra/): see program.py."""
 
-It composes the components of atlas_continuity.infra from the stack's config in stacks/.
-The components arrive cloud by cloud; until then the program declares nothing.
-"""
+from atlas_continuity.infra.program import main
 
-import pulumi
-
-pulumi.export("backup_urls", [])
+main()
