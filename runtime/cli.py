@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import ContinuityError, ExitCode
+from .errors import BadInput, ContinuityError, ExitCode, NotFound, Refused, Unavailable
 
 log = logging.getLogger("atlas_continuity")
 PROG = "atlas-continuity"
@@ -321,18 +321,12 @@ def _settings(args: argparse.Namespace):
 
     for flag in ("connect_timeout", "read_timeout"):
         if getattr(args, flag) <= 0:
-            raise _bad(f"--{flag.replace('_', '-')} must be positive")
+            raise BadInput(f"--{flag.replace('_', '-')} must be positive")
     if args.attempts < 1:
-        raise _bad("--attempts must be at least 1")
+        raise BadInput("--attempts must be at least 1")
     return StoreSettings(
         connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, attempts=args.attempts
     )
-
-
-def _bad(message: str) -> ContinuityError:
-    from .errors import BadInput
-
-    return BadInput(message)
 
 
 def _context(args: argparse.Namespace):
@@ -343,13 +337,15 @@ def _context(args: argparse.Namespace):
     env = None
     if args.config:
         if not args.env:
-            raise _bad("--config needs --env NAME to select an env block")
+            raise BadInput("--config needs --env NAME to select an env block")
         env = load_env(config_path(args.config), args.env, parse_vars(args.var))
     elif args.env or args.var:
-        raise _bad("--env and --var need --config")
+        raise BadInput("--env and --var need --config")
     repo = args.repo or (env.repo if env else None)
     if not repo:
-        raise _bad("no repository name: pass --repo NAME or set migration.repo.name in atlas.hcl")
+        raise BadInput(
+            "no repository name: pass --repo NAME or set migration.repo.name in atlas.hcl"
+        )
     plan = store_plan(args.primary, args.backup, env)
     return check_name("repository", repo), plan, env
 
@@ -484,8 +480,6 @@ def _nonempty(registry, read):
     # A store without any tag (a fresh primary after an outage) must not hide the backups'.
     history = read(registry)
     if not history:
-        from .errors import NotFound
-
         raise NotFound(f"{registry.url}: no tags in repository {registry.repo!r}")
     return history
 
@@ -549,8 +543,6 @@ def _save(args: argparse.Namespace, out: Output, state_dir, data_root) -> dict[s
             log.info("grant %s to %s", r.status, r.cache)
     report = {"name": args.name, "files": len(files), "caches": [vars(r) for r in results]}
     if all(r.status == "failed" for r in results):
-        from .errors import Unavailable
-
         raise Unavailable(
             "grant save failed: no cache took it; "
             + "; ".join(f"{r.cache}: {r.error}" for r in results)
@@ -628,8 +620,6 @@ def cmd_grant_exec(args: argparse.Namespace, out: Output) -> int:
 
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
-        from .errors import BadInput
-
         raise BadInput("grant exec needs a command: grant exec [options] -- CMD [ARG ...]")
     state_dir, data_root = _grant_context(args)
     try:
@@ -657,8 +647,6 @@ def cmd_grant_exec(args: argparse.Namespace, out: Output) -> int:
             try:
                 child.append(subprocess.Popen(cmd))
             except OSError as exc:
-                from .errors import BadInput
-
                 raise BadInput(f"cannot run {cmd[0]!r}: {exc.strerror}") from None
             code = child[0].wait()
     finally:
@@ -666,8 +654,9 @@ def cmd_grant_exec(args: argparse.Namespace, out: Output) -> int:
             signal.signal(signum, handler)
     try:
         _save(args, out, state_dir, data_root)
-    except ContinuityError as exc:
-        out.warn(f"grant not saved after the command: {exc}")
+    except Exception as exc:  # the command's exit code is the result, whatever the save met
+        reason = exc if isinstance(exc, ContinuityError) else type(exc).__name__
+        out.warn(f"grant not saved after the command: {reason}")
     return 128 - code if code < 0 else code
 
 
@@ -680,8 +669,6 @@ def cmd_ci_init(args: argparse.Namespace, out: Output) -> int:
         return ExitCode.OK
     path = Path(args.output)
     if path.exists() and not args.force:
-        from .errors import Refused
-
         raise Refused(f"{path} exists; pass --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
