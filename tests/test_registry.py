@@ -474,3 +474,40 @@ def test_golang_migrate_directory_round_trips_under_its_format(make_store, tmp_p
     assert pulled.code == 0, pulled.err
     assert read_tree(tmp_path / "out") == read_tree(src)  # .down.sql files travel too
     assert cli("show", *stores(url), "--json").json["dir_format"] == "golang-migrate"
+
+
+def test_atlas_cloud_primary_works_on_the_backups_and_says_so(make_store, tmp_path):
+    gcs, azure = make_store("gcs"), make_store("azure")
+    cfg = tmp_path / "atlas.hcl"
+    cfg.write_text(
+        'env "prod" {\n  migration {\n    dir = "atlas://app"\n    repo {\n      name = "app"\n'
+        f'      backup = ["{gcs}", "{azure}"]\n    }}\n  }}\n}}\n'
+    )
+    args = ["--config", f"file://{cfg}", "--env", "prod"]
+    pushed = cli("push", SMALL, *args, "--json")
+    assert pushed.code == 0, pushed.err
+    assert pushed.json["primary"].startswith("Atlas Cloud")
+    assert [s["role"] for s in pushed.json["stores"]] == ["backup", "backup"]
+    pulled = cli("-v", "pull", tmp_path / "out", *args, "--json")
+    assert pulled.code == 0, pulled.err
+    assert pulled.json["primary"].startswith("Atlas Cloud")
+    assert "read from the backups only" in pulled.err
+    assert read_tree(tmp_path / "out") == read_tree(SMALL)
+
+
+def test_pull_by_digest_falls_back_when_the_primary_lacks_it(make_store, tmp_path):
+    primary, backup = make_store("s3"), make_store("gcs")
+    digest = cli("push", SMALL, *stores(None, backup)).out.strip()
+    pulled = cli("pull", tmp_path / "out", "--digest", digest, *stores(primary, backup), "--json")
+    assert pulled.code == 0, pulled.err
+    assert pulled.json["manifest_from"] == backup
+    assert read_tree(tmp_path / "out") == read_tree(SMALL)
+
+
+def test_azure_rejecting_the_key_is_an_auth_failure(emulators, make_store, monkeypatch, tmp_path):
+    url = make_store("azure")
+    wrong = emulators["azure"].connection_string.replace("AccountKey=Eby8", "AccountKey=AAAA")
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", wrong)
+    r = cli("pull", tmp_path / "out", *stores(url))
+    assert r.code == ExitCode.AUTH, r.err
+    assert "access denied" in r.err and "AccountKey=AAAA" not in r.err
