@@ -92,8 +92,17 @@ def load_env(path: Path, env: str, variables: dict[str, str]) -> AtlasEnv:
         primary=primary,
         backups=backups,
         dir_format=dir_format,
-        dir=scope.string(migration, "dir"),
+        dir=_optional(lambda: scope.string(migration, "dir")),
     )
+
+
+def _optional(read):
+    """``migration.dir`` only supplies a default folder: a value this reader cannot resolve
+    (``data.remote_dir.x.url`` of Atlas Cloud setups) leaves it unset instead of failing."""
+    try:
+        return read()
+    except BadInput:
+        return None
 
 
 def store_plan(primary: str | None, backups: list[str], from_config: AtlasEnv | None) -> StorePlan:

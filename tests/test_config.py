@@ -175,3 +175,48 @@ def test_push_and_pull_driven_by_atlas_hcl(tmp_path, make_store):
     pulled = cli("pull", tmp_path / "out", "--config", cfg, "--env", "ci")
     assert pulled.code == 0, pulled.err
     assert read_tree(tmp_path / "out") == read_tree(src)
+
+
+def test_cloud_style_config_with_data_sources_and_for_expressions(tmp_path):
+    """Shapes seen in real Atlas projects: unevaluated data sources, for-expressions in locals,
+    an atlas block, a labelled env that also sets name = atlas.env, a bare format enum."""
+    path = tmp_path / "atlas.hcl"
+    path.write_text(
+        """
+variable "token" {
+  type    = string
+  default = getenv("ATLAS_TOKEN")
+}
+atlas {
+  cloud {
+    token = var.token
+  }
+}
+data "remote_dir" "migrations" {
+  name = "svc"
+}
+locals {
+  pairs = { for l in split("\\n", "a=1") : split("=", l)[0] => l if !startswith(l, "#") }
+}
+env "staging" {
+  name = atlas.env
+  url  = getenv("DATABASE_URL")
+  migration {
+    dir    = data.remote_dir.migrations.url
+    format = atlas
+    repo {
+      name   = "svc"
+      backup = ["gs://b/registry"]
+    }
+  }
+  format {
+    migrate {
+      apply = "{{ json . }}"
+    }
+  }
+}
+"""
+    )
+    env = load_env(path, "staging", {})
+    assert (env.repo, env.primary, env.backups) == ("svc", None, ("gs://b/registry",))
+    assert (env.dir_format, env.dir) == ("atlas", None)
