@@ -340,11 +340,16 @@ class RestoreReport:
     problems: list[str]
 
 
-def find_snapshot(caches: list[Cache], name: str) -> tuple[Snapshot, Cache, str, list[str]]:
-    """Try caches in order; take the newest intact snapshot of the first that has one."""
+def find_snapshot(
+    caches: list[Cache], name: str, *, newest: bool = False
+) -> tuple[Snapshot, Cache, str, list[str]]:
+    """Try caches in order and take the newest intact snapshot of the first that has one; with
+    ``newest``, ask every cache and take the newest intact snapshot of all (for CI caches that
+    are refreshed rarely, such as Bitbucket's weekly one)."""
     failures: list[Attempt] = []
     errors: list[ContinuityError] = []
     problems: list[str] = []
+    found: list[tuple[Snapshot, Cache, str]] = []
     for cache in caches:
         try:
             snapshot, key, skipped = newest_intact(cache, name)
@@ -353,8 +358,14 @@ def find_snapshot(caches: list[Cache], name: str) -> tuple[Snapshot, Cache, str,
             errors.append(exc)
             problems.append(str(exc))
             continue
-        return snapshot, cache, key, problems + skipped
-    raise AllStoresFailed(f"grant {name!r}", failures, errors)
+        problems += skipped
+        found.append((snapshot, cache, key))
+        if not newest:
+            break
+    if not found:
+        raise AllStoresFailed(f"grant {name!r}", failures, errors)
+    snapshot, cache, key = max(found, key=lambda f: f[0].created_ns)
+    return snapshot, cache, key, problems
 
 
 def restore(
@@ -365,8 +376,9 @@ def restore(
     data_root: Path | None = None,
     force: bool = False,
     dry_run: bool = False,
+    newest: bool = False,
 ) -> RestoreReport:
-    snapshot, cache, key, problems = find_snapshot(caches, name)
+    snapshot, cache, key, problems = find_snapshot(caches, name, newest=newest)
     wanted = DATA_ROOT_LAYOUT if data_root is not None else STATE_LAYOUT
     if snapshot.layout != wanted:
         flag = "--data-root" if snapshot.layout == DATA_ROOT_LAYOUT else "--state-dir"

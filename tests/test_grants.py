@@ -494,3 +494,20 @@ def test_sigterm_to_exec_reaches_the_command_and_the_grant_is_still_saved(home, 
     fresh = home()
     assert cli("grant", "restore", "--cache-dir", cache).code == 0
     assert tree(fresh / ".atlas") == {"grant.json": b"after"}
+
+
+def test_newest_takes_the_newest_copy_of_all_caches_not_the_first(home, make_store, tmp_path):
+    cache, store = tmp_path / "cache", make_store("s3")
+    make_state(home(), {"grant.json": b"old"}, mtime=time.time() - 7200)
+    assert cli("grant", "save", "--cache-dir", cache, "--store", store).code == 0
+    make_state(home(), {"grant.json": b"new"})
+    assert cli("grant", "save", "--store", store).code == 0  # a weekly CI cache missed it
+
+    first = home()
+    assert cli("grant", "restore", "--cache-dir", cache, "--store", store).code == 0
+    assert tree(first / ".atlas") == {"grant.json": b"old"}  # in order: the first cache's
+    newest = home()
+    r = cli("grant", "restore", "--cache-dir", cache, "--store", store, "--newest", "--json")
+    assert r.code == 0, r.err
+    assert r.json["source"] == store
+    assert tree(newest / ".atlas") == {"grant.json": b"new"}
