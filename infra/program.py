@@ -62,7 +62,7 @@ def _aws(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any]]:
     bucket = S3BackupBucket("aws-backup", bucket_args)
     wired = {
         "bucket_arn": bucket.bucket_arn,
-        "prefix": bucket_args.get("prefix", "registry"),
+        "prefix": bucket.prefix,
         "kms_key_arn": bucket.kms_key_arn,
     }
     writers = {

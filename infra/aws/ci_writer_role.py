@@ -61,8 +61,9 @@ class AwsCiWriterRoleArgs(TypedDict, total=False):
     create it in one place and pass its ARN to every other role."""
     bucket_arn: Required[pulumi.Input[str]]
     """The backup bucket's ARN (S3BackupBucket.bucket_arn)."""
-    prefix: str
-    """The registry prefix the role may write under. Default: "registry"."""
+    prefix: pulumi.Input[str]
+    """The registry prefix the role may write under, e.g. S3BackupBucket.prefix.
+    Default: "registry"."""
     kms_key_arn: pulumi.Input[str]
     """The bucket's SSE-KMS key (S3BackupBucket.kms_key_arn), if it has one: the role gets the
     data-key actions on it, through S3 only."""
@@ -116,11 +117,14 @@ class AwsCiWriterRole(pulumi.ComponentResource):
             gitlab_url=args.get("gitlab_url"),
             audience=args.get("audience"),
         )
-        prefix = policies.normalize_prefix(args.get("prefix", "registry"))
+        prefix = args.get("prefix", "registry")
         bucket_arn = _required(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")
         policies.check_when_plain(
-            lambda: policies.writer_policy(bucket_arn, prefix, kms_key_arn), bucket_arn, kms_key_arn
+            lambda: policies.writer_policy(bucket_arn, prefix, kms_key_arn),
+            bucket_arn,
+            prefix,
+            kms_key_arn,
         )
         existing = args.get("oidc_provider_arn")
         create_provider = bool(args.get("create_oidc_provider", False))
@@ -168,8 +172,8 @@ class AwsCiWriterRole(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-registry-write",
             role=role.id,
-            policy=pulumi.Output.all(bucket_arn, kms_key_arn).apply(
-                lambda v: policies.to_json(policies.writer_policy(v[0], prefix, v[1]))
+            policy=pulumi.Output.all(bucket_arn, prefix, kms_key_arn).apply(
+                lambda v: policies.to_json(policies.writer_policy(*v))
             ),
             opts=child,
         )

@@ -39,8 +39,9 @@ class EksReaderRoleArgs(TypedDict, total=False):
     """irsa: the ARN of the IAM OIDC provider for the cluster's issuer (required there)."""
     bucket_arn: Required[pulumi.Input[str]]
     """The backup bucket's ARN (S3BackupBucket.bucket_arn)."""
-    prefix: str
-    """The registry prefix the role may read under. Default: "registry"."""
+    prefix: pulumi.Input[str]
+    """The registry prefix the role may read under, e.g. S3BackupBucket.prefix.
+    Default: "registry"."""
     kms_key_arn: pulumi.Input[str]
     """The bucket's SSE-KMS key, if it has one: the role gets kms:Decrypt on it, through S3."""
     role_name: pulumi.Input[str]
@@ -79,13 +80,16 @@ class EksReaderRole(pulumi.ComponentResource):
             raise ValueError(f"{name}: mode must be pod-identity or irsa") from None
         namespace = policies.check_k8s_namespace(args.get("namespace"))
         service_account = policies.check_k8s_service_account(args.get("service_account"))
-        prefix = policies.normalize_prefix(args.get("prefix", "registry"))
+        prefix = args.get("prefix", "registry")
         bucket_arn = args.get("bucket_arn")
         if bucket_arn is None:
             raise ValueError(f"{name}: bucket_arn is required")
         kms_key_arn = args.get("kms_key_arn")
         policies.check_when_plain(
-            lambda: policies.reader_policy(bucket_arn, prefix, kms_key_arn), bucket_arn, kms_key_arn
+            lambda: policies.reader_policy(bucket_arn, prefix, kms_key_arn),
+            bucket_arn,
+            prefix,
+            kms_key_arn,
         )
         cluster_name = args.get("cluster_name")
         provider_arn = args.get("oidc_provider_arn")
@@ -139,8 +143,8 @@ class EksReaderRole(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-registry-read",
             role=role.id,
-            policy=pulumi.Output.all(bucket_arn, kms_key_arn).apply(
-                lambda v: policies.to_json(policies.reader_policy(v[0], prefix, v[1]))
+            policy=pulumi.Output.all(bucket_arn, prefix, kms_key_arn).apply(
+                lambda v: policies.to_json(policies.reader_policy(*v))
             ),
             opts=child,
         )

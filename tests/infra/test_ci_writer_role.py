@@ -435,3 +435,24 @@ def test_the_oidc_provider_is_either_given_or_created_explicitly(extra):
     args = {"bucket_arn": BUCKET_ARN, **PROVIDERS["github-branch"], **extra}
     with pytest.raises(ValueError, match=r"oidc_provider_arn .* or create_oidc_provider"):
         deploy(lambda: {"role": AwsCiWriterRole("ci", args)})
+
+
+def test_the_prefix_can_come_from_the_bucket_output():
+    from atlas_continuity.infra.aws import S3BackupBucket
+
+    def build():
+        backup = S3BackupBucket("b", {"prefix": "teams/db"})
+        role = AwsCiWriterRole(
+            "ci",
+            {
+                **PROVIDERS["github-branch"],
+                "create_oidc_provider": True,
+                "bucket_arn": backup.bucket_arn,
+                "prefix": backup.prefix,
+            },
+        )
+        return {"role": role}
+
+    d = deploy(build)
+    statements = {s["Sid"]: s for s in d.one(ROLE_POLICY).policy()["Statement"]}
+    assert statements["CreateRegistryObjects"]["Resource"].endswith("/teams/db/*")
