@@ -1,7 +1,9 @@
 """CI integrations: every shipped or generated pipeline file validates against its provider's
-schema, each pipeline brackets its Atlas steps with a grant restore and save, the GitHub
-composite action restores and saves a real grant when its steps run, and `ci init` writes files
-without clobbering them.
+schema, each pipeline brackets its Atlas steps with a grant restore and save (with the bucket's
+credentials in the same shell), the shell of the GitLab component, the CircleCI orb and the
+Bitbucket and Azure pipelines behaves as documented when run against stand-in commands, the
+GitHub composite action installs the CLI and restores and saves a real grant when its steps
+run, and `ci init` writes files without clobbering them.
 
 Schemas are check-jsonschema's vendored ones, run as a subprocess exactly as a user or a
 pre-commit hook would, with the network pointed at a dead proxy: they are bundled, not fetched.
@@ -9,12 +11,15 @@ pre-commit hook would, with the network pointed at a dead proxy: they are bundle
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,16 +96,62 @@ def test_github_composite_action_validates():
     assert_valid("vendor.github-actions", ACTION)
 
 
+_INPUT = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]")
+
+
+def gitlab_component(inputs: dict | None = None) -> dict:
+    """The component's jobs as GitLab builds them, with these inputs (the defaults otherwise).
+    As in GitLab, a value that is one `$[[ inputs.x ]]` block alone takes the input's typed
+    value (a boolean stays a boolean); a block inside a longer string is text."""
+    header, body = GITLAB_COMPONENT.read_text().split("\n---\n")
+    spec = yaml.safe_load(header)["spec"]["inputs"]
+    values = {name: s.get("default") for name, s in spec.items()} | (inputs or {})
+
+    def fill(node):
+        if isinstance(node, dict):
+            return {fill(k): fill(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fill(v) for v in node]
+        if isinstance(node, str):
+            alone = _INPUT.fullmatch(node.strip())
+            return values[alone[1]] if alone else _INPUT.sub(lambda m: str(values[m[1]]), node)
+        return node
+
+    return fill(yaml.safe_load(body))
+
+
 def test_gitlab_component_validates(tmp_path):
     # A component is two YAML documents: the `spec:` header, `---`, then the jobs. GitLab reads
     # them as one file, but check-jsonschema loads one document per file and refuses a stream of
     # two ("expected a single document"). The vendored gitlab-ci schema has a `spec` property for
     # the header, so each document is validated on its own against the same schema.
-    header, body = GITLAB_COMPONENT.read_text().split("\n---\n")
+    header, _ = GITLAB_COMPONENT.read_text().split("\n---\n")
     assert list(yaml.safe_load(header)) == ["spec"]
     (tmp_path / "spec.yml").write_text(header)
-    (tmp_path / "jobs.yml").write_text(body)
+    # The schema skips hidden (dot) jobs, so the jobs are validated as GitLab builds them: inputs
+    # filled in, and the hidden job's keys in visible jobs, as `extends` would merge them.
+    jobs = gitlab_component()
+    hidden = jobs[".atlas-grant"]
+    jobs["migrate"] = {"extends": ".atlas-grant", "script": ["atlas migrate apply --env prod"]}
+    jobs["migrate-expanded"] = {**hidden, "script": ["atlas migrate apply --env prod"]}
+    (tmp_path / "jobs.yml").write_text(yaml.safe_dump(jobs, sort_keys=False))
     assert_valid("vendor.gitlab-ci", tmp_path / "spec.yml", tmp_path / "jobs.yml")
+    # The schema accepts any scalar as a variable; GitLab refuses anything but a string or a
+    # hash ("variable definition must be either a string or a hash").
+    for name, value in hidden["variables"].items():
+        assert isinstance(value, str), f"variables.{name} is a {type(value).__name__}: {value!r}"
+
+
+def test_gitlab_component_inputs_are_strings_with_options():
+    """true/false inputs are strings limited to "true" and "false": `type: boolean` would put a
+    boolean into `variables:`, and the scripts compare the text."""
+    header, _ = GITLAB_COMPONENT.read_text().split("\n---\n")
+    spec = yaml.safe_load(header)["spec"]["inputs"]
+    for name, s in spec.items():
+        assert s.get("type", "string") == "string", name
+        assert isinstance(s.get("default"), str), name
+        if s["default"] in ("true", "false"):
+            assert s.get("options") == ["true", "false"], name
 
 
 def test_gitlab_component_interpolates_only_declared_inputs():
@@ -154,6 +205,7 @@ def test_docs_snippets_validate(tmp_path):
 # -- every pipeline brackets its Atlas steps --------------------------------------------------
 
 RESTORE, SAVE = "<restore grant>", "<save grant>"
+NEW_SHELL = "<new shell>"  # what an earlier item exported is gone from here on
 
 
 class _GitLabLoader(yaml.SafeLoader):
@@ -180,37 +232,69 @@ def _github_jobs(text: str) -> dict[str, list[str]]:
     return jobs
 
 
-def _gitlab_jobs(text: str) -> dict[str, list[str]]:
+def _gitlab_shells(text: str, grant: dict) -> dict[str, tuple[list, list, list]]:
+    """Per visible job: its before_script, script and after_script as GitLab runs them, with
+    `extends` and `!reference` resolved; `grant` stands for the included component's job."""
     doc = yaml.load(text, Loader=_GitLabLoader)  # a SafeLoader that knows !reference
     assert any(
         inc.get("component", "").endswith("/atlas-continuity/atlas-continuity/atlas-grant@v0")
         for inc in doc["include"]
     )
+    jobs_by_name = {**doc, ".atlas-grant": grant}
 
     def extends_grant(job: dict) -> bool:
         parent = job.get("extends")
         return parent == ".atlas-grant" or (parent in doc and extends_grant(doc[parent]))
 
-    def script(job: dict) -> list[str]:
+    def inherited(job: dict, key: str) -> list:
+        """`extends` merges hashes but replaces lists: the nearest definition wins."""
+        while key not in job and job.get("extends"):
+            job = jobs_by_name[job["extends"]]
+        return job.get(key, [])
+
+    def expand(lines: list) -> list:
         out = []
-        for line in job["script"]:
-            if isinstance(line, tuple):  # !reference [job, key]
-                out += doc[line[1][0]][line[1][1]]
+        for line in lines:
+            if isinstance(line, tuple):  # !reference [job, key]: that job's own key, raw
+                ref_job, ref_key = line[1]
+                out += expand(jobs_by_name[ref_job][ref_key])
+            elif isinstance(line, list):  # GitLab flattens nested lists
+                out += expand(line)
             else:
                 out.append(line)
         return out
 
-    jobs = {}
+    shells = {}
     for name, job in doc.items():
         if isinstance(job, dict) and "stage" in job:
-            assert extends_grant(job), name  # before_script restores, after_script saves
-            jobs[name] = [RESTORE, *script(job), SAVE]
+            assert extends_grant(job), name
+            shells[name] = tuple(
+                expand(inherited(job, key)) for key in ("before_script", "script", "after_script")
+            )
+    return shells
+
+
+def _gitlab_jobs(text: str) -> dict[str, list[str]]:
+    # the included component, as these jobs see it: its before_script restores, its
+    # after_script saves
+    grant = {"before_script": [RESTORE], "after_script": [SAVE]}
+    jobs = {}
+    for name, (before, script, after) in _gitlab_shells(text, grant).items():
+        # a job's own before_script / after_script replaces the component's: it must reference
+        # the component's, or the grant is never restored or saved
+        assert RESTORE in before, (name, "before_script does not restore", before)
+        assert after and after[-1] == SAVE, (name, "after_script does not save last", after)
+        # before_script and script share a shell; after_script runs in a new one
+        jobs[name] = [*before, *script, NEW_SHELL, *after]
     return jobs
 
 
 def _circleci_jobs(text: str) -> dict[str, list[str]]:
     doc = yaml.safe_load(text)
     assert doc["orbs"]["atlas-continuity"].startswith("atlas-continuity/atlas-continuity@")
+    # save-grant must run after a failed step too: every step of the orb's command says so
+    for step in yaml.safe_load(ORB.read_text())["commands"]["save-grant"]["steps"]:
+        assert next(iter(step.values())).get("when") == "always", step
 
     def expand(steps: list) -> list[str]:
         out = []
@@ -221,7 +305,10 @@ def _circleci_jobs(text: str) -> dict[str, list[str]]:
             elif name == "atlas-continuity/save-grant":
                 out.append(SAVE)
             elif name == "run":
-                out.append(step["run"]["command"])
+                run = step["run"] if isinstance(step["run"], dict) else {"command": step["run"]}
+                if "grant save" in run["command"]:
+                    assert run.get("when") == "always", run
+                out.append(run["command"])
             elif name in doc.get("commands", {}):
                 out += expand(doc["commands"][name]["steps"])
         return out
@@ -235,9 +322,12 @@ def _bitbucket_jobs(text: str) -> dict[str, list[str]]:
     for step in (s["step"] for group in pipelines.values() for p in group.values() for s in p):
         seq = []
         for line in step["script"]:
-            seq += [RESTORE, line] if "grant restore" in line else [line]
-        if any("grant save" in line for line in step.get("after-script", [])):
-            seq.append(SAVE)  # after-script runs whether the script failed or not
+            at = line.find("grant restore")
+            seq += [line[:at], RESTORE, line[at:]] if at >= 0 else [line]
+        seq.append(NEW_SHELL)  # after-script runs whether the script failed or not, anew
+        for line in step.get("after-script", []):
+            at = line.find("grant save")
+            seq += [line[:at], SAVE] if at >= 0 else [line]
         jobs[step["name"]] = seq
     return jobs
 
@@ -305,6 +395,333 @@ def test_pipeline_restores_first_saves_last_pulls_before_deploy(provider):
     text = "\n".join(everything)
     assert "atlas-continuity push --config file://atlas.hcl" in text
     assert "atlas migrate lint" in text and "atlas login --token" in text
+
+
+@pytest.mark.parametrize("provider", ["gitlab", "bitbucket", "circleci"])
+def test_web_identity_token_is_exported_in_the_shell_of_every_restore_and_save(provider):
+    """GitLab's after_script and Bitbucket's after-script are new shells: the OIDC token file
+    exported for the restore is gone by the save unless exported there again."""
+    text = render(provider)
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE" in text
+    for name, seq in JOBS[provider](text).items():
+        exported = False
+        for item in seq:
+            if item == NEW_SHELL:
+                exported = False
+            elif item in (RESTORE, SAVE):
+                assert exported, (name, item, seq)
+            elif "export AWS_WEB_IDENTITY_TOKEN_FILE" in item:
+                exported = True
+
+
+def _restore_commands(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "atlas-continuity grant restore" in line]
+
+
+@pytest.mark.parametrize("provider", ["bitbucket", "jenkins"])
+def test_rarely_refreshed_caches_restore_the_newest_copy(provider):
+    """Bitbucket's cache is written once a week and a Jenkins workspace outlives many builds on
+    other agents: the first cache's copy may be older than the store's."""
+    restores = _restore_commands(render(provider))
+    assert restores and all("--newest" in line for line in restores), restores
+
+
+def test_docs_restore_the_newest_copy_where_the_cache_is_refreshed_rarely():
+    docs = DOCS.read_text()
+
+    def section(title: str) -> str:
+        return docs.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+    assert "`--newest`" in section("How the copies work")
+    for title in ("Bitbucket Pipelines", "Jenkins"):
+        restores = _restore_commands(section(title))
+        assert restores and all("--newest" in line for line in restores), (title, restores)
+        assert "--newest" in section(title).split("```")[0] + section(title).split("```")[-1]
+
+
+# -- the shell of each integration, run against stand-in commands ----------------------------
+
+_STUBS = {
+    # the CLI: logs how it was called and the credentials it saw; exit codes from STUB_*_RC
+    ".atlas-continuity": """\
+echo "$0 $* | AZURE_STORAGE_CONNECTION_STRING=${AZURE_STORAGE_CONNECTION_STRING-<unset>}\
+ AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY-<unset>}\
+ AWS_WEB_IDENTITY_TOKEN_FILE=${AWS_WEB_IDENTITY_TOKEN_FILE-<unset>}" >> "$STUB_LOG"
+case "$2" in
+  restore) exit "${STUB_RESTORE_RC:-0}" ;;
+  save) exit "${STUB_SAVE_RC:-0}" ;;
+esac
+""",
+    # python: `-m venv DIR` makes DIR/bin/python; `-m pip install` puts the CLI next to itself
+    "python3": """\
+echo "python $*" >> "$STUB_LOG"
+case "$1 $2" in
+  "-m venv") mkdir -p "$3/bin" && cp "$0" "$3/bin/python" ;;
+  "-m pip") [ "${STUB_PIP_RC:-0}" = 0 ] || exit "$STUB_PIP_RC"
+            cp "$STUB_BIN/.atlas-continuity" "$(dirname "$0")/atlas-continuity" ;;
+esac
+""",
+    "curl": 'echo "curl $*" >> "$STUB_LOG"; echo true\n',  # `curl ... | sh` runs `true`
+    "atlas": 'echo "atlas $*" >> "$STUB_LOG"\n',
+    "git": 'echo "git $*" >> "$STUB_LOG"\n',
+}
+
+
+@dataclass
+class Stubs:
+    """A bin folder of stand-ins, ahead of /usr/bin and /bin only: no real CLI, Python or
+    network. `run` runs a script the way a CI provider does, in a new process each time."""
+
+    root: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    def install_cli(self) -> Path:
+        cli_path = self.bin / "atlas-continuity"
+        shutil.copy(self.bin / ".atlas-continuity", cli_path)
+        return cli_path
+
+    def run(self, lines: list[str], shell: list[str], **env: str) -> subprocess.CompletedProcess:
+        script = self.root / f"script-{len(list(self.root.glob('script-*')))}.sh"
+        script.write_text("\n".join(lines) + "\n")
+        base = {
+            "PATH": os.pathsep.join([str(self.bin), "/usr/bin", "/bin"]),
+            "HOME": str(self.home),
+            "STUB_BIN": str(self.bin),
+            "STUB_LOG": str(self.root / "calls.log"),
+        }
+        return subprocess.run(
+            [*shell, str(script)],
+            cwd=self.root,
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def calls(self, what: str = "") -> list[str]:
+        log = self.root / "calls.log"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [line for line in lines if what in line]
+
+
+@pytest.fixture
+def stubs(tmp_path) -> Stubs:
+    s = Stubs(tmp_path)
+    s.bin.mkdir()
+    s.home.mkdir()
+    for name, body in _STUBS.items():
+        (s.bin / name).write_text("#!/bin/sh\n" + body)
+        (s.bin / name).chmod(0o755)
+    shutil.copy(s.bin / "python3", s.bin / "python")
+    return s
+
+
+BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]  # GitLab, CircleCI
+SH = ["sh", "-e"]  # GitLab on an image without bash
+
+
+@pytest.mark.parametrize("shell", [BASH, SH], ids=["bash", "sh"])
+def test_gitlab_component_installs_into_a_virtualenv_on_path(stubs, shell):
+    grant = gitlab_component({"store": "file:///bucket"})[".atlas-grant"]
+    env = {k: str(v) for k, v in grant["variables"].items()}
+    venv_cli = stubs.home / ".atlas-continuity-venv" / "bin" / "atlas-continuity"
+
+    first = stubs.run([*grant["before_script"], "command -v atlas-continuity"], shell, **env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines()[-1] == str(venv_cli)  # the job's script finds it
+    assert not (stubs.bin / "atlas-continuity").exists(), "pip-installed into the image's Python"
+    assert stubs.calls("grant restore")[0].startswith(f"{venv_cli} grant restore")
+
+    after = stubs.run(grant["after_script"], shell, **env)  # a new shell
+    assert after.returncode == 0, after.stderr
+    assert stubs.calls("grant save")[0].startswith(f"{venv_cli} grant save")
+
+
+@pytest.mark.parametrize(
+    ("fail_on_error", "restore_rc", "code"),
+    [("false", 6, 0), ("true", 6, 6), ("true", 4, 0), ("false", 3, 3)],
+)
+def test_gitlab_component_fail_on_error(stubs, fail_on_error, restore_rc, code):
+    grant = gitlab_component({"install": "false", "fail-on-error": fail_on_error})[".atlas-grant"]
+    stubs.install_cli()
+    env = {k: str(v) for k, v in grant["variables"].items()}
+    run = stubs.run(grant["before_script"], BASH, STUB_RESTORE_RC=str(restore_rc), **env)
+    assert run.returncode == code, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("role", ["arn:aws:iam::123456789012:role/ci", ""])
+def test_gitlab_jobs_give_the_web_identity_to_restore_and_save(stubs, role):
+    grant = gitlab_component({"install": "false", "store": "s3://b/grants"})[".atlas-grant"]
+    before, script, after = _gitlab_shells(render("gitlab"), grant)["deploy"]
+    stubs.install_cli()
+    env = {
+        **{k: str(v) for k, v in grant["variables"].items()},
+        **yaml.load(render("gitlab"), Loader=_GitLabLoader)["variables"],
+        "AWS_ROLE_ARN": role,
+        "AWS_WEB_IDENTITY_TOKEN": "header.payload.signature",  # id_tokens
+        "CI_BUILDS_DIR": str(stubs.root),
+        "CI_JOB_ID": "42",
+        "ATLAS_TOKEN": "bot-token",
+    }
+    first = stubs.run([*before, *script], BASH, **env)
+    assert first.returncode == 0, first.stderr
+    second = stubs.run(after, BASH, **env)  # after_script: a new shell
+    assert second.returncode == 0, second.stderr
+    (restore,), (save,) = stubs.calls("grant restore"), stubs.calls("grant save")
+    for call in (restore, save):
+        token_file = call.split("AWS_WEB_IDENTITY_TOKEN_FILE=")[1]
+        if role:
+            assert Path(token_file).read_text() == "header.payload.signature", call
+        else:  # a token file without a role makes the AWS SDK refuse every other credential
+            assert token_file == "<unset>", call
+
+
+@pytest.mark.parametrize("role", ["arn:aws:iam::123456789012:role/ci", ""])
+def test_bitbucket_steps_give_the_web_identity_to_restore_and_save(stubs, role):
+    pipelines = yaml.safe_load(render("bitbucket"))["pipelines"]
+    step = pipelines["branches"]["main"][-1]["step"]
+    env = {
+        "AWS_ROLE_ARN": role,
+        "BITBUCKET_STEP_OIDC_TOKEN": "header.payload.signature",
+        "ATLAS_TOKEN": "bot-token",
+        "ATLAS_GRANT_STORE": "s3://b/grants",
+    }
+    first = stubs.run(step["script"], BASH, **env)  # Bitbucket runs the lines in one shell
+    assert first.returncode == 0, first.stderr
+    second = stubs.run(step["after-script"], BASH, **env)
+    assert second.returncode == 0, second.stderr
+    (restore,), (save,) = stubs.calls("grant restore"), stubs.calls("grant save")
+    assert " --newest " in restore
+    for call in (restore, save):
+        expected = "/tmp/aws-web-identity-token" if role else "<unset>"
+        assert call.endswith(f"AWS_WEB_IDENTITY_TOKEN_FILE={expected}"), call
+
+
+def orb_run(command: str, step_name: str, **params: object) -> tuple[str, dict[str, str]]:
+    """A run step of one of the orb's commands: its script and environment as CircleCI renders
+    them. A boolean parameter reaches `environment:` as 1 or 0, not true or false."""
+    spec = yaml.safe_load(ORB.read_text())["commands"][command]
+    values = {k: p.get("default") for k, p in spec.get("parameters", {}).items()} | params
+
+    def render_value(value: object) -> str:
+        def one(m: re.Match) -> str:
+            v = values[m[1]]
+            return str(int(v)) if isinstance(v, bool) else str(v)
+
+        return re.sub(r"<<\s*parameters\.([\w-]+)\s*>>", one, str(value))
+
+    (run,) = [
+        s["run"]
+        for s in spec["steps"]
+        if isinstance(s, dict) and s.get("run", {}).get("name") == step_name
+    ]
+    return run["command"], {k: render_value(v) for k, v in run.get("environment", {}).items()}
+
+
+def test_orb_install_puts_a_virtualenv_on_path_for_later_steps(stubs):
+    script, env = orb_run("install", "Install atlas-continuity")
+    bash_env = stubs.root / "bash_env"
+    bash_env.write_text("")
+    run = stubs.run([script], BASH, BASH_ENV=str(bash_env), **env)
+    assert run.returncode == 0, run.stderr
+    assert not (stubs.bin / "atlas-continuity").exists(), "pip-installed into the image's Python"
+    # a later run step: a new bash, which sources $BASH_ENV as CircleCI's do
+    later = stubs.run(["command -v atlas-continuity"], BASH, BASH_ENV=str(bash_env))
+    venv_cli = stubs.home / ".atlas-continuity-venv" / "bin" / "atlas-continuity"
+    assert later.returncode == 0 and later.stdout.strip() == str(venv_cli), later
+
+
+@pytest.mark.parametrize(
+    ("fail_on_error", "restore_rc", "code"),
+    [(False, 6, 0), (True, 6, 6), (True, 4, 0), (False, 2, 2)],
+)
+def test_orb_restore_fail_on_error(stubs, fail_on_error, restore_rc, code):
+    script, env = orb_run(
+        "restore-grant", "Restore the Atlas grant", **{"fail-on-error": fail_on_error}
+    )
+    stubs.install_cli()
+    run = stubs.run([script], BASH, STUB_RESTORE_RC=str(restore_rc), **env)
+    assert run.returncode == code, run.stdout + run.stderr
+
+
+def _azure_bash_steps() -> list[dict]:
+    steps = []
+    for stage in yaml.safe_load(render("azure-pipelines"))["stages"]:
+        for job in stage["jobs"]:
+            job_steps = job.get("steps") or job["strategy"]["runOnce"]["deploy"]["steps"]
+            steps += [s for s in job_steps if "bash" in s]
+    return steps
+
+
+def _azure_run(stubs: Stubs, step: dict, defined: dict[str, str], **env: str):
+    """A bash step as Azure runs it: `$(NAME)` macros expanded where NAME is defined and left as
+    they are otherwise, secrets only through `env:`, bash without -e."""
+
+    def macros(text: str) -> str:
+        return re.sub(r"\$\(([\w.]+)\)", lambda m: defined.get(m[1], m[0]), text)
+
+    mapped = {k: macros(str(v)) for k, v in step.get("env", {}).items()}
+    pipeline_vars = {
+        "GRANT_CACHE_DIR": str(stubs.root / ".atlas-grant-cache"),
+        "ATLAS_CONTINUITY_VERSION": "0.1.0",
+        "ATLAS_ENV": "prod",
+        "DEPLOY_DIR": ".atlas-deploy/migrations",
+        "SYSTEM_PULLREQUEST_TARGETBRANCHNAME": "main",
+    }
+    shell = ["bash", "--noprofile", "--norc"]
+    return stubs.run([macros(step["bash"])], shell, **pipeline_vars, **mapped, **env)
+
+
+def test_azure_bash_steps_stop_at_the_first_failure():
+    for step in _azure_bash_steps():
+        assert step["bash"].startswith("set -euo pipefail\n"), step.get("displayName")
+
+
+@pytest.mark.parametrize(
+    ("restore_rc", "pip_rc", "fails"),
+    [(0, 0, False), (4, 0, False), (6, 0, False), (3, 0, True), (2, 0, True), (0, 1, True)],
+)
+def test_azure_restore_step(stubs, restore_rc, pip_rc, fails):
+    (step, *_) = [s for s in _azure_bash_steps() if "grant restore" in s["bash"]]
+    run = _azure_run(
+        stubs,
+        step,
+        {"ATLAS_TOKEN": "bot-token"},
+        STUB_RESTORE_RC=str(restore_rc),
+        STUB_PIP_RC=str(pip_rc),
+    )
+    assert (run.returncode != 0) == fails, run.stdout + run.stderr
+    # the login only runs when the restore went through
+    assert bool(stubs.calls("atlas login")) != fails
+
+
+@pytest.mark.parametrize(
+    "defined",
+    [{}, {"AZURE_STORAGE_CONNECTION_STRING": "AccountName=a;AccountKey=k"}],
+    ids=["undefined", "defined"],
+)
+def test_azure_steps_drop_credentials_that_are_not_defined(stubs, defined):
+    stubs.install_cli()
+    steps = _azure_bash_steps()
+    for step in steps:
+        run = _azure_run(stubs, step, {"ATLAS_TOKEN": "t", "DATABASE_URL": "db", **defined})
+        assert run.returncode == 0, (step.get("displayName"), run.stderr)
+    calls = stubs.calls(str(stubs.bin / "atlas-continuity"))
+    assert len(calls) == sum("atlas-continuity" in s["bash"] for s in steps)
+    value = defined.get("AZURE_STORAGE_CONNECTION_STRING", "<unset>")
+    for call in calls:
+        assert f"AZURE_STORAGE_CONNECTION_STRING={value} " in call, call
+        assert "AWS_SECRET_ACCESS_KEY=<unset>" in call, call
+    for step in steps:  # AWS keys, which the header offers, are mapped wherever Azure's is
+        if "AZURE_STORAGE_CONNECTION_STRING" in step.get("env", {}):
+            assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(step["env"]), step
 
 
 # -- (b) the GitHub composite action, run --------------------------------------------------
@@ -413,12 +830,10 @@ def run_action(
         RUNNER_TEMP=str(runner_temp),
         RUNNER_OS="Linux",
     )
-    if path_prefix:
-        env["PATH"] = f"{path_prefix}{os.pathsep}{env['PATH']}"
-    else:  # the CLI must come from the action's own install step
-        env["PATH"] = os.pathsep.join(
-            p for p in env["PATH"].split(os.pathsep) if Path(p) != BIN and p
-        )
+    path = [p for p in env["PATH"].split(os.pathsep) if p]
+    if path_prefix != str(BIN):  # the CLI must come from the action's own install step
+        path = [p for p in path if Path(p) != BIN]
+    env["PATH"] = os.pathsep.join([path_prefix, *path] if path_prefix else path)
     steps: dict[str, dict] = {}
     ctx = {"inputs": values, "github": github, "steps": steps, "runner": {"temp": str(runner_temp)}}
     run = ActionRun(0, {}, "")
@@ -643,8 +1058,85 @@ def test_action_fails_on_misconfiguration(gh, inputs, code, message):
     assert run.code == code and message in run.log, run.log
 
 
-def test_action_install_step_puts_the_cli_on_path(gh):
-    """install: true reuses the job's virtualenv and exports its bin through GITHUB_PATH."""
+def _wheel(dest: Path) -> Path:
+    """A wheel of this checkout's CLI, zipped by hand: installing it needs no build backend, no
+    index and no network (without extras the package has no dependencies)."""
+    from atlas_continuity.runtime import __version__
+
+    dist = f"atlas_continuity-{__version__}.dist-info"
+    files = {}
+    for path in sorted((ROOT / "runtime").rglob("*")):
+        if path.is_file() and (path.suffix == ".py" or path.parent.name == "templates"):
+            rel = path.relative_to(ROOT / "runtime").as_posix()
+            files[f"atlas_continuity/runtime/{rel}"] = path.read_bytes()
+    files[f"{dist}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: atlas-continuity\nVersion: {__version__}\n"
+        "Requires-Python: >=3.11\n"
+    ).encode()
+    files[f"{dist}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    files[f"{dist}/entry_points.txt"] = (
+        b"[console_scripts]\natlas-continuity = atlas_continuity.runtime.cli:main\n"
+    )
+
+    def digest(data: bytes) -> str:
+        return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip(
+            "="
+        )
+
+    record = "".join(f"{name},{digest(data)},{len(data)}\n" for name, data in files.items())
+    files[f"{dist}/RECORD"] = (record + f"{dist}/RECORD,,\n").encode()
+    wheel = dest / f"atlas_continuity-{__version__}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return wheel
+
+
+def test_action_install_step_installs_the_cli_into_a_virtualenv(gh, tmp_path, monkeypatch):
+    """install: true creates a virtualenv under RUNNER_TEMP, pip-installs `package` into it and
+    exports its bin through GITHUB_PATH, and the save step runs the CLI from there. `package` is
+    a wheel of this checkout, and pip is kept off the network."""
+    fresh, urls, _ = gh
+    wheel = _wheel(tmp_path)
+    python_dir = tmp_path / "python"  # a Python 3.11+ on PATH, as on an ubuntu-24.04 runner
+    python_dir.mkdir()
+    (python_dir / "python3").symlink_to(os.path.realpath(sys.executable))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    stripped = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != BIN)
+    assert shutil.which("atlas-continuity", path=stripped) is None  # only the install brings it
+    runner_temp, home = fresh("tmp"), fresh("home")
+    write_grant(home)
+    run = run_action(
+        {"mode": "save", "store": urls[0], "package": str(wheel)},
+        workspace=fresh("ws"),
+        home=home,
+        runner_temp=runner_temp,
+        path_prefix=str(python_dir),
+    )
+    assert run.code == 0 and run.outputs["saved"] == "true", run.log
+    assert run.ran[:2] == ["Check inputs", "Install atlas-continuity"]
+    venv_cli = runner_temp / "atlas-continuity" / "bin" / "atlas-continuity"
+    proc = subprocess.run(
+        [str(venv_cli), "grant", "restore", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0 and "--newest" in proc.stdout, proc.stderr
+    installed = subprocess.run(
+        [
+            str(venv_cli.with_name("python")),
+            "-c",
+            "import atlas_continuity.runtime as r; print(r.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert Path(installed.stdout.strip()).is_relative_to(runner_temp), installed  # not ROOT's
+
+
+def test_action_install_step_reuses_the_jobs_virtualenv(gh):
+    """A second call in the same job finds the virtualenv and only puts it on PATH again."""
     fresh, urls, _ = gh
     runner_temp = fresh("tmp")
     venv_bin = runner_temp / "atlas-continuity" / "bin"
