@@ -89,10 +89,18 @@ def _set_dir_mode(path: Path, mode: int | None) -> None:
     """Apply ``mode`` exactly; without one, what mkdir would give under the umask
     (mkdtemp's private 0700 is right for a temp dir, not for the result)."""
     if mode is None:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        mode = 0o777 & ~umask
+        mode = 0o777 & ~_umask()
     os.chmod(path, mode)
+
+
+def _umask() -> int:
+    # Linux reports it without changing it; setting and restoring it races other threads.
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text()
+        return int(next(ln for ln in status.splitlines() if ln.startswith("Umask:")).split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def _clear_stale(dest: Path) -> None:
