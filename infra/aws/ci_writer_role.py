@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from atlas_continuity.infra.aws import policies
+from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
 
 TYPE_TOKEN = "atlas-continuity:index:AwsCiWriterRole"
 
@@ -135,11 +136,7 @@ class AwsCiWriterRole(pulumi.ComponentResource):
             )
         if isinstance(existing, str):
             policies.web_identity_trust_policy(existing, trust)
-        duration = args.get("max_session_duration", 3600)
-        if isinstance(duration, bool) or not isinstance(duration, int):
-            raise ValueError(f"{name}: max_session_duration must be a number of seconds")
-        if not 3600 <= duration <= 43200:
-            raise ValueError(f"{name}: max_session_duration must be between 3600 and 43200")
+        session_duration(name, args)
 
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -157,21 +154,14 @@ class AwsCiWriterRole(pulumi.ComponentResource):
         else:
             provider_arn = pulumi.Output.from_input(existing)
 
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=args.get("role_name"),
+        role = registry_role(
+            name,
+            args,
             description=f"atlas-continuity registry writer, assumed from {trust.provider} by OIDC",
-            assume_role_policy=provider_arn.apply(
+            trust=provider_arn.apply(
                 lambda arn: policies.to_json(policies.web_identity_trust_policy(arn, trust))
             ),
-            max_session_duration=duration,
-            permissions_boundary=args.get("permissions_boundary"),
-            tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-registry-write",
-            role=role.id,
+            policy_name="registry-write",
             policy=pulumi.Output.all(bucket_arn, prefix, kms_key_arn).apply(
                 lambda v: policies.to_json(policies.writer_policy(*v))
             ),

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from atlas_continuity.infra.aws import policies
+from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
 
 TYPE_TOKEN = "atlas-continuity:index:EksReaderRole"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -106,13 +107,7 @@ class EksReaderRole(pulumi.ComponentResource):
             policies.check_when_plain(
                 lambda: _irsa_trust(provider_arn, namespace, service_account), provider_arn
             )
-        duration = args.get("max_session_duration", 3600)
-        if (
-            isinstance(duration, bool)
-            or not isinstance(duration, int)
-            or not 3600 <= duration <= 43200
-        ):
-            raise ValueError(f"{name}: max_session_duration must be between 3600 and 43200 seconds")
+        session_duration(name, args)
 
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -128,21 +123,14 @@ class EksReaderRole(pulumi.ComponentResource):
             trust = pulumi.Output.from_input(provider_arn).apply(
                 lambda arn: policies.to_json(_irsa_trust(arn, namespace, service_account))
             )
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=args.get("role_name"),
+        role = registry_role(
+            name,
+            args,
             description=(
                 f"atlas-continuity registry reader for {namespace}/{service_account} ({mode.value})"
             ),
-            assume_role_policy=trust,
-            max_session_duration=duration,
-            permissions_boundary=args.get("permissions_boundary"),
-            tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-registry-read",
-            role=role.id,
+            trust=trust,
+            policy_name="registry-read",
             policy=pulumi.Output.all(bucket_arn, prefix, kms_key_arn).apply(
                 lambda v: policies.to_json(policies.reader_policy(*v))
             ),
