@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ class Resolved:
     digest: str
     registry: Registry
     failures: list[Attempt]
-    tag_source: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,23 +67,23 @@ def resolve(
     if digest is not None:
         hexd = check_digest(digest)
 
-        def by_digest(r: Registry) -> tuple[Manifest, str, dict[str, str]]:
-            return r.get_manifest(hexd), hexd, {}
+        def by_digest(r: Registry) -> tuple[Manifest, str]:
+            return r.get_manifest(hexd), hexd
 
         fn, what = by_digest, f"version sha256:{hexd[:12]}"
     else:
         name = check_name("tag", tag or "latest")
 
-        def by_tag(r: Registry) -> tuple[Manifest, str, dict[str, str]]:
+        def by_tag(r: Registry) -> tuple[Manifest, str]:
             state = r.resolve_tag(name)
             if state is None:
                 raise NotFound(f"{r.url}: tag {name!r} not found")
-            return r.get_manifest(state.event.digest), state.event.digest, state.event.source
+            return r.get_manifest(state.event.digest), state.event.digest
 
         fn, what = by_tag, f"tag {name!r}"
     result = first_success(registries, fn, what, fallback_on_auth=fallback_on_auth)
-    manifest, hexd, source = result.value
-    return Resolved(manifest, hexd, result.registry, result.failures, source)
+    manifest, hexd = result.value
+    return Resolved(manifest, hexd, result.registry, result.failures)
 
 
 def pull(

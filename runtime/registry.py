@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from . import layout
 from .errors import IntegrityError
 from .manifest import Manifest, TagEvent, sha256_hex
-from .stores.base import ObjectExists, ObjectNotFound, Store
+from .stores.base import ObjectExists, Store
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,3 @@ def _create(store: Store, key: str, data: bytes) -> bool:
         return True
     except ObjectExists:
         return False
-
-
-__all__ = ["ObjectNotFound", "Registry", "TagState"]
