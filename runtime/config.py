@@ -9,6 +9,7 @@ Atlas resolves them.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,21 @@ def _optional(read):
         return read()
     except BadInput:
         return None
+
+
+def repo_block(name: str, backups: list[str], url: str | None = None) -> str:
+    """The ``repo { ... }`` block of ``env { migration { ... } }`` in atlas.hcl, for the
+    repository ``name`` with these stores; :func:`load_env` reads it back to the same values."""
+    from .layout import check_name
+
+    def string(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False).replace("${", "$${").replace("%{", "%%{")
+
+    lines = [f"  name   = {string(check_name('repository', name))}"]
+    if url is not None:
+        lines.append(f"  url    = {string(url)}")
+    lines += ["  backup = [", *(f"    {string(b)}," for b in backups), "  ]"]
+    return "repo {\n" + "\n".join(lines) + "\n}\n"
 
 
 def store_plan(primary: str | None, backups: list[str], from_config: AtlasEnv | None) -> StorePlan:

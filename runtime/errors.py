@@ -7,6 +7,7 @@ line on stderr and the class's exit code. Anything else is a bug and exits ``INT
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 from .redact import redact
 
@@ -45,7 +46,9 @@ class ContinuityError(Exception):
         super().__init__(redact(message))
 
 
-class BadInput(ContinuityError):
+class BadInput(ContinuityError, ValueError):
+    """A value the user gave is wrong; a ValueError too, as Python code calling in expects."""
+
     exit_code = ExitCode.BAD_INPUT
 
 
@@ -67,3 +70,22 @@ class AuthRejected(ContinuityError):
 
 class Refused(ContinuityError):
     exit_code = ExitCode.REFUSED
+
+
+def common_exit_code(codes: Iterable[int | None]) -> ExitCode:
+    """The exit code of failures on several stores: theirs when they share one cause (every
+    store rejected the credentials, say), UNAVAILABLE otherwise."""
+    distinct = set(codes)
+    return (
+        ExitCode(distinct.pop())
+        if len(distinct) == 1 and None not in distinct
+        else (ExitCode.UNAVAILABLE)
+    )
+
+
+class EveryTargetFailed(ContinuityError):
+    """A write no store or cache took; exits with the failures' common code."""
+
+    def __init__(self, message: str, codes: Iterable[int | None]) -> None:
+        super().__init__(message)
+        self.exit_code = common_exit_code(codes)

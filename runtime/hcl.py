@@ -173,8 +173,8 @@ class _Lexer:
                     self.pos += 6
                 else:
                     raise self.error(f"invalid escape \\{esc} in string")
-            elif text.startswith("$${", self.pos):
-                buf.append("${")
+            elif text.startswith(("$${", "%%{"), self.pos):  # escaped template sequences
+                buf.append(text[self.pos + 1 : self.pos + 3])
                 self.pos += 3
             elif text.startswith("${", self.pos):
                 parts.append("".join(buf))

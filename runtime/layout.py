@@ -1,9 +1,12 @@
 """Every object key the runtime reads or writes, in one place (docs/FORMAT.md describes them).
 
-registry/<repo>/blobs/sha256/<hex>              a migration file's bytes
-registry/<repo>/manifests/sha256/<hex>.json     one directory version; <hex> is its digest
-registry/<repo>/tags/<tag>/<inverted-ns>-<hex>.json  a tag event
-grants/<name>/<inverted-ns>-<hex>.json               a grant snapshot
+Keys are relative to the store's prefix, and all start with ``atlas-continuity/``, a folder no
+other tool picks, so Atlas's own ``repo.backup`` objects can share the prefix (and the URL):
+
+atlas-continuity/registry/<repo>/blobs/sha256/<hex>              a migration file's bytes
+atlas-continuity/registry/<repo>/manifests/sha256/<hex>.json     one version; <hex> is its digest
+atlas-continuity/registry/<repo>/tags/<tag>/<inverted-ns>-<hex>.json  a tag event
+atlas-continuity/grants/<name>/<inverted-ns>-<hex>.json               a grant snapshot
 
 Tag events and grant snapshots are append-only series: each object is named by its time,
 inverted so that the newest sorts first, and by the SHA-256 of its own bytes.
@@ -17,11 +20,24 @@ from .errors import BadInput
 
 FORMAT_VERSION = 1
 
+ROOT = "atlas-continuity/"
+"""The runtime's own folder under a store's prefix."""
+REGISTRY = f"{ROOT}registry/"
+GRANTS = f"{ROOT}grants/"
+SUBTREES = (REGISTRY, GRANTS)
+"""The only key prefixes the runtime writes under: what writer identities are scoped to."""
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Inverted nanosecond timestamps, fixed width, so that byte order is newest-first.
 _INVERT_BASE = 10**19 - 1
 _SERIES_NAME = re.compile(r"^(\d{19})-([0-9a-f]{64})\.json$")
+
+
+def object_name(prefix: str, key: str) -> str:
+    """The full object name of ``key`` in a store whose URL has ``prefix``: what identities'
+    policies and conditions name (``<prefix>/atlas-continuity/grants/`` and so on)."""
+    return f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key
 
 
 def check_name(kind: str, value: str) -> str:
@@ -43,7 +59,7 @@ def check_digest(value: str) -> str:
 
 
 def _repo(repo: str) -> str:
-    return f"registry/{check_name('repository', repo)}"
+    return f"{REGISTRY}{check_name('repository', repo)}"
 
 
 def blobs_prefix(repo: str) -> str:
@@ -86,7 +102,7 @@ def parse_tag_event_key(repo: str, key: str) -> tuple[str, int, str] | None:
 
 
 def grants_prefix(name: str) -> str:
-    return f"grants/{check_name('grant cache', name)}/"
+    return f"{GRANTS}{check_name('grant cache', name)}/"
 
 
 def series_key(prefix: str, when_ns: int, sha256: str) -> str:

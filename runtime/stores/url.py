@@ -1,0 +1,158 @@
+"""Store URLs: the one parser, the one formatter, and the one rule for prefixes.
+
+This is the contract between the runtime and ``infra/``: a component builds its ``store_url``
+output with :func:`format_store_url` and scopes its identities with :func:`check_prefix`, so
+what it provisions is exactly what the runtime reads. Nothing here imports a cloud SDK or Pulumi.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from .. import layout
+from ..errors import BadInput
+from ..redact import redact
+
+CLOUD_SCHEMES = ("s3", "gs", "azureblob")
+"""Schemes whose URL names a bucket (or container) and a prefix inside it."""
+LOCAL_SCHEMES = ("file", "mem")
+
+PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""One segment of a cloud store's prefix. Narrower than what S3, GCS or Azure accept, so a
+prefix can be embedded verbatim in an IAM resource ARN, a CEL condition and an Azure ABAC
+expression without quoting: no wildcard, no quote, no space."""
+PREFIX_MAX = 512
+
+
+def check_prefix(prefix: str | None, where: str = "store URL") -> str:
+    """The prefix of a cloud store, without leading or trailing ``/``; BadInput if it breaks
+    the rule: one or more ``/``-separated segments of letters, digits, ``.``, ``_`` and ``-``,
+    none of them ``.`` or ``..``, at most 512 characters.
+
+    A prefix is required: the runtime keeps its objects under it, and the identities
+    the components provision are scoped to it (an empty prefix would mean the whole bucket).
+    """
+    if prefix is not None and not isinstance(prefix, str):
+        raise BadInput(f"{where}: the prefix must be a string, not {type(prefix).__name__}")
+    value = (prefix or "").strip("/")
+    if not value:
+        raise BadInput(
+            f"{where}: a prefix is required (scheme://bucket/PREFIX): the runtime keeps its "
+            "objects, and identities are scoped, under it"
+        )
+    if len(value) > PREFIX_MAX:
+        raise BadInput(f"{where}: the prefix is longer than {PREFIX_MAX} characters")
+    for segment in value.split("/"):
+        if segment in ("", ".", "..") or not PREFIX_SEGMENT.match(segment):
+            raise BadInput(
+                f"{where}: prefix {value!r}: segments may hold letters, digits, '.', '_' and "
+                "'-' only (no empty, '.' or '..' segment, no wildcard)"
+            )
+        if f"{segment}/" == layout.ROOT:
+            raise BadInput(
+                f"{where}: prefix {value!r} points inside a store's own {layout.ROOT} folder; "
+                "give the store's URL itself (the part before it)"
+            )
+    return value
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    """A parsed store URL: ``scheme://bucket/prefix?param=value``."""
+
+    scheme: str
+    bucket: str
+    prefix: str
+    params: dict[str, str] = field(default_factory=dict)
+    display: str = ""
+    """The URL as given, secrets redacted."""
+
+    def check_params(self, allowed: set[str]) -> None:
+        """Refuse parameters the adapter does not know, and an ``endpoint=`` that is not HTTP."""
+        unknown = sorted(set(self.params) - allowed)
+        if unknown:
+            allowed_text = ", ".join(sorted(allowed)) or "none"
+            raise BadInput(
+                f"{self.display}: unknown parameter {', '.join(unknown)} "
+                f"(allowed for {self.scheme}://: {allowed_text})"
+            )
+        endpoint = self.params.get("endpoint")
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise BadInput(f"{self.display}: endpoint must be an http:// or https:// URL")
+
+    def format(self) -> str:
+        """The URL again, in canonical form: ``parse_store_url(u.format()) == u``."""
+        return format_store_url(self.scheme, self.bucket, self.prefix, self.params)
+
+
+def parse_store_url(url: str) -> StoreURL:
+    """Parse and check the syntax of a store URL; raise BadInput with the reason if malformed."""
+    from . import ADAPTERS
+
+    display = redact(url) if isinstance(url, str) else repr(url)
+    if not isinstance(url, str) or "://" not in url:
+        raise BadInput(f"malformed store URL {display!r}: expected scheme://bucket/prefix")
+    try:
+        parts = urlsplit(url)
+        params_list = parse_qsl(
+            parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)
+        )
+    except ValueError as exc:
+        raise BadInput(f"malformed store URL {display!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ADAPTERS:
+        known = ", ".join(f"{s}://" for s in ADAPTERS)
+        raise BadInput(
+            f"unknown store URL scheme {scheme + '://'!r} in {display!r} (known: {known})"
+        )
+    if parts.fragment:
+        raise BadInput(f"malformed store URL {display!r}: fragments (#...) are not allowed")
+    params: dict[str, str] = {}
+    for key, value in params_list:
+        if key in params:
+            raise BadInput(f"malformed store URL {display!r}: parameter {key!r} given twice")
+        params[key] = value
+    path = unquote(parts.path)
+    if scheme == "file":
+        bucket, prefix = "", (parts.netloc + path if parts.netloc else path)
+        if any(seg in (".", "..") for seg in prefix.split("/")):
+            raise BadInput(
+                f"malformed store URL {display!r}: '.' and '..' are not allowed in the path"
+            )
+    else:
+        bucket = unquote(parts.netloc)
+        if not bucket:
+            raise BadInput(f"malformed store URL {display!r}: no bucket or container name")
+        if "@" in bucket or ":" in bucket:
+            raise BadInput(
+                f"malformed store URL {display!r}: credentials and ports do not belong in the "
+                "URL; use the SDK's credential chain and the endpoint= parameter"
+            )
+        where = f"store URL {display!r}"
+        prefix = path.strip("/") if scheme == "mem" else check_prefix(path, where)
+    return StoreURL(scheme=scheme, bucket=bucket, prefix=prefix, params=params, display=display)
+
+
+def format_store_url(
+    scheme: str, bucket: str, prefix: str, params: Mapping[str, str] | None = None
+) -> str:
+    """The store URL of ``prefix`` in ``bucket``: the inverse of :func:`parse_store_url`.
+
+    Parameters keep the order given. Raises BadInput for a prefix that breaks the rule, so a
+    component can never output a URL the runtime would refuse.
+    """
+    query = "&".join(
+        f"{quote(str(k), safe='')}={quote(str(v), safe=':/')}" for k, v in (params or {}).items()
+    )
+    tail = f"?{query}" if query else ""
+    if scheme == "file":
+        return f"file://{quote(prefix)}{tail}"
+    if scheme not in CLOUD_SCHEMES and scheme != "mem":
+        raise BadInput(f"unknown store URL scheme {scheme!r}")
+    if not bucket or "/" in bucket:
+        raise BadInput(f"{scheme}:// needs one bucket or container name, not {bucket!r}")
+    prefix = check_prefix(prefix, f"{scheme}://{bucket}") if scheme != "mem" else prefix
+    return f"{scheme}://{quote(bucket, safe='')}/{prefix}{tail}"

@@ -1,0 +1,145 @@
+"""The store contract the runtime owns: URL parsing and formatting, the prefix rule, and the
+atlas.hcl repo block; and every store URL the documentation shows obeys them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from atlas_continuity.infra.store import DEFAULT_PREFIX
+from atlas_continuity.runtime.config import config_path, load_env, repo_block
+from atlas_continuity.runtime.errors import BadInput
+from atlas_continuity.runtime.stores.url import check_prefix, format_store_url, parse_store_url
+from devtools.emulators import ROOT
+
+CANONICAL = [
+    "s3://acme-atlas-backup/atlas?region=us-east-1",
+    "s3://b/team/db?region=eu-west-1&endpoint=http://127.0.0.1:9000&profile=ci",
+    "gs://acme-atlas-backup/atlas",
+    "azureblob://atlas/atlas?storage_account=acmeatlas",
+    "azureblob://c/a.b_c-d/e?endpoint=https://acct.blob.core.usgovcloudapi.net",
+    "file:///var/lib/atlas%20mirror/store",
+]
+
+
+@pytest.mark.parametrize("url", CANONICAL)
+def test_a_canonical_url_formats_back_to_itself(url):
+    parsed = parse_store_url(url)
+    assert parsed.format() == url
+    assert format_store_url(parsed.scheme, parsed.bucket, parsed.prefix, parsed.params) == url
+
+
+def test_formatting_is_the_inverse_of_parsing():
+    url = format_store_url(
+        "s3", "b", "/team/db/", {"region": "us-east-1", "endpoint": "http://h:1"}
+    )
+    parsed = parse_store_url(url)
+    assert (parsed.scheme, parsed.bucket, parsed.prefix) == ("s3", "b", "team/db")
+    assert parsed.params == {"region": "us-east-1", "endpoint": "http://h:1"}
+    assert list(parsed.params) == ["region", "endpoint"]  # order kept: formats back identically
+
+
+@pytest.mark.parametrize("prefix", ["atlas", "team/db", "a.b_c-d/0", "x" * 512])
+def test_prefixes_that_keep_the_rule(prefix):
+    assert check_prefix(prefix) == prefix
+    assert check_prefix(f"/{prefix}/") == prefix
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reason"),
+    [
+        ("", "a prefix is required"),
+        ("/", "a prefix is required"),
+        (None, "a prefix is required"),
+        ("a//b", "no empty"),
+        ("a/../b", r"'\.\.'"),
+        ("./a", r"'\.'"),
+        ("team/*", "no wildcard"),
+        ("it's", "letters, digits"),
+        ("a b", "letters, digits"),
+        ("caf\u00e9", "letters, digits"),
+        ("x" * 513, "longer than 512"),
+        ("atlas/atlas-continuity", "inside a store's own atlas-continuity/"),
+        (7, "must be a string"),
+    ],
+)
+def test_prefixes_that_break_the_rule_are_refused_with_the_reason(prefix, reason):
+    with pytest.raises(BadInput, match=reason):
+        check_prefix(prefix)
+
+
+@pytest.mark.parametrize("url", ["s3://b?region=us-east-1", "gs://b", "gs://b/", "gs://b/a b"])
+def test_the_parser_applies_the_prefix_rule(url):
+    with pytest.raises(BadInput, match="prefix"):
+        parse_store_url(url)
+
+
+def test_the_formatter_refuses_what_the_parser_would():
+    for bucket, prefix in (("", "atlas"), ("a/b", "atlas"), ("b", "a b"), ("b", "")):
+        with pytest.raises(BadInput):
+            format_store_url("gs", bucket, prefix)
+
+
+def test_the_repo_block_reads_back_to_the_same_values(tmp_path):
+    backups = [
+        "s3://b/atlas?region=us-east-1&endpoint=http://127.0.0.1:9000",
+        "gs://b/atlas",
+        'azureblob://c/atlas?storage_account=${not-interpolated}"quoted"%{x}\\',
+    ]
+    block = repo_block("app", backups, url="s3://primary/atlas?region=us-east-1")
+    hcl = tmp_path / "atlas.hcl"
+    hcl.write_text('env "prod" {\n  migration {\n' + block + "  }\n}\n")
+    env = load_env(config_path(f"file://{hcl}"), "prod", {})
+    assert (env.repo, env.primary, list(env.backups)) == (
+        "app",
+        "s3://primary/atlas?region=us-east-1",
+        backups,
+    )
+
+
+def test_the_repo_block_refuses_a_repository_name_atlas_would_not_take():
+    with pytest.raises(BadInput, match="repository"):
+        repo_block("app name", [])
+
+
+# --- the documentation ------------------------------------------------------------------------
+
+DOCUMENTED = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "templates").glob("*")),
+    *sorted((ROOT / "runtime" / "ci" / "templates").glob("*")),
+    ROOT / "orb" / "orb.yml",
+    ROOT / "action.yml",
+    ROOT / "stacks" / "README.md",
+]
+URL = re.compile(r"\b(?:s3|gs|azureblob)://[^\s\"'`<>)\]]+")
+# Generic forms in format tables name their parts instead of giving values.
+PLACEHOLDER_PREFIXES = {"prefix", "PREFIX"}
+
+
+def documented_urls() -> list[tuple[str, str]]:
+    found = []
+    for path in DOCUMENTED:
+        for url in URL.findall(path.read_text()):
+            url = url.rstrip(".,;:")
+            if url.endswith("://") or url.rstrip(",") != url:  # a scheme named in prose
+                continue
+            # ${...} is filled in by HCL or the CI provider; check the URL around it.
+            found.append((path.relative_to(ROOT).as_posix(), re.sub(r"\$\{[^}]*\}", "x", url)))
+    return found
+
+
+def test_the_documentation_shows_store_urls():
+    assert len(documented_urls()) > 10
+
+
+@pytest.mark.parametrize(("where", "url"), documented_urls())
+def test_every_documented_store_url_keeps_the_contract(where, url):
+    parsed = parse_store_url(url)
+    assert parsed.format() == url, f"{where}: {url} is not in canonical form"
+    assert parsed.prefix in PLACEHOLDER_PREFIXES | {DEFAULT_PREFIX}, (
+        f"{where}: {url} uses prefix {parsed.prefix!r}, not the components' {DEFAULT_PREFIX!r}: "
+        "a grant or registry URL outside what the components provision"
+    )
