@@ -4,7 +4,7 @@ Config (namespace ``atlas-continuity``)::
 
     atlas-continuity:repo: app                 # the registry repository name in atlas.hcl
     atlas-continuity:aws:
-      bucket: {prefix: registry, create_kms_key: true}       # S3BackupBucketArgs
+      bucket: {create_kms_key: true}                         # S3BackupBucketArgs
       ci_writers:                                            # name -> AwsCiWriterRoleArgs
         github-main: {provider: github, repository: acme/db, branch: main,
                       create_oidc_provider: true}
@@ -12,8 +12,10 @@ Config (namespace ``atlas-continuity``)::
         prod: {namespace: atlas-operator, service_account: atlas-operator, cluster_name: prod}
 
 The roles get the bucket's ARN, prefix and key from the bucket; they cannot be set here.
-Exports what pipelines need: the backup URL list, an ``atlas.hcl`` ``repo`` block, and the
-role ARNs and service-account annotations per name.
+Exports what pipelines need (README, "The stack program"): ``store_url`` (the one URL for
+push / pull and grant save / restore), ``backup_urls``, an ``atlas.hcl`` ``repo`` block, the role
+ARNs and service-account annotations per name, and ``ci_variables``: per CI writer, every
+variable the ``ci init`` templates ask for.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+
+from atlas_continuity.runtime.config import repo_block
 
 CONFIG_NAMESPACE = "atlas-continuity"
 _AWS_KEYS = {"bucket", "ci_writers", "readers"}
@@ -41,15 +45,10 @@ def main() -> None:
 
     backup_urls = pulumi.Output.all(*urls)
     pulumi.export("backup_urls", backup_urls)
-    pulumi.export("atlas_hcl_repo", backup_urls.apply(lambda u: atlas_hcl_repo(repo, u)))
+    pulumi.export("store_url", backup_urls.apply(lambda u: u[0] if u else None))
+    pulumi.export("atlas_hcl_repo", backup_urls.apply(lambda u: repo_block(repo, u)))
     for key, value in exports.items():
         pulumi.export(key, value)
-
-
-def atlas_hcl_repo(repo: str, backups: list[str]) -> str:
-    """The ``repo`` block to paste into ``env { migration { ... } }`` of atlas.hcl."""
-    lines = "".join(f'    "{url}",\n' for url in backups)
-    return f'repo {{\n  name   = "{repo}"\n  backup = [\n{lines}  ]\n}}\n'
 
 
 def _aws(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any]]:
@@ -75,7 +74,16 @@ def _aws(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any]]:
     }
     return bucket.store_url, {
         "aws_bucket": bucket.bucket_name,
+        "aws_store_url": bucket.store_url,
         "aws_ci_role_arns": {name: role.role_arn for name, role in writers.items()},
+        "ci_variables": {
+            name: {
+                "ATLAS_GRANT_STORE": bucket.store_url,
+                "AWS_ROLE_ARN": role.role_arn,
+                "AWS_REGION": bucket.region,
+            }
+            for name, role in writers.items()
+        },
         "aws_reader_role_arns": {name: role.role_arn for name, role in readers.items()},
         "aws_reader_service_account_annotations": {
             name: role.service_account_annotations for name, role in readers.items()

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
+from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:AwsCiWriterRole"
 
@@ -63,8 +64,13 @@ class AwsCiWriterRoleArgs(TypedDict, total=False):
     bucket_arn: Required[pulumi.Input[str]]
     """The backup bucket's ARN (S3BackupBucket.bucket_arn)."""
     prefix: pulumi.Input[str]
-    """The registry prefix the role may write under, e.g. S3BackupBucket.prefix.
-    Default: "registry"."""
+    """The store's prefix the role is scoped to, e.g. S3BackupBucket.prefix. Default: "atlas"."""
+    allow_atlas_backup_writes: bool
+    """Let the role write Atlas's own ``repo.backup`` copies (``atlas migrate push``) under the
+    prefix: plain PUTs, which may replace an object (the bucket's versioning keeps the replaced
+    version). Everything under ``<prefix>/atlas-continuity/`` stays create-only either way.
+    Default: true. Turn it off when only atlas-continuity writes the bucket: the role can then
+    create objects only in the runtime's registry and grants folders."""
     kms_key_arn: pulumi.Input[str]
     """The bucket's SSE-KMS key (S3BackupBucket.kms_key_arn), if it has one: the role gets the
     data-key actions on it, through S3 only."""
@@ -80,8 +86,10 @@ class AwsCiWriterRoleArgs(TypedDict, total=False):
 
 class AwsCiWriterRole(pulumi.ComponentResource):
     """An IAM role that one CI repository and branch (or environment) assume by OIDC, with
-    create, read and list on the registry prefix only: no delete, no bucket administration, and
-    no long-lived keys. With the bucket's versioning, nothing it writes can erase history.
+    read and list on the store's prefix, create-only writes in the runtime's folders, and
+    (by default) plain writes for Atlas's own backups beside them: no delete, no bucket
+    administration, no long-lived keys. With the bucket's versioning, nothing it writes can
+    erase history.
     """
 
     role_arn: pulumi.Output[str]
@@ -118,11 +126,18 @@ class AwsCiWriterRole(pulumi.ComponentResource):
             gitlab_url=args.get("gitlab_url"),
             audience=args.get("audience"),
         )
-        prefix = args.get("prefix", "registry")
+        prefix = args.get("prefix", DEFAULT_PREFIX)
         bucket_arn = _required(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")
+        atlas_writes = args.get("allow_atlas_backup_writes", True)
+        if not isinstance(atlas_writes, bool):
+            raise ValueError(f"{name}: allow_atlas_backup_writes must be true or false")
+
+        def policy(bucket: str, prefix: str, key: str | None) -> dict:
+            return policies.writer_policy(bucket, prefix, key, atlas_backup_writes=atlas_writes)
+
         policies.check_when_plain(
-            lambda: policies.writer_policy(bucket_arn, prefix, kms_key_arn),
+            lambda: policy(bucket_arn, prefix, kms_key_arn),
             bucket_arn,
             prefix,
             kms_key_arn,
@@ -163,7 +178,7 @@ class AwsCiWriterRole(pulumi.ComponentResource):
             ),
             policy_name="registry-write",
             policy=pulumi.Output.all(bucket_arn, prefix, kms_key_arn).apply(
-                lambda v: policies.to_json(policies.writer_policy(*v))
+                lambda v: policies.to_json(policy(*v))
             ),
             opts=child,
         )

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
+from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:EksReaderRole"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -35,14 +36,15 @@ class EksReaderRoleArgs(TypedDict, total=False):
     service_account: Required[str]
     """The Kubernetes service account the role is bound to; no other can assume it."""
     cluster_name: pulumi.Input[str]
-    """pod-identity: the EKS cluster's name (required there)."""
+    """pod-identity: the EKS cluster's name (required there). The trust pins the cluster's
+    ARN, built from it and the AWS provider's account, region and partition."""
     oidc_provider_arn: pulumi.Input[str]
     """irsa: the ARN of the IAM OIDC provider for the cluster's issuer (required there)."""
     bucket_arn: Required[pulumi.Input[str]]
     """The backup bucket's ARN (S3BackupBucket.bucket_arn)."""
     prefix: pulumi.Input[str]
-    """The registry prefix the role may read under, e.g. S3BackupBucket.prefix.
-    Default: "registry"."""
+    """The store's prefix the role may read under, e.g. S3BackupBucket.prefix.
+    Default: "atlas"."""
     kms_key_arn: pulumi.Input[str]
     """The bucket's SSE-KMS key, if it has one: the role gets kms:Decrypt on it, through S3."""
     role_name: pulumi.Input[str]
@@ -57,7 +59,7 @@ class EksReaderRoleArgs(TypedDict, total=False):
 
 class EksReaderRole(pulumi.ComponentResource):
     """An IAM role for one Kubernetes service account on EKS, by Pod Identity or IRSA, with read
-    and list on the registry prefix only."""
+    and list on the store's prefix only."""
 
     role_arn: pulumi.Output[str]
     """The role's ARN."""
@@ -81,7 +83,7 @@ class EksReaderRole(pulumi.ComponentResource):
             raise ValueError(f"{name}: mode must be pod-identity or irsa") from None
         namespace = policies.check_k8s_namespace(args.get("namespace"))
         service_account = policies.check_k8s_service_account(args.get("service_account"))
-        prefix = args.get("prefix", "registry")
+        prefix = args.get("prefix", DEFAULT_PREFIX)
         bucket_arn = args.get("bucket_arn")
         if bucket_arn is None:
             raise ValueError(f"{name}: bucket_arn is required")
@@ -97,6 +99,9 @@ class EksReaderRole(pulumi.ComponentResource):
         if mode is EksIdentityMode.POD_IDENTITY:
             if cluster_name is None:
                 raise ValueError(f"{name}: pod-identity needs cluster_name")
+            policies.check_when_plain(
+                lambda: policies.check_eks_cluster_name(cluster_name), cluster_name
+            )
             if provider_arn is not None:
                 raise ValueError(f"{name}: oidc_provider_arn is for irsa, not pod-identity")
         else:
@@ -114,10 +119,20 @@ class EksReaderRole(pulumi.ComponentResource):
         tags = args.get("tags")
 
         if mode is EksIdentityMode.POD_IDENTITY:
-            trust = pulumi.Output.from_input(cluster_name).apply(
-                lambda cluster: policies.to_json(
-                    policies.pod_identity_trust_policy(cluster, namespace, service_account)
+            invoke = pulumi.InvokeOptions(parent=self)
+            account = aws.get_caller_identity_output(opts=invoke).account_id
+            region = aws.get_region_output(opts=invoke).region
+            partition = aws.get_partition_output(opts=invoke).partition
+
+            def pod_identity_trust(v: list[str]) -> str:
+                cluster, account_id, region_name, partition_name = v
+                arn = policies.eks_cluster_arn(partition_name, region_name, account_id, cluster)
+                return policies.to_json(
+                    policies.pod_identity_trust_policy(arn, account_id, namespace, service_account)
                 )
+
+            trust = pulumi.Output.all(cluster_name, account, region, partition).apply(
+                pod_identity_trust
             )
         else:
             trust = pulumi.Output.from_input(provider_arn).apply(

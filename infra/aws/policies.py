@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from atlas_continuity.runtime import layout
+from atlas_continuity.runtime.stores.url import check_prefix
+
 POLICY_VERSION = "2012-10-17"
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -40,7 +43,6 @@ _GITLAB_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9
 _BITBUCKET_WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _K8S_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9!_.'()-]+$")
 _BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
@@ -97,26 +99,6 @@ def check_environment(environment: str | None) -> str:
     if ":" in environment or any(ord(c) < 32 or ord(c) == 127 for c in environment):
         raise ValueError(f"environment {environment!r} contains ':' or a control character")
     return environment
-
-
-def normalize_prefix(prefix: str | None) -> str:
-    """The registry prefix inside the bucket, without leading or trailing slashes.
-
-    It must not be empty: the CI and Kubernetes identities are scoped to it, and an empty prefix
-    would scope them to the whole bucket.
-    """
-    if prefix is None:
-        raise ValueError("prefix is required: identities are scoped to the registry prefix")
-    value = str(prefix).strip("/")
-    if not value:
-        raise ValueError("prefix must not be empty: identities would be scoped to the whole bucket")
-    for segment in value.split("/"):
-        if segment in ("", ".", "..") or not _PREFIX_SEGMENT.match(segment):
-            raise ValueError(
-                f"prefix {prefix!r}: segments may use letters, digits and !_.'()- only "
-                "(no wildcard, no empty, '.' or '..' segment)"
-            )
-    return value
 
 
 def check_k8s_namespace(namespace: str | None) -> str:
@@ -394,14 +376,33 @@ def web_identity_trust_policy(provider_arn: str, trust: OidcTrust) -> dict[str, 
     }
 
 
-def pod_identity_trust_policy(
-    cluster_name: str, namespace: str, service_account: str
-) -> dict[str, Any]:
-    """EKS Pod Identity: the EKS service, pinned by its session tags to one cluster/NS/SA.
+def check_eks_cluster_name(cluster_name: str | None) -> str:
+    cluster_name = _required("cluster_name", cluster_name)
+    if not re.match(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", cluster_name):
+        raise ValueError(f"cluster_name {cluster_name!r} is not an EKS cluster name")
+    return cluster_name
 
-    Without the ``aws:RequestTag`` conditions any Pod Identity association in the account could
-    use the role; with them only this cluster's namespace and service account can.
+
+def eks_cluster_arn(partition: str, region: str, account_id: str, cluster_name: str) -> str:
+    """The ARN of the EKS cluster ``cluster_name`` in ``account_id`` and ``region``."""
+    cluster_name = check_eks_cluster_name(cluster_name)
+    if not re.match(r"^\d{12}$", str(account_id)):
+        raise ValueError(f"{account_id!r} is not an AWS account ID")
+    return f"arn:{partition}:eks:{region}:{account_id}:cluster/{cluster_name}"
+
+
+def pod_identity_trust_policy(
+    cluster_arn: str, account_id: str, namespace: str, service_account: str
+) -> dict[str, Any]:
+    """EKS Pod Identity: the EKS service, pinned to one cluster (by ARN), account, namespace
+    and service account.
+
+    Pod Identity tags each session with the cluster's ARN, the namespace and the service
+    account; without these conditions any Pod Identity association in the account could use
+    the role. ``aws:SourceAccount`` keeps the service from assuming it for another account.
     """
+    if not re.match(r"^arn:[a-z-]+:eks:[a-z0-9-]+:\d{12}:cluster/.+$", str(cluster_arn)):
+        raise ValueError(f"{cluster_arn!r} is not an EKS cluster ARN")
     return {
         "Version": POLICY_VERSION,
         "Statement": [
@@ -412,7 +413,8 @@ def pod_identity_trust_policy(
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Condition": {
                     "StringEquals": {
-                        "aws:RequestTag/eks-cluster-name": _required("cluster_name", cluster_name),
+                        "aws:SourceAccount": str(account_id),
+                        "aws:RequestTag/eks-cluster-arn": cluster_arn,
                         "aws:RequestTag/kubernetes-namespace": check_k8s_namespace(namespace),
                         "aws:RequestTag/kubernetes-service-account": check_k8s_service_account(
                             service_account
@@ -433,38 +435,26 @@ def _check_bucket_arn(bucket_arn: str) -> str:
     return str(bucket_arn)
 
 
-def _prefix_statements(bucket_arn: str, prefix: str, read_only: bool) -> list[dict]:
+def _read_statements(bucket_arn: str, prefix: str) -> list[dict[str, Any]]:
+    """List and read everything under the store's prefix: the runtime's objects and Atlas's
+    own backups. ``s3:GetObject`` also covers HEAD."""
     bucket_arn = _check_bucket_arn(bucket_arn)
-    prefix = normalize_prefix(prefix)
-    objects = f"{bucket_arn}/{prefix}/*"
-    statements = [
+    prefix = check_prefix(prefix)
+    return [
         {
-            "Sid": "ListRegistryPrefix",
+            "Sid": "ListStorePrefix",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": bucket_arn,
             "Condition": {"StringLike": {"s3:prefix": f"{prefix}/*"}},
         },
         {
-            "Sid": "ReadRegistryObjects",
+            "Sid": "ReadStoreObjects",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": objects,
+            "Resource": f"{bucket_arn}/{prefix}/*",
         },
     ]
-    if not read_only:
-        # Create-only: a PUT must carry If-None-Match (the runtime always sends '*'), so a
-        # stolen CI credential cannot replace what readers see, only add to it.
-        statements.append(
-            {
-                "Sid": "CreateRegistryObjects",
-                "Effect": "Allow",
-                "Action": "s3:PutObject",
-                "Resource": objects,
-                "Condition": {"Null": {"s3:if-none-match": "false"}},
-            }
-        )
-    return statements
 
 
 def _kms_statement(kms_key_arn: str, actions: list[str]) -> dict[str, Any]:
@@ -485,14 +475,57 @@ def _kms_statement(kms_key_arn: str, actions: list[str]) -> dict[str, Any]:
     }
 
 
-def writer_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) -> dict[str, Any]:
-    """Create, read and list under the registry prefix; nothing else (no delete, no admin).
+def writer_policy(
+    bucket_arn: str,
+    prefix: str,
+    kms_key_arn: str | None = None,
+    *,
+    atlas_backup_writes: bool = True,
+) -> dict[str, Any]:
+    """Read and list the store's prefix; create the runtime's objects; never delete.
 
-    PUTs are allowed only with ``If-None-Match``, which S3 answers with 412 when the key exists:
-    the role can add objects, never replace one. ``s3:GetObject`` also covers HEAD. With
-    SSE-KMS, the key's data-key actions are granted only when S3 calls KMS for the role.
+    - The runtime's registry and grants (``<prefix>/atlas-continuity/registry/`` and
+      ``.../grants/``) may be created, never replaced: a PUT must carry ``If-None-Match``, which
+      S3 answers with 412 when the key exists. An explicit Deny keeps everything under
+      ``<prefix>/atlas-continuity/`` create-only, whatever else is allowed.
+    - With ``atlas_backup_writes`` (the default), the rest of the prefix takes plain PUTs, as
+      ``atlas migrate push`` writes its ``repo.backup`` copies: such a PUT may replace an
+      object, and the bucket's versioning keeps the version it replaced.
+    - No delete, no bucket administration. With SSE-KMS, the key's data-key actions are granted
+      only when S3 calls KMS for the role.
     """
-    statements = _prefix_statements(bucket_arn, prefix, read_only=False)
+    statements = _read_statements(bucket_arn, prefix)
+    prefix = check_prefix(prefix)
+    statements.append(
+        {
+            "Sid": "CreateRuntimeObjects",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": [
+                f"{bucket_arn}/{layout.object_name(prefix, subtree)}*"
+                for subtree in layout.SUBTREES
+            ],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        }
+    )
+    if atlas_backup_writes:
+        statements.append(
+            {
+                "Sid": "WriteAtlasBackups",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/{prefix}/*",
+            }
+        )
+    statements.append(
+        {
+            "Sid": "RuntimeObjectsAreCreateOnly",
+            "Effect": "Deny",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{layout.object_name(prefix, layout.ROOT)}*",
+            "Condition": {"Null": {"s3:if-none-match": "true"}},
+        }
+    )
     if kms_key_arn:
         statements.append(
             _kms_statement(kms_key_arn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
@@ -501,8 +534,8 @@ def writer_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) 
 
 
 def reader_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) -> dict[str, Any]:
-    """Read and list under the registry prefix; nothing else."""
-    statements = _prefix_statements(bucket_arn, prefix, read_only=True)
+    """Read and list under the store's prefix; nothing else."""
+    statements = _read_statements(bucket_arn, prefix)
     if kms_key_arn:
         statements.append(_kms_statement(kms_key_arn, ["kms:Decrypt"]))
     return {"Version": POLICY_VERSION, "Statement": statements}

@@ -7,6 +7,7 @@ from typing import TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from atlas_continuity.infra import store
 from atlas_continuity.infra.aws import policies
 
 TYPE_TOKEN = "atlas-continuity:index:S3BackupBucket"
@@ -27,8 +28,10 @@ class S3BackupBucketArgs(TypedDict, total=False):
     bucket_name: pulumi.Input[str]
     """The bucket's name. Default: the component name plus a random suffix (Pulumi autonaming)."""
     prefix: str
-    """The registry prefix inside the bucket, which the store URL points at and the CI and
-    Kubernetes identities are scoped to. Default: "registry"."""
+    """The store's prefix inside the bucket: the store URL points at it, the runtime keeps its
+    registry and grants under ``<prefix>/atlas-continuity/``, Atlas's own ``repo.backup``
+    copies go beside them, and the CI and Kubernetes identities are scoped to it. Letters,
+    digits, '.', '_' and '-' in '/'-separated segments. Default: "atlas"."""
     region: str
     """The AWS region of the bucket and its children. Default: the AWS provider's region."""
     kms_key_arn: pulumi.Input[str]
@@ -76,9 +79,10 @@ class S3BackupBucket(pulumi.ComponentResource):
     region: pulumi.Output[str]
     """The bucket's region."""
     prefix: pulumi.Output[str]
-    """The registry prefix inside the bucket."""
+    """The store's prefix inside the bucket."""
     store_url: pulumi.Output[str]
-    """The store URL for atlas.hcl and the runtime: s3://BUCKET/PREFIX?region=REGION."""
+    """The store URL, s3://BUCKET/PREFIX?region=REGION: one URL for atlas.hcl's repo.backup,
+    push / pull and grant save / restore."""
     kms_key_arn: pulumi.Output[str | None]
     """The SSE-KMS key's ARN, or null under SSE-S3."""
 
@@ -232,9 +236,7 @@ class S3BackupBucket(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self.region = bucket.bucket_region
         self.prefix = pulumi.Output.from_input(prefix)
-        self.store_url = pulumi.Output.all(bucket_id, bucket.bucket_region).apply(
-            lambda v: f"s3://{v[0]}/{prefix}?region={v[1]}"
-        )
+        self.store_url = store.store_url("s3", bucket_id, prefix, {"region": bucket.bucket_region})
         self.kms_key_arn = pulumi.Output.from_input(key_arn)
         self.register_outputs(
             {
@@ -252,7 +254,7 @@ class _Settings:
     """The plain arguments, validated before any resource is declared."""
 
     def __init__(self, name: str, args: S3BackupBucketArgs) -> None:
-        self.prefix = policies.normalize_prefix(args.get("prefix", "registry"))
+        self.prefix = store.store_prefix(name, args)
         self.create_kms_key = bool(args.get("create_kms_key", False))
         if self.create_kms_key and args.get("kms_key_arn") is not None:
             raise ValueError(f"{name}: give kms_key_arn or create_kms_key, not both")

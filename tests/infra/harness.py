@@ -26,6 +26,7 @@ with warnings.catch_warnings():
     pulumi_aws.s3.Bucket  # noqa: B018  (the SDK loads modules lazily: this loads s3)
 
 ACCOUNT = "123456789012"
+REGION = "us-east-1"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 
 
@@ -90,7 +91,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        return {}
+        """The provider invokes the components make, answered as AWS would for ACCOUNT."""
+        return {
+            "aws:index/getCallerIdentity:getCallerIdentity": {
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:user/deployer",
+                "userId": "AIDAEXAMPLE",
+                "id": ACCOUNT,
+            },
+            "aws:index/getRegion:getRegion": {"region": REGION, "name": REGION, "id": REGION},
+            "aws:index/getPartition:getPartition": {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+            },
+        }.get(args.token, {})
 
 
 def deploy(build: Callable[[], dict[str, pulumi.Resource]]) -> Deployment:

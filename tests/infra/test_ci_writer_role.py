@@ -289,41 +289,76 @@ def test_refusal_happens_before_any_resource_is_declared():
 # --- permissions -------------------------------------------------------------------------------
 
 
-def test_writer_may_create_read_and_list_under_the_prefix_only():
+RUNTIME = f"{BUCKET_ARN}/atlas/atlas-continuity"
+
+
+def test_writer_reads_the_prefix_creates_runtime_objects_and_writes_atlas_backups():
     d = writer(PROVIDERS["github-branch"])
     policy = d.one(ROLE_POLICY)
     assert policy.inputs["role"] == d.outputs["role"]["role_name"]
-    statements = {s["Sid"]: s for s in policy.policy()["Statement"]}
-    assert set(statements) == {
-        "ListRegistryPrefix",
-        "ReadRegistryObjects",
-        "CreateRegistryObjects",
-    }
-    assert statements["ListRegistryPrefix"] == {
-        "Sid": "ListRegistryPrefix",
-        "Effect": "Allow",
-        "Action": "s3:ListBucket",
-        "Resource": BUCKET_ARN,
-        "Condition": {"StringLike": {"s3:prefix": "registry/*"}},
-    }
-    assert statements["ReadRegistryObjects"] == {
-        "Sid": "ReadRegistryObjects",
-        "Effect": "Allow",
-        "Action": "s3:GetObject",
-        "Resource": f"{BUCKET_ARN}/registry/*",
-    }
-    # Create-only: a PUT without If-None-Match (one that could replace an object) is not allowed.
-    assert statements["CreateRegistryObjects"] == {
-        "Sid": "CreateRegistryObjects",
-        "Effect": "Allow",
-        "Action": "s3:PutObject",
-        "Resource": f"{BUCKET_ARN}/registry/*",
-        "Condition": {"Null": {"s3:if-none-match": "false"}},
-    }
+    assert policy.policy()["Statement"] == [
+        {
+            "Sid": "ListStorePrefix",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": BUCKET_ARN,
+            "Condition": {"StringLike": {"s3:prefix": "atlas/*"}},
+        },
+        {
+            "Sid": "ReadStoreObjects",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{BUCKET_ARN}/atlas/*",
+        },
+        # The runtime's registry and grants: create-only (a PUT must carry If-None-Match).
+        {
+            "Sid": "CreateRuntimeObjects",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": [f"{RUNTIME}/registry/*", f"{RUNTIME}/grants/*"],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        },
+        # Atlas's own repo.backup copies: plain PUTs anywhere under the prefix...
+        {
+            "Sid": "WriteAtlasBackups",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{BUCKET_ARN}/atlas/*",
+        },
+        # ...except in the runtime's folder, where a PUT without If-None-Match is denied.
+        {
+            "Sid": "RuntimeObjectsAreCreateOnly",
+            "Effect": "Deny",
+            "Action": "s3:PutObject",
+            "Resource": f"{RUNTIME}/*",
+            "Condition": {"Null": {"s3:if-none-match": "true"}},
+        },
+    ]
+
+
+def test_without_atlas_backup_writes_the_writer_creates_only_in_the_runtime_folders():
+    d = writer({**PROVIDERS["github-branch"], "allow_atlas_backup_writes": False})
+    statements = d.one(ROLE_POLICY).policy()["Statement"]
+    puts = [s for s in statements if s["Action"] == "s3:PutObject" and s["Effect"] == "Allow"]
+    assert puts == [
+        {
+            "Sid": "CreateRuntimeObjects",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": [f"{RUNTIME}/registry/*", f"{RUNTIME}/grants/*"],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        }
+    ]
+    assert "RuntimeObjectsAreCreateOnly" in {s["Sid"] for s in statements}
+
+
+def test_atlas_backup_writes_must_be_a_boolean():
+    with pytest.raises(ValueError, match="allow_atlas_backup_writes"):
+        writer({**PROVIDERS["github-branch"], "allow_atlas_backup_writes": "no"})
 
 
 def test_writer_gets_the_data_key_actions_through_s3_when_the_bucket_uses_kms():
-    d = writer({**PROVIDERS["gitlab"], "kms_key_arn": KEY_ARN, "prefix": "atlas/"})
+    d = writer({**PROVIDERS["gitlab"], "kms_key_arn": KEY_ARN, "prefix": "team/db/"})
     statements = {s["Sid"]: s for s in d.one(ROLE_POLICY).policy()["Statement"]}
     assert statements["RegistryKeyThroughS3"] == {
         "Sid": "RegistryKeyThroughS3",
@@ -332,16 +367,20 @@ def test_writer_gets_the_data_key_actions_through_s3_when_the_bucket_uses_kms():
         "Resource": KEY_ARN,
         "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
     }
-    assert statements["ReadRegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
-    assert statements["CreateRegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
-    assert statements["ListRegistryPrefix"]["Condition"] == {"StringLike": {"s3:prefix": "atlas/*"}}
+    assert statements["ReadStoreObjects"]["Resource"] == f"{BUCKET_ARN}/team/db/*"
+    assert statements["CreateRuntimeObjects"]["Resource"] == [
+        f"{BUCKET_ARN}/team/db/atlas-continuity/registry/*",
+        f"{BUCKET_ARN}/team/db/atlas-continuity/grants/*",
+    ]
+    assert statements["ListStorePrefix"]["Condition"] == {"StringLike": {"s3:prefix": "team/db/*"}}
 
 
 def test_no_delete_and_no_bucket_administration_anywhere():
     d = writer({**PROVIDERS["github-branch"], "kms_key_arn": KEY_ARN})
     actions = set()
     for statement in d.one(ROLE_POLICY).policy()["Statement"]:
-        assert statement["Effect"] == "Allow"
+        if statement["Effect"] == "Deny":  # a Deny only takes away
+            continue
         value = statement["Action"]
         actions |= {value} if isinstance(value, str) else set(value)
     assert actions == {
@@ -386,7 +425,8 @@ def test_role_defaults():
         ({"bucket_arn": None}, "bucket_arn is required"),
         ({"bucket_arn": "acme-atlas-backup"}, "not an S3 bucket ARN"),
         ({"kms_key_arn": "alias-of-something"}, "not a KMS key ARN"),
-        ({"prefix": ""}, "must not be empty"),
+        ({"prefix": ""}, "a prefix is required"),
+        ({"prefix": "team/*"}, "no wildcard"),
         ({"max_session_duration": 60}, "between 3600 and 43200"),
     ],
 )
@@ -455,4 +495,4 @@ def test_the_prefix_can_come_from_the_bucket_output():
 
     d = deploy(build)
     statements = {s["Sid"]: s for s in d.one(ROLE_POLICY).policy()["Statement"]}
-    assert statements["CreateRegistryObjects"]["Resource"].endswith("/teams/db/*")
+    assert statements["WriteAtlasBackups"]["Resource"].endswith(":::b-bucket-5d1e7a9/teams/db/*")

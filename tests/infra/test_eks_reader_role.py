@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from atlas_continuity.infra.aws import EksIdentityMode, EksReaderRole
-from tests.infra.harness import ACCOUNT, KEY_ARN, deploy
+from tests.infra.harness import ACCOUNT, KEY_ARN, REGION, deploy
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -41,11 +41,18 @@ def test_pod_identity_is_the_default_and_is_pinned_to_cluster_namespace_and_acco
     assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     assert statement["Condition"] == {
         "StringEquals": {
-            "aws:RequestTag/eks-cluster-name": "prod",
+            "aws:SourceAccount": ACCOUNT,
+            "aws:RequestTag/eks-cluster-arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/prod",
             "aws:RequestTag/kubernetes-namespace": "atlas",
             "aws:RequestTag/kubernetes-service-account": "atlas-operator",
         }
     }
+
+
+@pytest.mark.parametrize("cluster", ["prod/x", "-prod", "a" * 101, "pr*d"])
+def test_a_cluster_name_that_is_no_eks_name_is_refused(cluster):
+    with pytest.raises(ValueError, match="cluster"):
+        reader({**POD_IDENTITY, "cluster_name": cluster})
 
 
 def test_pod_identity_association_binds_the_role_to_the_service_account():
@@ -91,23 +98,23 @@ def test_reader_may_read_and_list_under_the_prefix_only(args):
     assert policy.inputs["role"] == d.outputs["role"]["role_name"]
     assert policy.policy()["Statement"] == [
         {
-            "Sid": "ListRegistryPrefix",
+            "Sid": "ListStorePrefix",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": BUCKET_ARN,
-            "Condition": {"StringLike": {"s3:prefix": "registry/*"}},
+            "Condition": {"StringLike": {"s3:prefix": "atlas/*"}},
         },
         {
-            "Sid": "ReadRegistryObjects",
+            "Sid": "ReadStoreObjects",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{BUCKET_ARN}/registry/*",
+            "Resource": f"{BUCKET_ARN}/atlas/*",
         },
     ]
 
 
 def test_reader_gets_decrypt_only_on_the_kms_key():
-    d = reader({**POD_IDENTITY, "kms_key_arn": KEY_ARN, "prefix": "atlas"})
+    d = reader({**POD_IDENTITY, "kms_key_arn": KEY_ARN, "prefix": "team/db"})
     statements = {s["Sid"]: s for s in d.one(ROLE_POLICY).policy()["Statement"]}
     assert statements["RegistryKeyThroughS3"] == {
         "Sid": "RegistryKeyThroughS3",
@@ -116,7 +123,7 @@ def test_reader_gets_decrypt_only_on_the_kms_key():
         "Resource": KEY_ARN,
         "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
     }
-    assert statements["ReadRegistryObjects"]["Resource"] == f"{BUCKET_ARN}/atlas/*"
+    assert statements["ReadStoreObjects"]["Resource"] == f"{BUCKET_ARN}/team/db/*"
 
 
 def test_role_options_are_passed_through():

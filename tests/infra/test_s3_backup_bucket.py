@@ -120,8 +120,8 @@ def test_outputs_name_arn_region_and_store_url(defaults):
     assert out["bucket_name"].startswith("backup-bucket")
     assert out["bucket_arn"] == f"arn:aws:s3:::{out['bucket_name']}"
     assert out["region"] == "us-east-1"
-    assert out["prefix"] == "registry"
-    assert out["store_url"] == f"s3://{out['bucket_name']}/registry?region=us-east-1"
+    assert out["prefix"] == "atlas"
+    assert out["store_url"] == f"s3://{out['bucket_name']}/atlas?region=us-east-1"
 
 
 def test_every_child_is_named_after_the_component_and_targets_the_bucket(defaults):
@@ -226,8 +226,9 @@ def test_secure_settings_stay_on_when_options_are_on(everything_on):
     ("args", "message"),
     [
         ({"kms_key_arn": KEY_ARN, "create_kms_key": True}, "not both"),
-        ({"prefix": ""}, "must not be empty"),
-        ({"prefix": "/"}, "must not be empty"),
+        ({"prefix": ""}, "a prefix is required"),
+        ({"prefix": "/"}, "a prefix is required"),
+        ({"prefix": "it's"}, "prefix"),
         ({"prefix": "registry/*"}, "prefix"),
         ({"prefix": "a/../b"}, "prefix"),
         ({"noncurrent_version_expiration_days": 0}, "at least 1"),

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from atlas_continuity.infra import program
+from atlas_continuity.runtime.config import config_path, load_env
 from devtools.emulators import ROOT
 from tests.infra.harness import deploy
 
@@ -55,17 +56,38 @@ def test_the_example_stack_declares_bucket_writer_and_reader(monkeypatch):
         "atlas-continuity:index:S3BackupBucket",
     ]
     (url,) = exported["backup_urls"]
-    assert url.startswith("s3://") and url.endswith("/registry?region=us-east-1")
-    assert (
-        f'"{url}",' in exported["atlas_hcl_repo"] and 'name   = "app"' in exported["atlas_hcl_repo"]
-    )
+    bucket = exported["aws_bucket"]
+    assert url == exported["store_url"] == f"s3://{bucket}/atlas?region=us-east-1"
     assert set(exported["aws_ci_role_arns"]) == {"github-main"}
     assert set(exported["aws_reader_role_arns"]) == {"prod"}
+    # Everything a ci init template asks for, per CI writer, from the outputs alone.
+    assert exported["ci_variables"] == {
+        "github-main": {
+            "ATLAS_GRANT_STORE": url,
+            "AWS_ROLE_ARN": exported["aws_ci_role_arns"]["github-main"],
+            "AWS_REGION": "us-east-1",
+        }
+    }
     # The roles are scoped to the bucket's prefix and key, wired by the program.
     policies = [r.policy() for r in d.of_type("aws:iam/rolePolicy:RolePolicy")]
     assert all(
-        any("/registry/*" in str(s.get("Resource")) for s in p["Statement"]) for p in policies
+        any(f":::{bucket}/atlas/*" in str(s.get("Resource")) for s in p["Statement"])
+        for p in policies
     )
+
+
+def test_the_atlas_hcl_block_loads_through_config_with_the_backup_list(monkeypatch, tmp_path):
+    config = yaml.safe_load(EXAMPLE.read_text())["config"]
+    _, exported = run(config, monkeypatch)
+    block = exported["atlas_hcl_repo"]
+    atlas_hcl = tmp_path / "atlas.hcl"
+    atlas_hcl.write_text(
+        'env "prod" {\n  migration {\n'
+        + "".join(f"    {line}\n" for line in block.splitlines())
+        + "  }\n}\n"
+    )
+    env = load_env(config_path(f"file://{atlas_hcl}"), "prod", {})
+    assert (env.repo, env.primary, list(env.backups)) == ("app", None, exported["backup_urls"])
 
 
 def test_no_cloud_configured_declares_nothing(monkeypatch):
