@@ -38,6 +38,8 @@ class Emulator:
 
     def __init__(self) -> None:
         self.port = free_port()
+        self.env: dict[str, str] = {}
+        """Variables added to the server's environment."""
         self.proc: subprocess.Popen | None = None
         fd, self.log_path = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")
         os.close(fd)
@@ -60,6 +62,7 @@ class Emulator:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env={**os.environ, **self.env},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -114,6 +117,12 @@ class Moto(Emulator):
 
     def reset(self) -> None:
         self.post("/moto-api/reset")
+
+    def record_to(self, path: Path) -> Moto:
+        """Have moto's request recorder write to ``path`` (before start; toggled by the
+        /moto-api/recorder/ endpoints): method, URL and headers of every request."""
+        self.env["MOTO_RECORDER_FILEPATH"] = str(path)
+        return self
 
 
 class FakeGcs(Emulator):

@@ -15,7 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput, ContinuityError, ExitCode, NotFound, Refused, Unavailable
+from .errors import (
+    BadInput,
+    ContinuityError,
+    EveryTargetFailed,
+    ExitCode,
+    NotFound,
+    Refused,
+    common_exit_code,
+)
 
 log = logging.getLogger("atlas_continuity")
 PROG = "atlas-continuity"
@@ -407,16 +415,11 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
     if report.status == "failed":
         codes = {s.exit_code for s in report.stores}
         log.error("push failed: no store took version %s", report.digest[:12])
-        return int(_failure_code(codes))
+        return int(common_exit_code(codes))
     if report.status == "degraded":
         ok = sum(s.status in ("ok", "planned") for s in report.stores)
         out.warn(f"push degraded: {ok} of {len(report.stores)} stores took the version")
     return ExitCode.OK
-
-
-def _failure_code(codes: set[int | None]) -> ExitCode:
-    """One cause everywhere (all rejected credentials, say) keeps its code."""
-    return ExitCode(codes.pop()) if len(codes) == 1 and None not in codes else ExitCode.UNAVAILABLE
 
 
 def cmd_pull(args: argparse.Namespace, out: Output) -> int:
@@ -549,9 +552,10 @@ def _save(args: argparse.Namespace, out: Output, state_dir, data_root) -> dict[s
             log.info("grant %s to %s", r.status, r.cache)
     report = {"name": args.name, "files": len(files), "caches": [vars(r) for r in results]}
     if all(r.status == "failed" for r in results):
-        raise Unavailable(
+        raise EveryTargetFailed(
             "grant save failed: no cache took it; "
-            + "; ".join(f"{r.cache}: {r.error}" for r in results)
+            + "; ".join(f"{r.cache}: {r.error}" for r in results),
+            (r.exit_code for r in results),
         )
     return report
 

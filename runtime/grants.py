@@ -262,6 +262,8 @@ class CacheResult:
     """saved, restored, failed, skipped, or planned (dry run)."""
     key: str | None = None
     error: str | None = None
+    exit_code: int | None = None
+    """The exit code this cache's failure alone would give."""
 
 
 def save(snapshot: Snapshot, caches: list[Cache], *, dry_run: bool = False) -> list[CacheResult]:
@@ -278,7 +280,7 @@ def save(snapshot: Snapshot, caches: list[Cache], *, dry_run: bool = False) -> l
             cache.store.put(key, data)
             results.append(CacheResult(cache.label, "saved", key))
         except ContinuityError as exc:
-            results.append(CacheResult(cache.label, "failed", key, str(exc)))
+            results.append(CacheResult(cache.label, "failed", key, str(exc), int(exc.exit_code)))
             continue
         if cache.folder is not None:
             _prune_folder(cache, snapshot.name, key)

@@ -371,8 +371,8 @@ def test_a_linked_cache_folder_never_receives_a_save_or_loses_files(home, tmp_pa
     for name in "abcde":
         (victim / name).write_text("keep me")
     cache = tmp_path / "cache"
-    (cache / "grants").mkdir(parents=True)
-    (cache / "grants" / "default").symlink_to(victim)
+    (cache / layout.GRANTS).mkdir(parents=True)
+    (cache / layout.grants_prefix("default").rstrip("/")).symlink_to(victim)
     make_state(home())
     r = cli("grant", "save", "--cache-dir", cache)
     assert r.code != 0 and "symbolic link" in r.err

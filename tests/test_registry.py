@@ -9,7 +9,7 @@ import time
 import boto3
 import pytest
 
-from atlas_continuity.runtime import atlas_sum
+from atlas_continuity.runtime import atlas_sum, layout
 from atlas_continuity.runtime.errors import ExitCode
 from atlas_continuity.runtime.manifest import FileEntry, Manifest, TagEvent, sha256_hex
 from atlas_continuity.runtime.registry import Registry
@@ -126,7 +126,7 @@ def test_corrupt_blob_on_the_primary_is_served_from_a_backup(clouds, tmp_path):
     corrupted = bytearray(victim.read_bytes())
     corrupted[0] ^= 0x20
     boto3.client("s3", endpoint_url=endpoint).put_object(  # an admin's overwrite, bit rot
-        Bucket=bucket, Key=f"atlas-backup/registry/app/blobs/sha256/{sha}", Body=bytes(corrupted)
+        Bucket=bucket, Key=f"atlas-backup/{layout.blob_key('app', sha)}", Body=bytes(corrupted)
     )
 
     pulled = cli("pull", tmp_path / "out", *stores(s3, gcs), "--json")
@@ -193,7 +193,11 @@ def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, tmp_pat
     for url in clouds:
         added = set(keys(url)) - before[url]
         assert len(added) == 3, added
-        assert sorted(k.split("/")[2] for k in added) == ["blobs", "manifests", "tags"]
+        assert sorted(k.removeprefix(layout.REGISTRY).split("/")[1] for k in added) == [
+            "blobs",
+            "manifests",
+            "tags",
+        ]
 
 
 def test_eight_concurrent_pushes_all_land_intact(clouds, tmp_path):
@@ -375,6 +379,8 @@ def test_bad_input_unknown_scheme(target):
         "s3://",
         "s3:/bucket",
         "gs://bucket/../x",
+        "s3://bucket?region=us-east-1",
+        "gs://bucket/a b",
         "s3://bucket/x?region=us-east-1&colour=blue",
         "azureblob://user:secret@acct/x",
         "s3://bucket/x?endpoint=ftp://host",
