@@ -20,7 +20,8 @@ import boto3
 from azure.storage.blob import BlobServiceClient
 from google.cloud import storage
 
-from atlas_continuity.runtime import atlas_sum
+from atlas_continuity.runtime import atlas_sum, layout
+from atlas_continuity.runtime.config import repo_block
 from devtools.emulators import ROOT, Azurite, FakeGcs, Moto
 
 FIXTURES = Path(os.environ.get("ATLAS_CONTINUITY_FIXTURES", ROOT.parent / "shared" / "fixtures"))
@@ -89,10 +90,11 @@ def main() -> None:
         gcs_url = "gs://atlas-backup/atlas"
         azure_url = "azureblob://atlas-backup/atlas?storage_account=devstoreaccount1"
         config = work / "atlas.hcl"
+        block = repo_block("app", [gcs_url, azure_url], url=primary)
         config.write_text(
-            'env "prod" {\n  migration {\n    dir = "file://migrations"\n    repo {\n'
-            f'      name   = "app"\n      url    = "{primary}"\n'
-            f'      backup = ["{gcs_url}", "{azure_url}"]\n    }}\n  }}\n}}\n'
+            'env "prod" {\n  migration {\n    dir = "file://migrations"\n'
+            + "".join(f"    {line}\n" for line in block.splitlines())
+            + "  }\n}\n"
         )
         os.chdir(work)
         cfg = ["--config", "file://atlas.hcl", "--env", "prod"]
@@ -128,7 +130,9 @@ def main() -> None:
         step("A blob on the first backup (GCS) rots: the file comes from Azure, verified")
         blob = next(
             b
-            for b in storage.Client().list_blobs("atlas-backup", prefix="atlas/registry/app/blobs/")
+            for b in storage.Client().list_blobs(
+                "atlas-backup", prefix=f"atlas/{layout.blobs_prefix('app')}"
+            )
         )
         blob.upload_from_string(b"-- not what was pushed\n")
         run("pull", "deploy-2", *cfg, "-v")
@@ -145,7 +149,8 @@ def main() -> None:
         (home / ".atlas").mkdir(parents=True)
         (home / ".atlas" / "grant").write_text('{"demo": "grant"}\n')
         grant_env = {"HOME": str(home)}
-        caches = ["--cache-dir", ".atlas-cache", "--store", "gs://atlas-backup/grants"]
+        # One store URL serves the registry and the grant alike.
+        caches = ["--cache-dir", ".atlas-cache", "--store", gcs_url]
         run("grant", "save", *caches, env=grant_env)
 
         step("A new runner with an empty HOME and a lost CI cache restores it from the bucket")
