@@ -62,7 +62,7 @@ class ResilientStore:
             except ImportError as exc:
                 raise StoreConfigError(
                     f"{self.url}: the SDK for this store is not installed ({exc}); install "
-                    "atlas-continuity with the store's extra: [s3], [gcs] or [azure]"
+                    "atlas-continuity with the store's extra: [s3], [gcs] or [azureblob]"
                 ) from None
             except (ValueError, TypeError) as exc:  # the SDK refused what the URL gave it
                 raise StoreConfigError(f"{self.url}: {what}: {exc}") from None
