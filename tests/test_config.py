@@ -167,13 +167,12 @@ def test_push_and_pull_driven_by_atlas_hcl(tmp_path, make_store, small_dir):
         f'      name = "app"\n      url = "{primary}"\n      backup = ["{backup}"]\n'
         "    }\n  }\n}\n"
     )
-    src = small_dir
-    pushed = cli("push", src, "--config", f"file://{cfg}", "--env", "ci", "--json")
+    pushed = cli("push", small_dir, "--config", f"file://{cfg}", "--env", "ci", "--json")
     assert pushed.code == 0, pushed.err
     assert [s["url"] for s in pushed.json["stores"]] == [primary, backup]
     pulled = cli("pull", tmp_path / "out", "--config", cfg, "--env", "ci")
     assert pulled.code == 0, pulled.err
-    assert read_tree(tmp_path / "out") == read_tree(src)
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
 
 
 def test_cloud_style_config_with_data_sources_and_for_expressions(tmp_path):
