@@ -1,10 +1,16 @@
-"""A small HCL2 reader for atlas.hcl: structure in full, expressions on demand.
+"""A small HCL2 reader for atlas.hcl, written here instead of using python-hcl2.
+
+python-hcl2 parses the structure but does not evaluate expressions: ``"${local.x}"``,
+``getenv("X")`` and ``a ? b : c`` come back as unevaluated strings, and resolving them is the
+part the runtime needs (which stores, which repository). It would also add lark to a runtime
+that has no dependencies of its own.
 
 Files are parsed into blocks and attributes; an attribute keeps its expression as tokens and
 is evaluated only when asked for, so syntax this reader does not evaluate (data sources,
-schema-loader programs) never gets in the way. Evaluable: literals, templates with ``${}``,
-lists, objects, traversals (``var.x``, ``local.y``, ``atlas.env``), indexing, function calls
-supplied by the caller (``getenv``), ``==`` / ``!=`` and the ``? :`` conditional.
+schema-loader programs, for-expressions) never gets in the way. Evaluable: literals, templates
+with ``${}``, heredocs, lists, objects, traversals (``var.x``, ``local.y``, ``atlas.env``),
+indexing, function calls supplied by the caller (``getenv``), ``==`` / ``!=``, ``!`` and the
+``? :`` conditional.
 """
 
 from __future__ import annotations
@@ -242,11 +248,16 @@ class _BodyParser:
             labels = []
             while self.peek().kind in ("string", "ident"):
                 label = self.next()
-                labels.append(_literal_label(label) if label.kind == "string" else label.value)
+                labels.append(self.label(label) if label.kind == "string" else label.value)
             brace = self.next()
             if not (brace.kind == "punct" and brace.value == "{"):
                 raise self.error(brace, f"expected '=' or '{{' after {tok.value!r}")
             block.blocks.append(self.body(Block(tok.value, labels, tok.line), closing=True))
+
+    def label(self, tok: Token) -> str:
+        if len(tok.value) != 1:
+            raise self.error(tok, "block labels cannot interpolate")
+        return tok.value[0]
 
     def expression(self) -> list[Token]:
         """Collect an attribute's tokens up to the newline that ends it (depth 0)."""
@@ -265,13 +276,6 @@ class _BodyParser:
         if not out:
             raise self.error(tok, "attribute has no value")
         return [*out, Token("eof", None, tok.line)]
-
-
-def _literal_label(tok: Token) -> str:
-    parts = tok.value
-    if len(parts) != 1:
-        raise HclError(f"line {tok.line}: block labels cannot interpolate")
-    return parts[0]
 
 
 def parse(text: str, where: str) -> Block:

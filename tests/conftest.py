@@ -1,14 +1,15 @@
-"""Session-wide emulators and per-test stores.
+"""Session-wide emulators, per-test stores and migration directories.
 
 The three cloud emulators start once per session, on free ports; every test gets fresh,
 uniquely named buckets (and moto is reset), and every process is stopped at the end.
+Migration directories come from the repository (migration_dirs.py); the real third-party
+directories in ../shared/fixtures are an extra check that a fresh clone does without.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,9 +19,17 @@ import pytest
 from atlas_continuity.runtime.stores.memory import MemoryStore
 from devtools.emulators import ROOT, Azurite, FakeGcs, Moto
 
-# shared/ sits beside the checkout, for developers and for CI's fresh clone alike.
-FIXTURES = Path(os.environ.get("ATLAS_CONTINUITY_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+from .migration_dirs import CASES
+
+# shared/ sits beside the checkout where developers and CI keep it; a user's fresh clone has
+# none, and then only the tests of the shared corpus skip. A folder named on purpose in
+# ATLAS_CONTINUITY_FIXTURES must exist: when it does not, those tests fail instead.
+_FIXTURES_FROM_ENV = os.environ.get("ATLAS_CONTINUITY_FIXTURES")
+FIXTURES = Path(_FIXTURES_FROM_ENV or ROOT.parent / "shared" / "fixtures")
 ATLAS_DIRS = FIXTURES / "atlas-dirs"
+shared_corpus = pytest.mark.skipif(
+    not (_FIXTURES_FROM_ENV or ATLAS_DIRS.is_dir()), reason="shared corpus not present"
+)
 
 CLOUD_KINDS = ("s3", "gcs", "azure")
 ALL_KINDS = (*CLOUD_KINDS, "file", "mem")
@@ -96,12 +105,17 @@ def make_store(emulators, tmp_path) -> Iterator[Callable[[str], str]]:
 
 
 @pytest.fixture
-def fixture_dir(tmp_path) -> Callable[[str], Path]:
-    """A writable copy of one of the real migration directories in shared/fixtures."""
+def migration_dir(tmp_path) -> Callable[[str], Path]:
+    """``migration_dir(name)`` writes case ``name`` of migration_dirs.py, its atlas.sum
+    included, into a folder of its own and returns that folder."""
 
-    def copy(name: str) -> Path:
-        dest = tmp_path / "src" / name
-        shutil.copytree(ATLAS_DIRS / name, dest)
-        return dest
+    def write(name: str) -> Path:
+        return CASES[name].write(tmp_path / "cases" / name)
 
-    return copy
+    return write
+
+
+@pytest.fixture
+def small_dir(migration_dir) -> Path:
+    """A small, valid Atlas directory: six files carrying the directives Atlas writes."""
+    return migration_dir("directives")

@@ -11,9 +11,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from atlas_continuity.runtime import atlas_sum
 from atlas_continuity.runtime.cli import main
 from atlas_continuity.runtime.stores import open_store
+
+from .migration_dirs import SUM_FILE, expected_sum
 
 
 @dataclass
@@ -60,18 +61,18 @@ def stores(primary: str | None, *backups: str, repo: str = "app") -> list[str]:
 
 
 def write_dir(path: Path, files: dict[str, bytes | str], dir_format: str = "atlas") -> Path:
-    """Create a migration directory with a correct atlas.sum."""
+    """Create a migration directory with the atlas.sum Atlas would write for it."""
     path.mkdir(parents=True, exist_ok=True)
-    data = {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
-    for name, content in data.items():
-        (path / name).write_bytes(content)
-    (path / "atlas.sum").write_text(atlas_sum.compute_sum(data, dir_format).to_text())
+    for name, content in files.items():
+        (path / name).write_bytes(content.encode() if isinstance(content, str) else content)
+    rehash(path, dir_format)
     return path
 
 
 def rehash(path: Path, dir_format: str = "atlas") -> None:
-    files = {p.name: p.read_bytes() for p in path.iterdir() if p.name != "atlas.sum"}
-    (path / "atlas.sum").write_text(atlas_sum.compute_sum(files, dir_format).to_text())
+    """Rewrite atlas.sum for the files now in ``path``, as `atlas migrate hash` does."""
+    files = {p.name: p.read_bytes() for p in path.iterdir() if p.name != SUM_FILE}
+    (path / SUM_FILE).write_text(expected_sum(files, dir_format), encoding="utf-8", newline="")
 
 
 def read_tree(path: Path) -> dict[str, bytes]:

@@ -1,89 +1,129 @@
-"""atlas.sum against real migration directories (shared/fixtures/atlas-dirs)."""
+"""atlas.sum, checked against the directories of migration_dirs.py: each one's expected sum is
+worked out there from Atlas's rule, without the runtime. The real third-party directories are
+test_shared_corpus.py's."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 
 from atlas_continuity.runtime import atlas_sum
 from atlas_continuity.runtime.errors import BadInput
 
-from .conftest import ATLAS_DIRS
-
-ALL_DIRS = sorted(p.name for p in ATLAS_DIRS.iterdir() if p.is_dir())
-STALE = [n for n in ALL_DIRS if n.endswith("__stale")]
-GOLANG_MIGRATE = [n for n in ALL_DIRS if n.endswith("__golang-migrate")]
-VALID = [n for n in ALL_DIRS if n not in STALE and n not in GOLANG_MIGRATE]
-GOOSE = [
-    "autokitteh__autokitteh__migrations_sqlite",
-    "kalbasit__ncps__migrations_mysql",
-    "kalbasit__ncps__migrations_sqlite",
-    "ItsNotGoodName__smtpbridge__migrations_sql",
-]
-
-
-def test_fixture_inventory_is_what_sources_md_describes():
-    assert len(ALL_DIRS) == 15
-    assert (len(VALID), len(STALE), len(GOLANG_MIGRATE)) == (11, 3, 1)
+from .migration_dirs import CASES, STALE, VALID, Case, b64, crlf, expected_sum, opts_out
 
 
 @pytest.mark.parametrize("name", VALID)
-def test_valid_directory_verifies_and_recomputes_byte_for_byte(name):
-    mdir = atlas_sum.read_dir(ATLAS_DIRS / name, "atlas")
-    assert atlas_sum.compute_sum(mdir.files, "atlas").to_text() == mdir.sum_text
-
-
-@pytest.mark.parametrize("name", GOOSE)
-def test_goose_directories_verify_under_the_goose_format(name):
-    mdir = atlas_sum.read_dir(ATLAS_DIRS / name, "goose")
-    assert atlas_sum.compute_sum(mdir.files, "goose").to_text() == mdir.sum_text
-
-
-@pytest.mark.parametrize("name", GOLANG_MIGRATE)
-def test_golang_migrate_directory_verifies_only_under_its_format(name):
-    mdir = atlas_sum.read_dir(ATLAS_DIRS / name, "golang-migrate")
-    assert atlas_sum.compute_sum(mdir.files, "golang-migrate").to_text() == mdir.sum_text
-    assert any(n.endswith(".down.sql") for n in mdir.files)  # stored, though not summed
-    with pytest.raises(BadInput, match="stale"):
-        atlas_sum.read_dir(ATLAS_DIRS / name, "atlas")
+def test_valid_directory_verifies_and_the_runtime_writes_the_same_sum(name, migration_dir):
+    case = CASES[name]
+    mdir = atlas_sum.read_dir(migration_dir(name), case.dir_format)
+    assert mdir.files == case.files  # every regular file is kept, summed or not
+    assert mdir.sum_text == case.sum_text
+    assert atlas_sum.compute_sum(mdir.files, case.dir_format).to_text() == case.sum_text
 
 
 @pytest.mark.parametrize("name", STALE)
-def test_stale_directory_is_reported_stale(name):
-    with pytest.raises(BadInput, match=r"atlas\.sum is stale"):
-        atlas_sum.read_dir(ATLAS_DIRS / name, "atlas")
+def test_stale_sum_is_refused_naming_the_cause(name, migration_dir):
+    case = CASES[name]
+    with pytest.raises(BadInput, match=r"atlas\.sum is stale") as caught:
+        atlas_sum.read_dir(migration_dir(name), case.dir_format)
+    assert caught.match(case.stale)
+    assert "run 'atlas migrate hash'" in str(caught.value)
 
 
-def test_stale_report_names_the_cause():
-    with pytest.raises(BadInput, match=r"not in the sum: 20260316100000_m4_gateway_indexes\.sql"):
-        atlas_sum.read_dir(ATLAS_DIRS / "Kaikei-e__DECREE__db_migrations__stale", "atlas")
-    with pytest.raises(
-        BadInput, match=r"first changed file: 20231017005257_add_origin_weight\.sql"
-    ):
-        atlas_sum.read_dir(
-            ATLAS_DIRS / "infratographer__load-balancer-api__db_migrations__stale", "atlas"
-        )
+def test_an_empty_sum_is_the_digest_of_nothing():
+    """A check of the reference itself: SHA-256 of no bytes is a published constant."""
+    assert expected_sum({}) == "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+    assert atlas_sum.compute_sum({}, "atlas").to_text() == expected_sum({})
 
 
-def test_crlf_conversion_is_detected(tmp_path):
-    src = ATLAS_DIRS / "ariga__atlas-examples__cicd_bitbucket_versioned_migrations"
-    mdir = atlas_sum.read_dir(src, "atlas")
-    for name, data in mdir.files.items():
-        (tmp_path / name).write_bytes(data.replace(b"\n", b"\r\n"))
-    (tmp_path / "atlas.sum").write_text(mdir.sum_text)
-    with pytest.raises(BadInput, match="stale"):
-        atlas_sum.read_dir(tmp_path, "atlas")
+def test_one_file_hashes_its_name_then_its_bytes():
+    running = b64(hashlib.sha256(b"1_a.sqlselect 1;\n").digest())
+    total = b64(hashlib.sha256(f"1_a.sql{running}".encode()).digest())
+    expected = f"h1:{total}\n1_a.sql h1:{running}\n"
+    assert expected_sum({"1_a.sql": b"select 1;\n"}) == expected
+    assert atlas_sum.compute_sum({"1_a.sql": b"select 1;\n"}, "atlas").to_text() == expected
 
 
-def test_sum_ignore_directive_skips_the_bytes_but_not_the_name():
-    plain = [("1.sql", b"create table a(id int);\n"), ("2.sql", b"select 1;\n")]
-    ignored = [plain[0], ("2.sql", b"-- atlas:sum ignore\nselect 2;\n")]
-    ignored_other = [plain[0], ("2.sql", b"-- atlas:sum ignore\nselect 3;\n")]
-    a, b, c = (atlas_sum.SumFile.compute(x) for x in (plain, ignored, ignored_other))
-    assert [n for n, _ in b.entries] == ["1.sql"]  # an ignored file gets no line
-    assert b.sum == c.sum != a.sum  # its bytes do not count, its name does
-    assert atlas_sum.ignores_sum(b"atlas:sum ignore")
-    assert not atlas_sum.ignores_sum(b"\n-- atlas:sum ignore\n")  # first line only
-    assert not atlas_sum.ignores_sum(b"-- atlas:sum ignore-not\n")
+def test_names_sort_by_their_utf8_bytes(migration_dir):
+    mdir = atlas_sum.read_dir(migration_dir("non-ascii"), "atlas")
+    listed = [line.split(" h1:")[0] for line in mdir.sum_text.splitlines()[1:]]
+    assert listed == [
+        "1_init.sql",
+        "2_Zebra.sql",
+        "2_apple.sql",
+        "3_caff.sql",
+        "3_café.sql",
+        "4_\uff5a.sql",
+        "4_\U0001f600.sql",
+    ]
+
+
+def test_sum_ignore_drops_the_line_and_the_bytes_but_not_the_name(migration_dir):
+    src = migration_dir("sum-ignore")
+    listed = [line.split(" h1:")[0] for line in (src / "atlas.sum").read_text().splitlines()[1:]]
+    assert listed == ["1_init.sql", "4_late.sql", "5_tab.sql", "6_last.sql"]
+    (src / "2_seed.sql").write_bytes(b"-- atlas:sum ignore\nINSERT INTO t VALUES (42);\n")
+    atlas_sum.read_dir(src, "atlas")  # an ignored file may change freely
+    (src / "2_seed.sql").rename(src / "2_seeds.sql")
+    with pytest.raises(BadInput, match="stale"):  # but its name is in the running hash
+        atlas_sum.read_dir(src, "atlas")
+
+
+@pytest.mark.parametrize(
+    ("head", "ignored"),
+    [
+        (b"-- atlas:sum ignore\n", True),
+        (b"atlas:sum ignore\n", True),
+        (b"# atlas:sum ignore\n", True),
+        (b"-- atlas:sum   ignore\n", True),
+        (b"-- atlas:sum ignore\r\n", True),  # a CR ends the directive like a newline
+        (b"-- atlas:txmode none atlas:sum ignore\n", True),  # the last directive counts
+        (b"-- atlas:sum ignore atlas:txmode none\n", False),
+        (b"-- atlas:sum ignore \n", False),
+        (b"-- atlas:sum ignored\n", False),
+        (b"-- atlas:summary ignore\n", False),
+        (b"-- atlas:sum\n", False),
+        (b"--\tatlas:sum ignore\n", False),
+        (b"\n-- atlas:sum ignore\n", False),
+        ("-- é atlas:sum ignore\n".encode(), False),
+    ],
+)
+def test_sum_ignore_directive_is_read_as_atlas_reads_it(head, ignored):
+    content = head + b"SELECT 1;\n"
+    assert opts_out(content) is ignored
+    assert atlas_sum.ignores_sum(content) is ignored
+
+
+def test_golang_migrate_sums_only_up_files_and_keeps_the_down_files(migration_dir):
+    src = migration_dir("golang-migrate")
+    mdir = atlas_sum.read_dir(src, "golang-migrate")
+    assert sum(n.endswith(".down.sql") for n in mdir.files) == 3  # stored, though not summed
+    assert ".down.sql" not in mdir.sum_text
+    with pytest.raises(BadInput, match=r"stale: .*not in the sum: 000001_init\.down\.sql"):
+        atlas_sum.read_dir(src, "atlas")
+
+
+def test_goose_directory_verifies_under_goose_and_atlas(migration_dir):
+    src = migration_dir("goose")
+    assert atlas_sum.read_dir(src, "goose").sum_text == atlas_sum.read_dir(src, "atlas").sum_text
+
+
+def test_line_endings_are_hashed_as_they_are(migration_dir, tmp_path):
+    lf = CASES["directives"].files
+    converted = Case(crlf(lf), summed_over=lf).write(tmp_path / "converted")
+    with pytest.raises(BadInput, match="stale"):  # an autocrlf checkout of an LF directory
+        atlas_sum.read_dir(converted, "atlas")
+    atlas_sum.read_dir(migration_dir("crlf"), "atlas")  # CRLF hashed as CRLF: valid
+
+
+def test_subdirectories_are_refused_not_skipped(migration_dir):
+    src = migration_dir("directives")
+    (src / "seeds").mkdir()
+    (src / "seeds" / "1_users.sql").write_text("INSERT INTO users VALUES (1);\n")
+    with pytest.raises(BadInput, match="migration directories are flat"):
+        atlas_sum.read_dir(src, "atlas")
 
 
 def test_missing_sum_and_bad_paths(tmp_path):
@@ -103,12 +143,9 @@ def test_malformed_sum_file(tmp_path):
         atlas_sum.read_dir(tmp_path, "atlas")
 
 
-def test_sum_whose_first_line_disagrees_with_its_lines_is_rejected(tmp_path):
-    src = ATLAS_DIRS / "ItsNotGoodName__smtpbridge__migrations_sql"
-    mdir = atlas_sum.read_dir(src, "atlas")
-    for name, data in mdir.files.items():
-        (tmp_path / name).write_bytes(data)
-    first, *rest = mdir.sum_text.splitlines(keepends=True)
-    (tmp_path / "atlas.sum").write_text(first + "".join(r.replace("h1:", "h1:X") for r in rest))
+def test_sum_whose_first_line_disagrees_with_its_lines_is_rejected(migration_dir):
+    src = migration_dir("directives")
+    first, *rest = (src / "atlas.sum").read_text().splitlines(keepends=True)
+    (src / "atlas.sum").write_text(first + "".join(r.replace("h1:", "h1:X") for r in rest))
     with pytest.raises(BadInput, match="malformed"):
-        atlas_sum.read_dir(tmp_path, "atlas")
+        atlas_sum.read_dir(src, "atlas")

@@ -11,10 +11,7 @@ import pytest
 from atlas_continuity.runtime.errors import BadInput, ExitCode
 from atlas_continuity.runtime.redact import redact
 
-from .conftest import ATLAS_DIRS
 from .helpers import cli, stores
-
-SMALL = ATLAS_DIRS / "ariga__atlas__sql_migrate_testdata_partial-checkpoint"
 
 
 def test_help_imports_no_cloud_or_pulumi_sdk():
@@ -43,9 +40,9 @@ def test_usage_error_exit_code():
     assert r.code == ExitCode.USAGE and "unrecognized arguments" in r.err
 
 
-def test_quiet_success_prints_only_the_result(make_store):
+def test_quiet_success_prints_only_the_result(make_store, small_dir):
     url = make_store("mem")
-    r = cli("push", SMALL, *stores(url))
+    r = cli("push", small_dir, *stores(url))
     assert r.code == 0
     assert r.err == ""
     assert r.out.startswith("sha256:") and len(r.out.strip()) == 71
@@ -53,9 +50,9 @@ def test_quiet_success_prints_only_the_result(make_store):
     assert (dry.code, dry.out) == (0, "")
 
 
-def test_verbose_reports_each_store_on_stderr(make_store):
+def test_verbose_reports_each_store_on_stderr(make_store, small_dir):
     url = make_store("mem")
-    r = cli("-v", "push", SMALL, *stores(url))
+    r = cli("-v", "push", small_dir, *stores(url))
     assert f"primary {url}: ok" in r.err
 
 
@@ -71,10 +68,10 @@ def test_not_found_exit_code(make_store, tmp_path):
     assert r.code == ExitCode.NOT_FOUND and "tag 'latest' not found" in r.err
 
 
-def test_invalid_tag_and_repo_names(make_store):
+def test_invalid_tag_and_repo_names(make_store, small_dir):
     url = make_store("mem")
-    assert cli("push", SMALL, *stores(url), "--tag", "../x").code == ExitCode.BAD_INPUT
-    assert cli("push", SMALL, *stores(url, repo="a/b")).code == ExitCode.BAD_INPUT
+    assert cli("push", small_dir, *stores(url), "--tag", "../x").code == ExitCode.BAD_INPUT
+    assert cli("push", small_dir, *stores(url, repo="a/b")).code == ExitCode.BAD_INPUT
     assert cli("pull", "x", *stores(url), "--digest", "sha256:zz").code == ExitCode.BAD_INPUT
 
 
@@ -98,9 +95,9 @@ def test_redaction_keeps_what_is_not_secret():
     assert redact(text) == text
 
 
-def test_secret_in_a_store_url_never_reaches_the_output(make_store):
+def test_secret_in_a_store_url_never_reaches_the_output(make_store, small_dir):
     url = "azureblob://c/x?storage_account=a&sig=TOPSECRET"
-    r = cli("push", SMALL, *stores(url), "--json")
+    r = cli("push", small_dir, *stores(url), "--json")
     assert r.code == ExitCode.BAD_INPUT
     assert "TOPSECRET" not in r.out + r.err
 
@@ -115,17 +112,17 @@ def test_reference_docs_are_generated_from_the_code():
     assert "| 8 | `REFUSED` |" in readme
 
 
-def test_a_failed_push_claims_no_digest(tmp_path):
+def test_a_failed_push_claims_no_digest(tmp_path, small_dir):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
-    r = cli("push", SMALL, *stores(not_a_folder.as_uri()))
+    r = cli("push", small_dir, *stores(not_a_folder.as_uri()))
     assert r.code == ExitCode.BAD_INPUT
     assert r.out == "" and "push failed" in r.err
 
 
-def test_local_file_system_errors_are_clean_bad_input(make_store):
+def test_local_file_system_errors_are_clean_bad_input(make_store, small_dir):
     url = make_store("mem")
-    assert cli("push", SMALL, *stores(url)).code == 0
+    assert cli("push", small_dir, *stores(url)).code == 0
     r = cli("pull", "/proc/no-such/out", *stores(url))
     assert r.code == ExitCode.BAD_INPUT
     assert "/proc/no-such" in r.err and "Traceback" not in r.err
@@ -139,16 +136,16 @@ def test_push_refuses_names_pull_would_refuse(tmp_path, make_store):
     assert r.code == ExitCode.BAD_INPUT and "rename the file" in r.err
 
 
-def test_an_sdk_refusing_the_url_is_a_config_error_not_a_fallback(make_store, tmp_path):
+def test_an_sdk_refusing_the_url_is_a_config_error_not_a_fallback(make_store, tmp_path, small_dir):
     backup = make_store("mem")
-    assert cli("push", SMALL, *stores(None, backup)).code == 0
+    assert cli("push", small_dir, *stores(None, backup)).code == 0
     r = cli("pull", tmp_path / "out", *stores("s3://b/x?region=us east 1", backup))
     assert r.code == ExitCode.BAD_INPUT
     assert not (tmp_path / "out").exists()
 
 
-def test_debug_output_carries_no_session_token(make_store, monkeypatch):
+def test_debug_output_carries_no_session_token(make_store, monkeypatch, small_dir):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "FQoGZXIvYXdzSECRETSESSIONTOKEN")
-    r = cli("-vv", "push", SMALL, *stores(make_store("s3")))
+    r = cli("-vv", "push", small_dir, *stores(make_store("s3")))
     assert r.code == 0, r.err
     assert "SECRETSESSIONTOKEN" not in r.err + r.out

@@ -8,7 +8,6 @@ from atlas_continuity.runtime.config import load_env, store_plan
 from atlas_continuity.runtime.errors import BadInput
 from atlas_continuity.runtime.targets import ATLAS_CLOUD
 
-from .conftest import ATLAS_DIRS
 from .helpers import cli, read_tree
 
 CONFIG = """
@@ -160,7 +159,7 @@ def test_heredoc_and_escapes(tmp_path):
     assert env.dir == "line one\n  line two\n"
 
 
-def test_push_and_pull_driven_by_atlas_hcl(tmp_path, make_store):
+def test_push_and_pull_driven_by_atlas_hcl(tmp_path, make_store, small_dir):
     primary, backup = make_store("file"), make_store("mem")
     cfg = tmp_path / "atlas.hcl"
     cfg.write_text(
@@ -168,13 +167,12 @@ def test_push_and_pull_driven_by_atlas_hcl(tmp_path, make_store):
         f'      name = "app"\n      url = "{primary}"\n      backup = ["{backup}"]\n'
         "    }\n  }\n}\n"
     )
-    src = ATLAS_DIRS / "ItsNotGoodName__smtpbridge__migrations_sql"
-    pushed = cli("push", src, "--config", f"file://{cfg}", "--env", "ci", "--json")
+    pushed = cli("push", small_dir, "--config", f"file://{cfg}", "--env", "ci", "--json")
     assert pushed.code == 0, pushed.err
     assert [s["url"] for s in pushed.json["stores"]] == [primary, backup]
     pulled = cli("pull", tmp_path / "out", "--config", cfg, "--env", "ci")
     assert pulled.code == 0, pulled.err
-    assert read_tree(tmp_path / "out") == read_tree(src)
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
 
 
 def test_cloud_style_config_with_data_sources_and_for_expressions(tmp_path):

@@ -1,4 +1,4 @@
-"""The replicated registry end to end, against the emulators: one behaviour per test."""
+"""Push and pull end to end, through the CLI against the emulators: one behaviour per test."""
 
 from __future__ import annotations
 
@@ -17,11 +17,9 @@ from atlas_continuity.runtime.stores import open_store
 from atlas_continuity.runtime.stores.base import StoreSettings
 from devtools.emulators import Azurite, Blackhole, FakeGcs, Moto
 
-from .conftest import ATLAS_DIRS, unique_bucket
+from .conftest import unique_bucket
 from .helpers import cli, cli_process, keys, read_tree, rehash, stores, write_dir
-
-HATCHET = ATLAS_DIRS / "hatchet-dev__hatchet__sql_migrations"
-SMALL = ATLAS_DIRS / "ariga__atlas__sql_migrate_testdata_partial-checkpoint"
+from .migration_dirs import CASES, STALE, VALID
 
 
 @pytest.fixture
@@ -44,8 +42,9 @@ def moto_bucket(server: Moto) -> str:
     return f"s3://{name}/atlas-backup?region=us-east-1&endpoint={server.endpoint}"
 
 
-def test_round_trip_primary_and_two_backups_on_three_clouds(clouds, tmp_path):
-    pushed = cli("push", HATCHET, *stores(*clouds), "--json")
+def test_round_trip_primary_and_two_backups_on_three_clouds(clouds, tmp_path, migration_dir):
+    src = migration_dir("long-history")
+    pushed = cli("push", src, *stores(*clouds), "--json")
     assert pushed.code == 0, pushed.err
     assert pushed.json["status"] == "ok"
     assert [s["status"] for s in pushed.json["stores"]] == ["ok", "ok", "ok"]
@@ -54,19 +53,32 @@ def test_round_trip_primary_and_two_backups_on_three_clouds(clouds, tmp_path):
         pulled = cli("pull", dest, *stores(url), "--json")
         assert pulled.code == 0, pulled.err
         assert pulled.json["manifest_from"] == url
-        assert read_tree(dest) == read_tree(HATCHET)
+        assert read_tree(dest) == read_tree(src)
         atlas_sum.read_dir(dest, "atlas")  # Atlas's own check passes on the result
 
 
+@pytest.mark.parametrize("case", VALID)
+def test_every_kind_of_directory_comes_back_byte_for_byte(
+    case, make_store, migration_dir, tmp_path
+):
+    """Non-ASCII names, CRLF, files Atlas does not sum, down files: all stored, all restored."""
+    url, src = make_store("file"), migration_dir(case)
+    pushed = cli("push", src, *stores(url), "--dir-format", CASES[case].dir_format)
+    assert pushed.code == 0, pushed.err
+    pulled = cli("pull", tmp_path / "out", *stores(url))
+    assert pulled.code == 0, pulled.err
+    assert read_tree(tmp_path / "out") == read_tree(src)
+
+
 def test_primary_killed_push_degrades_and_pull_falls_back_in_order(
-    own_moto, clouds, tmp_path, monkeypatch
+    own_moto, clouds, tmp_path, monkeypatch, small_dir
 ):
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     _, gcs, azure = clouds
     primary = moto_bucket(own_moto)
     own_moto.kill()
 
-    pushed = cli("push", SMALL, *stores(primary, gcs, azure), "--json")
+    pushed = cli("push", small_dir, *stores(primary, gcs, azure), "--json")
     assert pushed.code == 0, pushed.err
     assert pushed.json["status"] == "degraded"
     assert [s["status"] for s in pushed.json["stores"]] == ["failed", "ok", "ok"]
@@ -76,13 +88,13 @@ def test_primary_killed_push_degrades_and_pull_falls_back_in_order(
     pulled = cli("pull", tmp_path / "out", *stores(primary, gcs, azure), "--json")
     assert pulled.code == 0, pulled.err
     assert pulled.json["manifest_from"] == gcs  # the first healthy backup, not the second
-    assert read_tree(tmp_path / "out") == read_tree(SMALL)
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
 
 
-def test_pull_skips_a_backup_that_lacks_the_version(own_moto, make_store, tmp_path):
+def test_pull_skips_a_backup_that_lacks_the_version(own_moto, make_store, tmp_path, small_dir):
     primary = moto_bucket(own_moto)
     empty_backup, full_backup = make_store("gcs"), make_store("azure")
-    assert cli("push", SMALL, *stores(None, full_backup)).code == 0
+    assert cli("push", small_dir, *stores(None, full_backup)).code == 0
     own_moto.kill()
     pulled = cli("pull", tmp_path / "out", *stores(primary, empty_backup, full_backup), "--json")
     assert pulled.code == 0, pulled.err
@@ -90,7 +102,7 @@ def test_pull_skips_a_backup_that_lacks_the_version(own_moto, make_store, tmp_pa
     assert len(pulled.json["problems"]) == 2  # the dead primary, the backup without the tag
 
 
-def test_all_stores_down_push_fails_and_says_so_for_each(own_moto, tmp_path):
+def test_all_stores_down_push_fails_and_says_so_for_each(own_moto, tmp_path, small_dir):
     gcs, azure = FakeGcs().start(), Azurite().start()
     try:
         gcs_url = f"gs://{unique_bucket()}/x"
@@ -102,7 +114,9 @@ def test_all_stores_down_push_fails_and_says_so_for_each(own_moto, tmp_path):
             "STORAGE_EMULATOR_HOST": gcs.endpoint,
             "AZURE_STORAGE_CONNECTION_STRING": azure.connection_string,
         }
-        proc = cli_process("push", SMALL, *stores(s3_url, gcs_url, azure_url), "--json", env=env)
+        proc = cli_process(
+            "push", small_dir, *stores(s3_url, gcs_url, azure_url), "--json", env=env
+        )
         out, err = proc.communicate(timeout=120)
     finally:
         gcs.stop()
@@ -116,10 +130,10 @@ def test_all_stores_down_push_fails_and_says_so_for_each(own_moto, tmp_path):
     assert "push failed" in err and "degraded" not in err
 
 
-def test_corrupt_blob_on_the_primary_is_served_from_a_backup(clouds, tmp_path):
+def test_corrupt_blob_on_the_primary_is_served_from_a_backup(clouds, tmp_path, small_dir):
     s3, gcs, _ = clouds
-    assert cli("push", SMALL, *stores(s3, gcs)).code == 0
-    victim = sorted(p for p in SMALL.iterdir() if p.suffix == ".sql")[0]
+    assert cli("push", small_dir, *stores(s3, gcs)).code == 0
+    victim = sorted(p for p in small_dir.iterdir() if p.suffix == ".sql")[0]
     sha = sha256_hex(victim.read_bytes())
     bucket = s3.split("/")[2]
     endpoint = s3.split("endpoint=")[1]
@@ -132,16 +146,18 @@ def test_corrupt_blob_on_the_primary_is_served_from_a_backup(clouds, tmp_path):
     pulled = cli("pull", tmp_path / "out", *stores(s3, gcs), "--json")
     assert pulled.code == 0, pulled.err
     assert pulled.json["manifest_from"] == s3
-    assert pulled.json["files_from"] == {s3: len(list(SMALL.glob("*.sql"))) - 1, gcs: 1}
+    assert pulled.json["files_from"] == {s3: len(list(small_dir.glob("*.sql"))) - 1, gcs: 1}
     assert any("corrupt" in p for p in pulled.json["problems"])
     assert "corrupt" in pulled.err
-    assert read_tree(tmp_path / "out") == read_tree(SMALL)
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
 
 
-def test_rejected_credentials_fail_loudly_unless_opted_in(own_moto, make_store, tmp_path):
+def test_rejected_credentials_fail_loudly_unless_opted_in(
+    own_moto, make_store, tmp_path, small_dir
+):
     backup = make_store("gcs")
     primary = moto_bucket(own_moto)
-    assert cli("push", SMALL, *stores(primary, backup)).code == 0
+    assert cli("push", small_dir, *stores(primary, backup)).code == 0
     own_moto.post("/moto-api/reset-auth", b"0")  # enforce IAM: our keys are now unknown
 
     refused = cli("pull", tmp_path / "out", *stores(primary, backup))
@@ -156,9 +172,9 @@ def test_rejected_credentials_fail_loudly_unless_opted_in(own_moto, make_store, 
     assert opted.json["manifest_from"] == backup
 
 
-def test_blackholed_primary_costs_one_read_timeout(make_store, tmp_path):
+def test_blackholed_primary_costs_one_read_timeout(make_store, tmp_path, small_dir):
     backup = make_store("gcs")
-    assert cli("push", SMALL, *stores(None, backup)).code == 0
+    assert cli("push", small_dir, *stores(None, backup)).code == 0
     hole = Blackhole()
     try:
         primary = f"s3://bucket/x?region=us-east-1&endpoint={hole.endpoint}"
@@ -174,9 +190,8 @@ def test_blackholed_primary_costs_one_read_timeout(make_store, tmp_path):
     assert elapsed < budget, f"failover took {elapsed:.1f}s, budget {budget}s"
 
 
-def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, tmp_path):
-    src = tmp_path / "src"
-    write_dir(src, {p.name: p.read_bytes() for p in HATCHET.glob("*.sql")})
+def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, migration_dir):
+    src = migration_dir("long-history")
     assert cli("push", src, *stores(*clouds)).code == 0
     before = {url: set(keys(url)) for url in clouds}
 
@@ -200,8 +215,8 @@ def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, tmp_pat
         ]
 
 
-def test_eight_concurrent_pushes_all_land_intact(clouds, tmp_path):
-    base = {p.name: p.read_bytes() for p in SMALL.glob("*.sql")}
+def test_eight_concurrent_pushes_all_land_intact(clouds, tmp_path, small_dir):
+    base = {p.name: p.read_bytes() for p in small_dir.glob("*.sql")}
     dirs = [
         write_dir(tmp_path / f"v{i}", {**base, f"9000000000000{i}_v.sql": f"-- v{i}\n"})
         for i in range(8)
@@ -289,15 +304,17 @@ def test_out_of_order_migration_is_pushed_with_a_warning(make_store, tmp_path):
     assert "out-of-order migration(s) 2_b.sql sort before 3_c.sql" in pushed.err
 
 
-def test_tags_lists_versions_with_digest_time_and_source(make_store, tmp_path, monkeypatch):
+def test_tags_lists_versions_with_digest_time_and_source(
+    make_store, tmp_path, monkeypatch, small_dir
+):
     monkeypatch.setenv("GITHUB_SHA", "0123456789abcdef")
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/db")
     monkeypatch.setenv("GITHUB_RUN_ID", "42")
     url = make_store("azure")
-    first = cli("push", SMALL, *stores(url), "--tag", "latest", "--tag", "v1").out.strip()
+    first = cli("push", small_dir, *stores(url), "--tag", "latest", "--tag", "v1").out.strip()
     src = write_dir(
         tmp_path / "v2",
-        {**{p.name: p.read_bytes() for p in SMALL.glob("*.sql")}, "9_z.sql": "select 9;\n"},
+        {**{p.name: p.read_bytes() for p in small_dir.glob("*.sql")}, "9_z.sql": "select 9;\n"},
     )
     second = cli("push", src, *stores(url)).out.strip()
     listed = cli("tags", *stores(url), "--json").json["tags"]
@@ -313,14 +330,15 @@ def test_tags_lists_versions_with_digest_time_and_source(make_store, tmp_path, m
     assert f"latest\t{second}" in text
 
 
-def test_show_prints_the_manifest(make_store):
+def test_show_prints_the_manifest(make_store, small_dir):
     url = make_store("mem")
-    digest = cli("push", SMALL, *stores(url)).out.strip()
+    digest = cli("push", small_dir, *stores(url)).out.strip()
     shown = cli("show", "--digest", digest, *stores(url), "--json").json
     assert shown["digest"] == digest
-    assert [f["name"] for f in shown["files"]] == sorted(p.name for p in SMALL.glob("*.sql"))
-    assert shown["atlas_sum"] == (SMALL / "atlas.sum").read_text()
-    assert "files:      6" in cli("show", "--digest", digest, *stores(url)).out
+    assert [f["name"] for f in shown["files"]] == sorted(p.name for p in small_dir.glob("*.sql"))
+    assert shown["atlas_sum"] == (small_dir / "atlas.sum").read_text()
+    text = cli("show", "--digest", digest, *stores(url)).out
+    assert f"files:      {len(list(small_dir.glob('*.sql')))}\n" in text
 
 
 def test_tag_resolution_costs_two_requests_however_long_the_history(make_store):
@@ -363,13 +381,14 @@ def test_bad_input_no_atlas_sum(target, tmp_path):
     assert (r.code, "no atlas.sum" in r.err) == (ExitCode.BAD_INPUT, True)
 
 
-def test_bad_input_stale_atlas_sum(target):
-    r = cli("push", ATLAS_DIRS / "Kaikei-e__DECREE__db_migrations__stale", *stores(target))
+@pytest.mark.parametrize("case", STALE)
+def test_bad_input_stale_atlas_sum(target, migration_dir, case):
+    r = cli("push", migration_dir(case), *stores(target))
     assert (r.code, "atlas.sum is stale" in r.err) == (ExitCode.BAD_INPUT, True)
 
 
-def test_bad_input_unknown_scheme(target):
-    r = cli("push", SMALL, *stores(target, "ftp://host/x"))
+def test_bad_input_unknown_scheme(target, small_dir):
+    r = cli("push", small_dir, *stores(target, "ftp://host/x"))
     assert (r.code, "unknown store URL scheme 'ftp://'" in r.err) == (ExitCode.BAD_INPUT, True)
 
 
@@ -386,20 +405,20 @@ def test_bad_input_unknown_scheme(target):
         "s3://bucket/x?endpoint=ftp://host",
     ],
 )
-def test_bad_input_malformed_url(target, bad):
-    r = cli("push", SMALL, *stores(target, bad))
+def test_bad_input_malformed_url(target, bad, small_dir):
+    r = cli("push", small_dir, *stores(target, bad))
     assert r.code == ExitCode.BAD_INPUT
     assert "secret" not in r.err
     assert "store URL" in r.err or "parameter" in r.err or "endpoint must be" in r.err
 
 
-def test_bad_input_unknown_env(target, tmp_path):
+def test_bad_input_unknown_env(target, tmp_path, small_dir):
     cfg = tmp_path / "atlas.hcl"
     cfg.write_text(
         f'env "prod" {{\n  migration {{\n    repo {{\n      name = "app"\n'
         f'      url = "{target}"\n    }}\n  }}\n}}\n'
     )
-    r = cli("push", SMALL, "--config", f"file://{cfg}", "--env", "staging")
+    r = cli("push", small_dir, "--config", f"file://{cfg}", "--env", "staging")
     assert r.code == ExitCode.BAD_INPUT
     assert "env 'staging' not defined" in r.err and "(defined: prod)" in r.err
 
@@ -428,50 +447,52 @@ def test_pull_refuses_a_crafted_manifest_with_unsafe_names(make_store, tmp_path,
     assert not (tmp_path / "escape.sql").exists()
 
 
-def test_pull_into_a_non_empty_directory_needs_force(make_store, tmp_path):
+def test_pull_into_a_non_empty_directory_needs_force(make_store, tmp_path, small_dir):
     url = make_store("file")
-    assert cli("push", SMALL, *stores(url)).code == 0
+    assert cli("push", small_dir, *stores(url)).code == 0
     dest = tmp_path / "dest"
     dest.mkdir()
     (dest / "local.txt").write_text("mine")
     r = cli("pull", dest, *stores(url))
     assert r.code == ExitCode.REFUSED and (dest / "local.txt").exists()
     assert cli("pull", dest, *stores(url), "--force").code == 0
-    assert read_tree(dest) == read_tree(SMALL)
+    assert read_tree(dest) == read_tree(small_dir)
     assert cli("pull", dest, *stores(url)).code == 0  # already up to date: nothing to replace
 
 
-def test_dry_run_push_writes_nothing(make_store):
+def test_dry_run_push_writes_nothing(make_store, small_dir):
     url = make_store("gcs")
-    r = cli("push", SMALL, *stores(url), "--dry-run", "--json")
+    r = cli("push", small_dir, *stores(url), "--dry-run", "--json")
     assert r.code == 0
     assert r.json["stores"][0]["status"] == "planned"
-    assert r.json["stores"][0]["blobs_written"] == len(list(SMALL.glob("*.sql")))
+    assert r.json["stores"][0]["blobs_written"] == len(list(small_dir.glob("*.sql")))
     assert keys(url) == []
 
 
-def test_missing_bucket_is_a_configuration_error_not_a_fallback(emulators, make_store, tmp_path):
+def test_missing_bucket_is_a_configuration_error_not_a_fallback(
+    emulators, make_store, tmp_path, small_dir
+):
     backup = make_store("s3")
-    assert cli("push", SMALL, *stores(None, backup)).code == 0
+    assert cli("push", small_dir, *stores(None, backup)).code == 0
     missing = f"gs://{unique_bucket()}/x"
     r = cli("pull", tmp_path / "out", *stores(missing, backup))
     assert r.code == ExitCode.BAD_INPUT
     assert "does not exist" in r.err
 
 
-def test_pushing_an_unchanged_directory_again_writes_nothing(make_store):
+def test_pushing_an_unchanged_directory_again_writes_nothing(make_store, small_dir):
     url = make_store("azure")
-    first = cli("push", SMALL, *stores(url))
+    first = cli("push", small_dir, *stores(url))
     before = keys(url)
-    again = cli("push", SMALL, *stores(url), "--json")
+    again = cli("push", small_dir, *stores(url), "--json")
     assert again.code == 0
     assert again.json["digest"] == first.out.strip()
     assert again.json["stores"][0]["objects_written"] == 0
     assert keys(url) == before
 
 
-def test_golang_migrate_directory_round_trips_under_its_format(make_store, tmp_path):
-    src = ATLAS_DIRS / "openmeterio__openmeter__tools_migrate_migrations__golang-migrate"
+def test_golang_migrate_directory_round_trips_under_its_format(make_store, tmp_path, migration_dir):
+    src = migration_dir("golang-migrate")
     url = make_store("s3")
     refused = cli("push", src, *stores(url))
     assert refused.code == ExitCode.BAD_INPUT and "stale" in refused.err
@@ -482,7 +503,7 @@ def test_golang_migrate_directory_round_trips_under_its_format(make_store, tmp_p
     assert cli("show", *stores(url), "--json").json["dir_format"] == "golang-migrate"
 
 
-def test_atlas_cloud_primary_works_on_the_backups_and_says_so(make_store, tmp_path):
+def test_atlas_cloud_primary_works_on_the_backups_and_says_so(make_store, tmp_path, small_dir):
     gcs, azure = make_store("gcs"), make_store("azure")
     cfg = tmp_path / "atlas.hcl"
     cfg.write_text(
@@ -490,7 +511,7 @@ def test_atlas_cloud_primary_works_on_the_backups_and_says_so(make_store, tmp_pa
         f'      backup = ["{gcs}", "{azure}"]\n    }}\n  }}\n}}\n'
     )
     args = ["--config", f"file://{cfg}", "--env", "prod"]
-    pushed = cli("push", SMALL, *args, "--json")
+    pushed = cli("push", small_dir, *args, "--json")
     assert pushed.code == 0, pushed.err
     assert pushed.json["primary"].startswith("Atlas Cloud")
     assert [s["role"] for s in pushed.json["stores"]] == ["backup", "backup"]
@@ -498,16 +519,16 @@ def test_atlas_cloud_primary_works_on_the_backups_and_says_so(make_store, tmp_pa
     assert pulled.code == 0, pulled.err
     assert pulled.json["primary"].startswith("Atlas Cloud")
     assert "read from the backups only" in pulled.err
-    assert read_tree(tmp_path / "out") == read_tree(SMALL)
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
 
 
-def test_pull_by_digest_falls_back_when_the_primary_lacks_it(make_store, tmp_path):
+def test_pull_by_digest_falls_back_when_the_primary_lacks_it(make_store, tmp_path, small_dir):
     primary, backup = make_store("s3"), make_store("gcs")
-    digest = cli("push", SMALL, *stores(None, backup)).out.strip()
+    digest = cli("push", small_dir, *stores(None, backup)).out.strip()
     pulled = cli("pull", tmp_path / "out", "--digest", digest, *stores(primary, backup), "--json")
     assert pulled.code == 0, pulled.err
     assert pulled.json["manifest_from"] == backup
-    assert read_tree(tmp_path / "out") == read_tree(SMALL)
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
 
 
 def test_azure_rejecting_the_key_is_an_auth_failure(emulators, make_store, monkeypatch, tmp_path):

@@ -1,0 +1,163 @@
+"""The ``atlas-continuity`` command line.
+
+Results go to stdout, logs and warnings to stderr, nothing is printed on plain success but
+the result itself. Exit codes are ``errors.ExitCode``. Each command group declares its
+subcommands next to their handlers: ``registry`` (push, pull, tags, show), ``grant`` and
+``ci``; ``options`` holds the option groups they share. At start-up only the standard library
+is imported; each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from ..errors import ContinuityError, ExitCode
+
+log = logging.getLogger("atlas_continuity")
+PROG = "atlas-continuity"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Subparsers are of the parser's own class, so every level exits the same way."""
+
+    def error(self, message: str) -> None:  # argparse's own exit code 2 is ours too
+        from ..redact import redact
+
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, redact(f"{self.prog}: error: {message}\n"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import ci, grant, registry
+    from .options import verbosity_options
+
+    parser = _Parser(
+        prog=PROG,
+        description="Replicated, verified Atlas migration registry and grant caching.",
+        epilog="Exit codes: "
+        + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode)
+        + ". See docs/cli.md.",
+    )
+    verbosity_options(parser)
+    # What main reads of every command, whether or not it declares the flag.
+    parser.set_defaults(quiet=False, verbose=0, json=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    registry.add_commands(sub)
+    grant.add_commands(sub)
+    ci.add_commands(sub)
+    return parser
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.github = os.environ.get("GITHUB_ACTIONS") == "true"
+
+    def warn(self, message: str) -> None:
+        from ..redact import redact
+
+        message = redact(message)
+        log.warning("%s", message)
+        if self.github:
+            print(
+                f"::warning title=atlas-continuity::{_escape_annotation(message)}", file=sys.stderr
+            )
+
+    def result(self, obj: Any, text: str | None) -> None:
+        from ..redact import redact
+
+        if self.as_json:
+            print(redact(json.dumps(obj, indent=2, sort_keys=False)))
+        elif text:
+            print(redact(text))
+
+
+def _escape_annotation(message: str) -> str:
+    return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def iso_time(time_ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return (
+        datetime.fromtimestamp(time_ns / 1e9, UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
+
+
+# -- logging and the entry point ----------------------------------------------------------
+
+
+class _Formatter(logging.Formatter):
+    """Lower-case level names; the whole formatted record, traceback included, is redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from ..redact import redact
+
+        record.levelname = record.levelname.lower()
+        return redact(super().format(record))
+
+
+def _setup_logging(quiet: bool, verbose: int) -> None:
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    # SDK loggers stay at warning even under -vv: their debug output carries request headers.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # pool chatter is not the user's news
+    log.setLevel(level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.quiet, args.verbose)
+    out = Output(args.json)
+    try:
+        return int(args.handler(args, out))
+    except ContinuityError as exc:
+        from ..redact import redact
+
+        message = redact(str(exc))
+        log.error("%s", message)
+        if out.as_json:
+            print(
+                json.dumps(
+                    {
+                        "error": {
+                            "message": message,
+                            "kind": type(exc).__name__,
+                            "exit_code": int(exc.exit_code),
+                        }
+                    },
+                    indent=2,
+                )
+            )
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:  # the local file system said no: a path, a permission, a full disk
+        from ..redact import redact
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        log.error("%s", redact(f"{where}{exc.strerror or exc}"))
+        return int(ExitCode.BAD_INPUT)
+    except Exception as exc:  # a bug: say so in one line; the traceback is for -vv
+        log.debug("internal error", exc_info=True)
+        # The exception's text may hold data (a grant); its type and the traceback are enough.
+        log.error(
+            "internal error: %s (please report it; -vv shows the traceback)", type(exc).__name__
+        )
+        return int(ExitCode.INTERNAL)
