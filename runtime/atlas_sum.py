@@ -15,9 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInput
-from .manifest import is_safe_file_name
+from .paths import is_safe_relpath
 
 SUM_FILE = "atlas.sum"
+
+
+def is_safe_file_name(name: str) -> bool:
+    """A migration file name: one safe segment directly inside the directory, not atlas.sum,
+    and not starting with ``~`` (a shell would expand it to a home directory)."""
+    return (
+        is_safe_relpath(name) and "/" not in name and name != SUM_FILE and not name.startswith("~")
+    )
 
 
 def _atlas_files(names: list[str]) -> list[str]:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import glob
 import os
 import shutil
-import tempfile
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from . import ownership
 from .errors import BadInput, Refused
-from .manifest import is_safe_relpath
+from .paths import is_safe_relpath
 
 
 def _fsync_dir(path: Path) -> None:
@@ -58,8 +56,8 @@ def replace_dir(
     if dest.exists() and any(dest.iterdir()) and not force:
         raise Refused(f"{dest}: directory is not empty; pass --force to replace its contents")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _clear_stale(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    ownership.sweep_dirs(dest.parent, f".{dest.name}")  # what killed runs left beside it
+    tmp = ownership.make_dir(dest.parent, f".{dest.name}", "tmp")
     try:
         _set_dir_mode(tmp, dir_mode)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -81,8 +79,7 @@ def replace_dir(
             before_swap(tmp)
         _swap_into_place(tmp, dest)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        ownership.remove_dir(tmp)
 
 
 def _set_dir_mode(path: Path, mode: int | None) -> None:
@@ -101,16 +98,6 @@ def _umask() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return umask
-
-
-def _clear_stale(dest: Path) -> None:
-    """Remove the build and swap folders that a killed run left beside ``dest``."""
-    cutoff = time.time() - 3600
-    for kind in ("tmp", "old"):
-        for entry in dest.parent.glob(f".{glob.escape(dest.name)}.{kind}-*"):
-            with contextlib.suppress(OSError):
-                if entry.lstat().st_mtime < cutoff and not entry.is_symlink():
-                    shutil.rmtree(entry)
 
 
 def _holds_exactly(dest: Path, files: Mapping[str, bytes]) -> bool:
@@ -133,7 +120,7 @@ def _swap_into_place(tmp: Path, dest: Path) -> None:
     elif _exchange(tmp, dest):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old contents
     else:  # no atomic exchange here: two renames, with a moment where dest is absent
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+        old = ownership.make_dir(dest.parent, f".{dest.name}", "old")
         os.rmdir(old)
         os.rename(dest, old)
         try:
@@ -141,7 +128,7 @@ def _swap_into_place(tmp: Path, dest: Path) -> None:
         except OSError:
             os.rename(old, dest)
             raise
-        shutil.rmtree(old, ignore_errors=True)
+        ownership.remove_dir(old)
     with contextlib.suppress(OSError):
         _fsync_dir(dest.parent)
 

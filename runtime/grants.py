@@ -26,7 +26,8 @@ from . import layout
 from .atomic_dir import replace_dir
 from .errors import BadInput, ContinuityError, IntegrityError, NotFound, Unavailable
 from .fallback import AllStoresFailed, Attempt
-from .manifest import canonical_json, is_safe_relpath, sha256_hex
+from .manifest import canonical_json, sha256_hex
+from .paths import is_safe_relpath
 from .stores import open_store
 from .stores.base import Store, StoreSettings
 

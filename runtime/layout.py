@@ -105,6 +105,17 @@ def grants_prefix(name: str) -> str:
     return f"{GRANTS}{check_name('grant cache', name)}/"
 
 
+CLOCK_SKEW_NS = 15 * 60 * 10**9
+"""How far ahead of a reader's clock an object of a series may be dated and still count: a
+tag event or grant snapshot dated later than that is ignored (a misset clock or tampering)."""
+
+
+def series_start(prefix: str, latest_ns: int) -> str:
+    """The key after which, in byte order, a listing of the series under ``prefix`` holds only
+    objects made at ``latest_ns`` or before: pass it as ``start_after`` to skip later ones."""
+    return f"{prefix}{_INVERT_BASE - latest_ns:019d}"
+
+
 def series_key(prefix: str, when_ns: int, sha256: str) -> str:
     """The key of an object made at ``when_ns`` whose bytes hash to ``sha256``."""
     return f"{prefix}{_INVERT_BASE - when_ns:019d}-{sha256}.json"

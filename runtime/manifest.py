@@ -12,11 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .atlas_sum import DIR_FORMATS, is_safe_file_name
 from .errors import BadInput, IntegrityError
 from .layout import FORMAT_VERSION, check_name
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-SUM_FILE = "atlas.sum"
+
+# Most any reader accepts (docs/FORMAT.md, "Limits"); a larger object is refused unread, as
+# corrupt, and the next store serves. Far above what a real directory produces.
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_FILES = 100_000
+MAX_TAG_EVENT_BYTES = 64 * 1024
 
 
 def sha256_hex(data: bytes) -> str:
@@ -25,20 +31,6 @@ def sha256_hex(data: bytes) -> str:
 
 def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def is_safe_relpath(path: str) -> bool:
-    """A relative path that can only ever mean a file below the directory it is joined to:
-    no absolute path, no ``..`` or ``.`` segment, no backslash, NUL or control character."""
-    if not isinstance(path, str) or not path or "\\" in path or not path.isprintable():
-        return False
-    segments = path.split("/")
-    return all(s not in ("", ".", "..") and len(s.encode()) <= 255 for s in segments)
-
-
-def is_safe_file_name(name: str) -> bool:
-    """A migration file name: one safe segment directly inside the directory."""
-    return is_safe_relpath(name) and "/" not in name and name != SUM_FILE
 
 
 @dataclass(frozen=True)
@@ -89,6 +81,11 @@ class Manifest:
         try:
             obj = json.loads(data)
             _check_format(obj, "manifest", where)
+            if not isinstance(obj["files"], list) or len(obj["files"]) > MAX_FILES:
+                raise IntegrityError(
+                    f"{where}: manifest {digest[:12]} lists more than {MAX_FILES} files, or "
+                    "none as a list; refused"
+                )
             files = tuple(
                 FileEntry(name=str(f["name"]), sha256=str(f["sha256"]), size=int(f["size"]))
                 for f in obj["files"]
@@ -103,8 +100,15 @@ class Manifest:
             )
         except IntegrityError:
             raise
-        except (ValueError, KeyError, TypeError, BadInput) as exc:
-            raise IntegrityError(f"{where}: manifest {digest[:12]} is malformed ({exc})") from None
+        except (ValueError, KeyError, TypeError, BadInput, RecursionError) as exc:
+            raise IntegrityError(
+                f"{where}: manifest {digest[:12]} is malformed ({type(exc).__name__}: {exc})"
+            ) from None
+        if manifest.dir_format not in DIR_FORMATS:
+            raise IntegrityError(
+                f"{where}: manifest {digest[:12]} names an unknown directory format "
+                f"{manifest.dir_format!r}"
+            )
         manifest.check_files(where)
         return manifest
 
@@ -166,8 +170,10 @@ class TagEvent:
             )
         except IntegrityError:
             raise
-        except (ValueError, KeyError, TypeError, BadInput) as exc:
-            raise IntegrityError(f"{where}: tag event is malformed ({exc})") from None
+        except (ValueError, KeyError, TypeError, BadInput, RecursionError) as exc:
+            raise IntegrityError(
+                f"{where}: tag event is malformed ({type(exc).__name__}: {exc})"
+            ) from None
         if not _HEX64.match(event.digest):
             raise IntegrityError(f"{where}: tag event names a malformed digest")
         return event

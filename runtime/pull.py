@@ -102,7 +102,6 @@ def pull(
     registries = [Registry(t.store, repo) for t in targets]
     found = resolve(registries, tag=tag, digest=digest, fallback_on_auth=fallback_on_auth)
     manifest = found.manifest
-    atlas_sum.check_dir_format(manifest.dir_format)
     problems = [a.error for a in found.failures]
     ref = f"sha256:{found.digest}" if digest else (tag or "latest")
     report = PullReport(
@@ -123,10 +122,7 @@ def pull(
 
     def fetch(entry) -> tuple[str, bytes, str, list[Attempt]]:
         def get(r: Registry) -> bytes:
-            data = r.get_blob(entry.sha256)
-            if len(data) != entry.size:
-                raise IntegrityError(f"{r.url}: {entry.name} has the wrong size")
-            return data
+            return r.get_blob(entry.sha256, entry.size)
 
         got = first_success(
             order,

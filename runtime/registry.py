@@ -6,21 +6,30 @@ IntegrityError, which callers treat like a missing object and serve from another
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
-from . import layout
+from . import layout, series
 from .errors import IntegrityError
-from .manifest import Manifest, TagEvent, sha256_hex
+from .manifest import MAX_MANIFEST_BYTES, MAX_TAG_EVENT_BYTES, Manifest, TagEvent, sha256_hex
 from .stores.base import ObjectExists, Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TagState:
-    """A tag's current value on one store: its newest event."""
+    """A tag's value on one store at one event: the newest event is its current value."""
 
     tag: str
     event: TagEvent
     key: str
+
+    @property
+    def ahead_of_clock(self) -> bool:
+        """Dated further ahead of this machine's clock than the allowed skew: not a value."""
+        return self.event.time_ns > time.time_ns() + layout.CLOCK_SKEW_NS
 
 
 class Registry:
@@ -43,9 +52,10 @@ class Registry:
         """Write a blob; return False if it was already there (content-addressed: same bytes)."""
         return _create(self.store, layout.blob_key(self.repo, sha256), data)
 
-    def get_blob(self, sha256: str) -> bytes:
-        data = self.store.get(layout.blob_key(self.repo, sha256))
-        if sha256_hex(data) != sha256:
+    def get_blob(self, sha256: str, size: int) -> bytes:
+        """The blob's bytes, which must be ``size`` long and hash to ``sha256``."""
+        data = self.store.get(layout.blob_key(self.repo, sha256), limit=size)
+        if len(data) != size or sha256_hex(data) != sha256:
             raise IntegrityError(f"{self.url}: blob {sha256[:12]} is corrupt (hash mismatch)")
         return data
 
@@ -57,7 +67,7 @@ class Registry:
         )
 
     def get_manifest(self, digest: str) -> Manifest:
-        data = self.store.get(layout.manifest_key(self.repo, digest))
+        data = self.store.get(layout.manifest_key(self.repo, digest), limit=MAX_MANIFEST_BYTES)
         manifest = Manifest.decode(data, digest, self.url)
         if manifest.repo != self.repo:
             raise IntegrityError(f"{self.url}: manifest {digest[:12]} belongs to {manifest.repo!r}")
@@ -76,8 +86,11 @@ class Registry:
         return key
 
     def resolve_tag(self, tag: str) -> TagState | None:
-        """The tag's newest event, or None if the tag was never set: one LIST and one GET."""
-        keys = self.store.list(layout.tags_prefix(self.repo, tag), limit=1)
+        """The tag's newest event, or None if the tag was never set: one LIST and one GET.
+        Events dated ahead of this machine's clock are ignored, with a warning."""
+        keys, ahead = series.newest_keys(self.store, layout.tags_prefix(self.repo, tag), 1)
+        if ahead:
+            self._warn_ahead(tag)
         return self._read_event(keys[0]) if keys else None
 
     def tag_history(self, tag: str | None = None) -> list[TagState]:
@@ -87,19 +100,33 @@ class Registry:
 
     def tag_heads(self) -> list[TagState]:
         """Every tag's current value: one paged LIST, then one GET per tag (not per event)."""
+        latest = time.time_ns() + layout.CLOCK_SKEW_NS
         newest: dict[str, str] = {}
         for key in self.store.list(layout.tags_prefix(self.repo)):
             parsed = layout.parse_tag_event_key(self.repo, key)
-            if parsed is not None:
+            if parsed is None:
+                continue
+            if parsed[1] > latest:
+                self._warn_ahead(parsed[0])
+            else:
                 newest.setdefault(parsed[0], key)  # keys sort newest-first within a tag
         return [self._read_event(key) for key in newest.values()]
+
+    def _warn_ahead(self, tag: str) -> None:
+        log.warning(
+            "%s: tag %r has an event dated more than %d minutes ahead of this machine's clock "
+            "(a misset clock, or tampering); it is ignored",
+            self.url,
+            tag,
+            layout.CLOCK_SKEW_NS // (60 * 10**9),
+        )
 
     def _read_event(self, key: str) -> TagState:
         parsed = layout.parse_tag_event_key(self.repo, key)
         if parsed is None:
             raise IntegrityError(f"{self.url}: unexpected object {key!r} among tag events")
         tag, when_ns, sha = parsed
-        event = TagEvent.decode(self.store.get(key), sha, self.url)
+        event = TagEvent.decode(self.store.get(key, limit=MAX_TAG_EVENT_BYTES), sha, self.url)
         if (event.repo, event.tag, event.time_ns) != (self.repo, tag, when_ns):
             raise IntegrityError(f"{self.url}: tag event {key!r} does not match its key")
         return TagState(tag=tag, event=event, key=key)

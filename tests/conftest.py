@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from atlas_continuity.runtime.stores.memory import MemoryStore
 from devtools.emulators import ROOT, Azurite, FakeGcs, Moto
 
 from .migration_dirs import CASES
@@ -32,7 +31,7 @@ shared_corpus = pytest.mark.skipif(
 )
 
 CLOUD_KINDS = ("s3", "gcs", "azure")
-ALL_KINDS = (*CLOUD_KINDS, "file", "mem")
+ALL_KINDS = (*CLOUD_KINDS, "file")
 
 
 @pytest.fixture(scope="session")
@@ -87,21 +86,17 @@ def create_bucket(kind: str, emulators: dict, name: str) -> str:
 
 
 @pytest.fixture
-def make_store(emulators, tmp_path) -> Iterator[Callable[[str], str]]:
+def make_store(emulators, tmp_path) -> Callable[[str], str]:
     """``make_store(kind)`` returns the URL of a fresh, empty store of that kind."""
     emulators["s3"].reset()
-    MemoryStore.reset()
 
     def make(kind: str) -> str:
         name = unique_bucket()
         if kind == "file":
             return (tmp_path / name).as_uri()
-        if kind == "mem":
-            return f"mem://{name}/atlas-backup"
         return create_bucket(kind, emulators, name)
 
-    yield make
-    MemoryStore.reset()
+    return make
 
 
 @pytest.fixture
@@ -119,3 +114,18 @@ def migration_dir(tmp_path) -> Callable[[str], Path]:
 def small_dir(migration_dir) -> Path:
     """A small, valid Atlas directory: six files carrying the directives Atlas writes."""
     return migration_dir("directives")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A HOME of the test's own; ``home.fresh()`` gives another, empty one."""
+    counter = iter(range(100))
+
+    def fresh() -> Path:
+        path = tmp_path / f"home{next(counter)}"
+        path.mkdir()
+        monkeypatch.setenv("HOME", str(path))
+        return path
+
+    fresh.fresh = fresh
+    return fresh

@@ -41,7 +41,7 @@ def test_usage_error_exit_code():
 
 
 def test_quiet_success_prints_only_the_result(make_store, small_dir):
-    url = make_store("mem")
+    url = make_store("file")
     r = cli("push", small_dir, *stores(url))
     assert r.code == 0
     assert r.err == ""
@@ -51,7 +51,7 @@ def test_quiet_success_prints_only_the_result(make_store, small_dir):
 
 
 def test_verbose_reports_each_store_on_stderr(make_store, small_dir):
-    url = make_store("mem")
+    url = make_store("file")
     r = cli("-v", "push", small_dir, *stores(url))
     assert f"primary {url}: ok" in r.err
 
@@ -69,7 +69,7 @@ def test_not_found_exit_code(make_store, tmp_path):
 
 
 def test_invalid_tag_and_repo_names(make_store, small_dir):
-    url = make_store("mem")
+    url = make_store("file")
     assert cli("push", small_dir, *stores(url), "--tag", "../x").code == ExitCode.BAD_INPUT
     assert cli("push", small_dir, *stores(url, repo="a/b")).code == ExitCode.BAD_INPUT
     assert cli("pull", "x", *stores(url), "--digest", "sha256:zz").code == ExitCode.BAD_INPUT
@@ -121,7 +121,7 @@ def test_a_failed_push_claims_no_digest(tmp_path, small_dir):
 
 
 def test_local_file_system_errors_are_clean_bad_input(make_store, small_dir):
-    url = make_store("mem")
+    url = make_store("file")
     assert cli("push", small_dir, *stores(url)).code == 0
     r = cli("pull", "/proc/no-such/out", *stores(url))
     assert r.code == ExitCode.BAD_INPUT
@@ -132,12 +132,12 @@ def test_push_refuses_names_pull_would_refuse(tmp_path, make_store):
     from .helpers import write_dir
 
     src = write_dir(tmp_path / "d", {"1_a.sql": "select 1;", "2_\tb.sql": "select 2;"})
-    r = cli("push", src, *stores(make_store("mem")))
+    r = cli("push", src, *stores(make_store("file")))
     assert r.code == ExitCode.BAD_INPUT and "rename the file" in r.err
 
 
 def test_an_sdk_refusing_the_url_is_a_config_error_not_a_fallback(make_store, tmp_path, small_dir):
-    backup = make_store("mem")
+    backup = make_store("file")
     assert cli("push", small_dir, *stores(None, backup)).code == 0
     r = cli("pull", tmp_path / "out", *stores("s3://b/x?region=us east 1", backup))
     assert r.code == ExitCode.BAD_INPUT
@@ -149,3 +149,33 @@ def test_debug_output_carries_no_session_token(make_store, monkeypatch, small_di
     r = cli("-vv", "push", small_dir, *stores(make_store("s3")))
     assert r.code == 0, r.err
     assert "SECRETSESSIONTOKEN" not in r.err + r.out
+
+
+@pytest.mark.parametrize(
+    "flag", ["--connect-timeout", "--read-timeout", "--request-deadline", "--deadline"]
+)
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
+def test_time_bounds_must_be_positive_and_finite(flag, value, tmp_path, small_dir):
+    r = cli("push", small_dir, *stores((tmp_path / "s").as_uri()), flag, value)
+    assert r.code == ExitCode.BAD_INPUT
+    assert f"{flag} must be a positive, finite number of seconds" in r.err
+    assert not (tmp_path / "s").exists()  # refused before any store was touched
+
+
+def test_a_command_past_its_deadline_stops_calling_stores(tmp_path, small_dir, monkeypatch):
+    import time
+
+    from atlas_continuity.runtime.stores import resilience
+
+    real = resilience._within
+
+    def slow(seconds, fn, what):  # every store call costs a while
+        time.sleep(0.2)
+        return real(seconds, fn, what)
+
+    monkeypatch.setattr(resilience, "_within", slow)
+    started = time.monotonic()
+    r = cli("push", small_dir, *stores((tmp_path / "s").as_uri()), "--deadline", "0.5")
+    assert time.monotonic() - started < 3
+    assert r.code == ExitCode.UNAVAILABLE, r.err
+    assert "--deadline passed" in r.err

@@ -160,7 +160,7 @@ def test_heredoc_and_escapes(tmp_path):
 
 
 def test_push_and_pull_driven_by_atlas_hcl(tmp_path, make_store, small_dir):
-    primary, backup = make_store("file"), make_store("mem")
+    primary, backup = make_store("file"), make_store("file")
     cfg = tmp_path / "atlas.hcl"
     cfg.write_text(
         'env "ci" {\n  migration {\n    dir = "file://migrations"\n    repo {\n'

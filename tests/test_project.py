@@ -22,3 +22,17 @@ def test_runtime_extras_do_not_pull_in_pulumi():
     assert extras["dependencies"] == []
     for name in ("s3", "gcs", "azureblob", "stores"):
         assert not any("pulumi" in dep for dep in optional[name]), name
+
+
+def test_every_package_folder_is_in_the_distribution():
+    """A subpackage missing from pyproject's list works in an editable install and is absent
+    from the wheel users install."""
+    declared = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(["atlas_continuity", top, *init.parent.relative_to(ROOT / top).parts])
+        for top in ("runtime", "infra")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert found == declared

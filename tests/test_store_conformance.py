@@ -10,14 +10,26 @@ from atlas_continuity.runtime.errors import IntegrityError
 from atlas_continuity.runtime.manifest import sha256_hex
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
-from atlas_continuity.runtime.stores.base import ObjectExists, ObjectNotFound, Store
+from atlas_continuity.runtime.stores.base import (
+    ObjectExists,
+    ObjectNotFound,
+    ObjectTooLarge,
+    Store,
+    StoreSettings,
+)
+from atlas_continuity.runtime.stores.memory import MemoryStore
+from atlas_continuity.runtime.stores.resilience import ResilientStore
 
 from .conftest import ALL_KINDS
 
 
-@pytest.fixture(params=ALL_KINDS)
+@pytest.fixture(params=[*ALL_KINDS, "memory"])
 def store(request, make_store) -> Store:
-    s = open_store(make_store(request.param))
+    # The in-memory test double passes the same suite, so tests may trust it as a store.
+    if request.param == "memory":
+        s = ResilientStore(MemoryStore(), StoreSettings())
+    else:
+        s = open_store(make_store(request.param))
     yield s
     s.close()
 
@@ -57,6 +69,17 @@ def test_list_is_byte_ordered_prefix_filtered_and_limited(store):
     assert store.list("zzz/") == []
 
 
+def test_list_starts_after_a_key(store):
+    for key in ["s/1", "s/2", "s/3", "s/3x", "t/1"]:
+        store.put(key, b"x")
+    assert store.list("s/", start_after="s/2") == ["s/3", "s/3x"]
+    assert store.list("s/", start_after="s/2", limit=1) == ["s/3"]
+    assert store.list("s/", start_after="s/3") == ["s/3x"]  # exclusive, a prefix of a later key
+    assert store.list("s/", start_after="s/") == ["s/1", "s/2", "s/3", "s/3x"]
+    assert store.list("s/", start_after="s/9") == []
+    assert store.list("s/", start_after="a") == ["s/1", "s/2", "s/3", "s/3x"]
+
+
 def test_list_pages_past_one_response(store):
     keys = [f"p/{i:05d}" for i in range(1100)]
     for key in keys:
@@ -93,8 +116,8 @@ class CorruptingStore:
     def put(self, key, data):
         self.inner.put(key, data)
 
-    def get(self, key):
-        data = bytearray(self.inner.get(key))
+    def get(self, key, limit=None):
+        data = bytearray(self.inner.get(key, limit))
         if data:
             data[len(data) // 2] ^= 0x01
         return bytes(data)
@@ -102,8 +125,8 @@ class CorruptingStore:
     def stat(self, key):
         return self.inner.stat(key)
 
-    def list(self, prefix, limit=None):
-        return self.inner.list(prefix, limit)
+    def list(self, prefix, limit=None, start_after=None):
+        return self.inner.list(prefix, limit, start_after)
 
     def close(self):
         self.inner.close()
@@ -112,6 +135,20 @@ class CorruptingStore:
 def test_corrupted_reads_are_detected_by_the_registry(store):
     sha = sha256_hex(b"hello")
     Registry(store, "app").put_blob(sha, b"hello")
-    assert Registry(store, "app").get_blob(sha) == b"hello"
+    assert Registry(store, "app").get_blob(sha, 5) == b"hello"
     with pytest.raises(IntegrityError, match="corrupt"):
-        Registry(CorruptingStore(store), "app").get_blob(sha)
+        Registry(CorruptingStore(store), "app").get_blob(sha, 5)
+
+
+def test_a_read_with_a_limit_refuses_a_larger_object_unread(store):
+    store.put("big", b"x" * 1000)
+    store.put("fits", b"y" * 10)
+    store.put("empty", b"")
+    with pytest.raises(ObjectTooLarge, match="1000 bytes"):
+        store.get("big", limit=999)
+    assert store.get("big", limit=1000) == b"x" * 1000
+    assert store.get("fits", limit=10) == b"y" * 10
+    assert store.get("empty", limit=10) == b""
+    assert store.get("empty", limit=0) == b""
+    with pytest.raises(ObjectNotFound):
+        store.get("missing", limit=10)

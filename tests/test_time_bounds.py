@@ -1,4 +1,5 @@
-"""Every adapter honours the connect and read timeouts, whatever its SDK's defaults."""
+"""Every adapter honours the connect and read timeouts, whatever its SDK's defaults, and every
+call its request deadline and the command's deadline."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import time
 import pytest
 
 from atlas_continuity.runtime.stores import open_store
-from atlas_continuity.runtime.stores.base import StoreSettings, StoreSkipped, StoreUnavailable
+from atlas_continuity.runtime.stores.base import (
+    DeadlineExceeded,
+    StoreSettings,
+    StoreSkipped,
+    StoreUnavailable,
+)
+from atlas_continuity.runtime.stores.resilience import ResilientStore
 from devtools.emulators import AZURITE_ACCOUNT, AZURITE_KEY, Blackhole
 
 SETTINGS = StoreSettings(connect_timeout=1.0, read_timeout=1.0)
@@ -66,3 +73,55 @@ def test_s3_access_denied_on_one_key_reads_as_missing_but_on_a_listing_as_auth(m
             store.get("registry/app/blobs/sha256/00")
         with pytest.raises(StoreAuthRejected):
             store.list("registry/")
+
+
+class SlowStore:
+    """An adapter whose every call takes ``seconds``: a store that answers, but too slowly."""
+
+    url = "slow://store"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.calls = 0
+
+    def _slow(self):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return b"late"
+
+    def get(self, key, limit=None):
+        return self._slow()
+
+    def list(self, prefix, limit=None):
+        return self._slow()
+
+    def close(self):
+        pass
+
+
+def test_a_call_past_the_request_deadline_is_unavailable_and_the_store_is_skipped():
+    store = ResilientStore(SlowStore(5.0), StoreSettings(request_deadline=0.3))
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match=r"within 0\.3s \(the request deadline\)"):
+        store.get("k")
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(StoreSkipped):
+        store.list("")
+    assert store.inner.calls == 1  # the deadline is not retried: it costs a pipeline once
+
+
+def test_a_call_within_the_request_deadline_returns_its_answer():
+    store = ResilientStore(SlowStore(0.05), StoreSettings(request_deadline=2.0))
+    assert store.get("k") == b"late"
+
+
+def test_the_command_deadline_cuts_a_call_short_and_stops_every_later_one():
+    settings = StoreSettings(request_deadline=30.0, deadline_at=time.monotonic() + 0.3)
+    first, second = ResilientStore(SlowStore(5.0), settings), ResilientStore(SlowStore(0), settings)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="request deadline"):
+        first.get("k")  # its budget was what was left of the command's
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(DeadlineExceeded, match="--deadline passed"):
+        second.get("k")
+    assert second.inner.calls == 0

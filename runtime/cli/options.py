@@ -45,6 +45,20 @@ def time_options(p: argparse.ArgumentParser) -> None:
         help="seconds to wait for a store's answer (default: %(default)s)",
     )
     t.add_argument(
+        "--request-deadline",
+        type=float,
+        metavar="SEC",
+        default=30.0,
+        help="seconds one store call may take in all, connecting, sending and the whole "
+        "answer; a store slower than this counts as unavailable (default: %(default)s)",
+    )
+    t.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SEC",
+        help="seconds the whole command may take; no store is called after it (default: none)",
+    )
+    t.add_argument(
         "--attempts",
         type=int,
         metavar="N",
@@ -56,18 +70,28 @@ def time_options(p: argparse.ArgumentParser) -> None:
 
 
 def store_settings(args: argparse.Namespace) -> StoreSettings:
+    """The time bounds the flags give; the command's deadline starts counting now."""
+    import math
+    import time
+
     from ..stores.base import StoreSettings
 
     for flag, seconds in (
         ("--connect-timeout", args.connect_timeout),
         ("--read-timeout", args.read_timeout),
+        ("--request-deadline", args.request_deadline),
+        ("--deadline", args.deadline),
     ):
-        if seconds <= 0:
-            raise BadInput(f"{flag} must be positive")
+        if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+            raise BadInput(f"{flag} must be a positive, finite number of seconds, not {seconds}")
     if args.attempts < 1:
         raise BadInput("--attempts must be at least 1")
     return StoreSettings(
-        connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, attempts=args.attempts
+        connect_timeout=args.connect_timeout,
+        read_timeout=args.read_timeout,
+        request_deadline=args.request_deadline,
+        deadline_at=None if args.deadline is None else time.monotonic() + args.deadline,
+        attempts=args.attempts,
     )
 
 

@@ -17,7 +17,6 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "gs": ("gcs", "GcsStore"),
     "azureblob": ("azure_blob", "AzureBlobStore"),
     "file": ("local", "LocalStore"),
-    "mem": ("memory", "MemoryStore"),
 }
 
 

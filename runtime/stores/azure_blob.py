@@ -20,11 +20,13 @@ from .base import (
     StoreConfigError,
     StoreSettings,
     StoreUnavailable,
+    check_size,
     network_reason,
     widen_http_pool,
 )
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+FIRST_GET_BYTES = 4 * 1024 * 1024
 
 
 class AzureBlobStore:
@@ -77,6 +79,10 @@ class AzureBlobStore:
             "read_timeout": s.read_timeout,
             "retry_total": 0,
             "max_single_put_size": 64 * 1024 * 1024,
+            # The first answer of a download carries the blob's size: keep it small, so an
+            # object too large is refused after reading at most this much.
+            "max_single_get_size": FIRST_GET_BYTES,
+            "max_chunk_get_size": FIRST_GET_BYTES,
         }
         conn = os.environ.get(CONNECTION_STRING_ENV)
         if conn:
@@ -93,9 +99,13 @@ class AzureBlobStore:
         with self._errors(key, writing=True):
             self.client.upload_blob(self.prefix + key, data, overwrite=False, length=len(data))
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
         with self._errors(key):
-            return self.client.download_blob(self.prefix + key).readall()
+            download = self.client.download_blob(self.prefix + key)
+            check_size(self.url, key, int(download.size), limit)
+            data = download.readall()
+        check_size(self.url, key, len(data), limit)
+        return data
 
     def stat(self, key: str) -> int | None:
         try:
@@ -105,14 +115,20 @@ class AzureBlobStore:
             return None
         return int(props.size)
 
-    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+    def list(
+        self, prefix: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[str]:
+        # Azure lists from the first name: what sorts before start_after is paged past.
         keys: list[str] = []
         with self._errors(prefix):
             names = self.client.list_blob_names(
                 name_starts_with=self.prefix + prefix, results_per_page=min(limit or 5000, 5000)
             )
             for name in names:
-                keys.append(name[len(self.prefix) :])
+                key = name[len(self.prefix) :]
+                if start_after is not None and key <= start_after:
+                    continue
+                keys.append(key)
                 if limit is not None and len(keys) >= limit:
                     break
         return keys

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from ..errors import AuthRejected, BadInput, ContinuityError, NotFound, Unavailable
+from ..errors import AuthRejected, BadInput, ContinuityError, IntegrityError, NotFound, Unavailable
 
 T = TypeVar("T")
 
@@ -53,6 +53,18 @@ class StoreConfigError(BadInput):
     """The store is misconfigured: the bucket or container does not exist, a bad endpoint."""
 
 
+class DeadlineExceeded(StoreUnavailable):
+    """The command's own deadline (``--deadline``) passed: no store is called any more."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry=False)
+
+
+class ObjectTooLarge(IntegrityError):
+    """An object is larger than anything the registry writes under its key: it is refused
+    before it is read (the next store serves), so a store cannot exhaust memory or time."""
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     """Time bounds every adapter applies to every call (the SDKs' own retries are turned off)."""
@@ -61,6 +73,13 @@ class StoreSettings:
     """Seconds to wait for a TCP + TLS connection."""
     read_timeout: float = 5.0
     """Seconds to wait for the next bytes of an answer; a blackholed store costs this once."""
+    request_deadline: float = 30.0
+    """Seconds one store call may take in all: connecting, sending, and the whole answer. A
+    store that trickles its answer (every read within read_timeout, the whole never) costs
+    this once, then counts as unavailable."""
+    deadline_at: float | None = None
+    """``time.monotonic()`` by which the whole command must be done (``--deadline``); no store
+    is called after it. None: no command deadline."""
     attempts: int = 3
     """Calls per operation for retryable failures (refused connection, throttling, 5xx)."""
     backoff: float = 0.2
@@ -84,16 +103,20 @@ class Store(Protocol):
         """Create ``key`` holding ``data``; raise ObjectExists if the key is taken."""
         ...
 
-    def get(self, key: str) -> bytes:
-        """Return the bytes under ``key``; raise ObjectNotFound if there are none."""
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        """Return the bytes under ``key``; raise ObjectNotFound if there are none, and
+        ObjectTooLarge, having read at most about ``limit`` bytes, if it holds more."""
         ...
 
     def stat(self, key: str) -> int | None:
         """Return the size of ``key`` in bytes, or None if it does not exist."""
         ...
 
-    def list(self, prefix: str, limit: int | None = None) -> list[str]:
-        """Return up to ``limit`` keys starting with ``prefix``, in byte order."""
+    def list(
+        self, prefix: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[str]:
+        """Return up to ``limit`` keys starting with ``prefix``, in byte order, only those
+        after ``start_after`` when it is given."""
         ...
 
     def close(self) -> None:
@@ -121,6 +144,15 @@ class Lazy(Generic[T]):
         """Close the client, if it was made, with ``closer`` or its own close()."""
         if self._value is not None:
             (closer or (lambda v: v.close()))(self._value)
+
+
+def check_size(url: str, key: str, size: int, limit: int | None) -> None:
+    """Refuse an object of ``size`` bytes when ``limit`` is smaller, before reading it."""
+    if limit is not None and size > limit:
+        raise ObjectTooLarge(
+            f"{url}: {key} holds {size} bytes, more than the {limit} such an object can have; "
+            "refused unread"
+        )
 
 
 def network_reason(exc: BaseException) -> str:

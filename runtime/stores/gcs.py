@@ -19,6 +19,7 @@ from .base import (
     StoreConfigError,
     StoreSettings,
     StoreUnavailable,
+    check_size,
     network_reason,
     widen_http_pool,
 )
@@ -60,27 +61,46 @@ class GcsStore:
                 content_type="application/octet-stream",
             )
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        from google.api_core.exceptions import RequestRangeNotSatisfiable
+
+        blob = self.bucket.blob(self.prefix + key)
         with self._errors(key):
-            return self.bucket.blob(self.prefix + key).download_as_bytes(
-                timeout=self._timeout, retry=None
-            )
+            try:
+                # A ranged read stops one byte past the limit, however large the object.
+                data = blob.download_as_bytes(
+                    start=0 if limit is not None else None,
+                    end=limit,
+                    timeout=self._timeout,
+                    retry=None,
+                )
+            except RequestRangeNotSatisfiable:  # a range from 0 misses only an empty object
+                data = b""
+        check_size(self.url, key, len(data), limit)
+        return data
 
     def stat(self, key: str) -> int | None:
         with self._errors(key):
             blob = self.bucket.get_blob(self.prefix + key, timeout=self._timeout, retry=None)
         return None if blob is None else int(blob.size)
 
-    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+    def list(
+        self, prefix: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[str]:
+        # GCS's start_offset includes its own name: ask for one more, drop that one.
+        extra = 0 if start_after is None else 1
         with self._errors(prefix, missing_means_no_bucket=True):
             blobs = self.bucket.client.list_blobs(
                 self.bucket_name,
                 prefix=self.prefix + prefix,
-                max_results=limit,
+                max_results=None if limit is None else limit + extra,
+                start_offset=None if start_after is None else self.prefix + start_after,
                 timeout=self._timeout,
                 retry=None,
             )
-            return [b.name[len(self.prefix) :] for b in blobs]
+            keys = [b.name[len(self.prefix) :] for b in blobs]
+        keys = [k for k in keys if start_after is None or k > start_after]
+        return keys if limit is None else keys[:limit]
 
     def close(self) -> None:
         self._bucket.close(lambda bucket: bucket.client.close())

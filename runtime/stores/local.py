@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-import tempfile
-import time
 from pathlib import Path
 
+from .. import ownership
 from ..errors import IntegrityError
-from .base import ObjectExists, ObjectNotFound, StoreConfigError, StoreSettings, StoreUnavailable
+from .base import (
+    ObjectExists,
+    ObjectNotFound,
+    StoreConfigError,
+    StoreSettings,
+    StoreUnavailable,
+    check_size,
+)
 
-_TMP_PREFIX = ".tmp-"
-_STALE_SECONDS = 3600
+_TMP_PREFIX = f".{ownership.TAG}-"
 
 
 class LocalStore:
@@ -23,6 +27,7 @@ class LocalStore:
     def __init__(self, root: Path, url: str) -> None:
         self.root = root
         self.url = url
+        self._swept: set[Path] = set()
 
     @classmethod
     def from_url(cls, url, settings: StoreSettings) -> LocalStore:
@@ -47,7 +52,8 @@ class LocalStore:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+            tmp = path.parent / ownership.temp_name("", "tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
@@ -57,13 +63,17 @@ class LocalStore:
                 os.link(tmp, path)
             finally:
                 os.unlink(tmp)
-            _clear_stale_temp_files(path.parent)
+            if path.parent not in self._swept:
+                # Killed writers leave copies no reader sees (in a CI cache folder, whole
+                # grants that would travel with every cache): remove those of dead runs.
+                ownership.sweep_files(path.parent, "")
+                self._swept.add(path.parent)
         except FileExistsError:
             raise ObjectExists(f"{self.url}: {key} exists") from None
         except OSError as exc:
             raise self._classify(exc, key) from None
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
         # A folder may be a CI cache anyone could have written: never follow a link, never
         # block on a FIFO, never read a device.
         try:
@@ -75,9 +85,13 @@ class LocalStore:
                 raise IntegrityError(f"{self.url}: {key} is a symbolic link; refused") from None
             raise self._classify(exc, key) from None
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise IntegrityError(f"{self.url}: {key} is not a regular file; refused")
-            return f.read()
+            check_size(self.url, key, info.st_size, limit)
+            data = f.read() if limit is None else f.read(limit + 1)
+        check_size(self.url, key, len(data), limit)
+        return data
 
     def stat(self, key: str) -> int | None:
         try:
@@ -87,7 +101,9 @@ class LocalStore:
         except OSError as exc:
             raise self._classify(exc, key) from None
 
-    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+    def list(
+        self, prefix: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[str]:
         # Walk only the deepest folder the prefix names, then filter by the rest of it.
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self._path(f"{base}/x").parent if base else self.root
@@ -111,7 +127,7 @@ class LocalStore:
                 )
         except OSError as exc:
             raise self._classify(exc, prefix) from None
-        keys.sort()
+        keys = sorted(k for k in keys if start_after is None or k > start_after)
         return keys if limit is None else keys[:limit]
 
     def close(self) -> None:
@@ -121,13 +137,3 @@ class LocalStore:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return StoreConfigError(f"{self.url}: {key}: {exc.strerror}")
         return StoreUnavailable(f"{self.url}: {key}: {exc.strerror or exc}", retry=False)
-
-
-def _clear_stale_temp_files(folder: Path) -> None:
-    """Remove what writers killed mid-write left behind: copies of data no reader will see
-    (in a CI cache folder, whole grants that would otherwise travel with every cache)."""
-    cutoff = time.time() - _STALE_SECONDS
-    for entry in folder.glob(f"{_TMP_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            if entry.lstat().st_mtime < cutoff:
-                entry.unlink()

@@ -18,6 +18,7 @@ from .base import (
     StoreConfigError,
     StoreSettings,
     StoreUnavailable,
+    check_size,
     network_reason,
 )
 
@@ -91,9 +92,18 @@ class S3Store:
                 Bucket=self.bucket, Key=self.prefix + key, Body=data, IfNoneMatch="*"
             )
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
         with self._errors(key, reading_one=True):
-            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            body = answer["Body"]
+            try:
+                check_size(self.url, key, int(answer["ContentLength"]), limit)
+                # One byte past the limit shows a length header that lied, unread beyond.
+                data = body.read() if limit is None else body.read(limit + 1)
+            finally:
+                body.close()
+        check_size(self.url, key, len(data), limit)
+        return data
 
     def stat(self, key: str) -> int | None:
         try:
@@ -103,9 +113,13 @@ class S3Store:
             return None
         return int(head["ContentLength"])
 
-    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+    def list(
+        self, prefix: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[str]:
         keys: list[str] = []
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+        if start_after is not None:
+            kwargs["StartAfter"] = self.prefix + start_after
         with self._errors(prefix):
             while True:
                 if limit is not None:

@@ -18,7 +18,6 @@ from ..redact import redact
 
 CLOUD_SCHEMES = ("s3", "gs", "azureblob")
 """Schemes whose URL names a bucket (or container) and a prefix inside it."""
-LOCAL_SCHEMES = ("file", "mem")
 
 PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 """One segment of a cloud store's prefix. Narrower than what S3, GCS or Azure accept, so a
@@ -131,8 +130,7 @@ def parse_store_url(url: str) -> StoreURL:
                 f"malformed store URL {display!r}: credentials and ports do not belong in the "
                 "URL; use the SDK's credential chain and the endpoint= parameter"
             )
-        where = f"store URL {display!r}"
-        prefix = path.strip("/") if scheme == "mem" else check_prefix(path, where)
+        prefix = check_prefix(path, f"store URL {display!r}")
     return StoreURL(scheme=scheme, bucket=bucket, prefix=prefix, params=params, display=display)
 
 
@@ -150,9 +148,9 @@ def format_store_url(
     tail = f"?{query}" if query else ""
     if scheme == "file":
         return f"file://{quote(prefix)}{tail}"
-    if scheme not in CLOUD_SCHEMES and scheme != "mem":
+    if scheme not in CLOUD_SCHEMES:
         raise BadInput(f"unknown store URL scheme {scheme!r}")
     if not bucket or "/" in bucket:
         raise BadInput(f"{scheme}:// needs one bucket or container name, not {bucket!r}")
-    prefix = check_prefix(prefix, f"{scheme}://{bucket}") if scheme != "mem" else prefix
+    prefix = check_prefix(prefix, f"{scheme}://{bucket}")
     return f"{scheme}://{quote(bucket, safe='')}/{prefix}{tail}"
