@@ -28,16 +28,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _grant_options(save)
     save.set_defaults(handler=cmd_grant_save)
 
-    restore = actions.add_parser("restore", help="restore the newest intact copy")
+    restore = actions.add_parser(
+        "restore",
+        help="restore the newest intact copy of all caches",
+        description="Ask every cache and restore the newest snapshot that verifies, judged by "
+        "its content, so a cache refreshed rarely never rolls the grant back; a grant in place "
+        "that is newer still is kept.",
+    )
     restore.add_argument(
         "--force", action="store_true", help="replace a state folder that is newer than the cache"
     )
-    restore.add_argument(
-        "--newest",
-        action="store_true",
-        help="ask every cache and take the newest intact copy, not the first cache's "
-        "(for CI caches refreshed rarely, e.g. Bitbucket's weekly one)",
-    )
+    # Pipeline files written before every restore took the newest copy pass this: accept it.
+    restore.add_argument("--newest", action="store_true", help=argparse.SUPPRESS)
     restore.add_argument("-n", "--dry-run", action="store_true", help="write nothing")
     _grant_options(restore)
     restore.set_defaults(handler=cmd_grant_restore)
@@ -113,11 +115,8 @@ def _save(
 ) -> dict[str, Any]:
     from .. import grants, provenance
 
-    if data_root is not None:
-        files, shape = grants.read_data_root(data_root), grants.DATA_ROOT_LAYOUT
-    else:
-        files = grants.read_state_dir(state_dir or grants.default_state_dir())
-        shape = grants.STATE_LAYOUT
+    files = grants.read_local(state_dir, data_root)
+    shape = grants.STATE_LAYOUT if data_root is None else grants.DATA_ROOT_LAYOUT
     snapshot = grants.make_snapshot(args.name, files, shape, provenance.collect(Path.cwd()))
     with grants.open_caches(args.cache_dir, args.store, store_settings(args)) as caches:
         results = grants.save(snapshot, caches, dry_run=dry_run)
@@ -149,7 +148,6 @@ def _restore(
     data_root: Path | None,
     *,
     force: bool,
-    newest: bool,
     dry_run: bool,
 ) -> dict[str, Any]:
     from .. import grants
@@ -162,13 +160,9 @@ def _restore(
             data_root=data_root,
             force=force,
             dry_run=dry_run,
-            newest=newest,
         )
-        first = caches[0].label
     for problem in report.problems:
         out.warn(problem)
-    if report.source != first:
-        out.warn(f"grant restored from {report.source}, not the first cache")
     log.info(
         "grant from %s (%s): replaced %s; kept %s",
         report.source,
@@ -187,7 +181,6 @@ def cmd_grant_restore(args: argparse.Namespace, out: Output) -> int:
         state_dir,
         data_root,
         force=args.force,
-        newest=args.newest,
         dry_run=args.dry_run,
     )
     out.result(report, None)
@@ -229,7 +222,7 @@ def cmd_grant_exec(args: argparse.Namespace, out: Output) -> int:
         raise BadInput("grant exec needs a command: grant exec [options] -- CMD [ARG ...]")
     state_dir, data_root = _local_paths(args)
     try:
-        _restore(args, out, state_dir, data_root, force=False, newest=False, dry_run=False)
+        _restore(args, out, state_dir, data_root, force=False, dry_run=False)
     except Exception as exc:  # nothing cached yet, or no cache can serve: run the command anyway
         reason = exc if isinstance(exc, ContinuityError) else type(exc).__name__
         out.warn(f"grant not restored: {reason}")
