@@ -28,6 +28,11 @@ class HclError(BadInput):
     pass
 
 
+MAX_DEPTH = 64
+"""How deeply blocks, expressions and interpolations may nest: far beyond any atlas.hcl, and
+far below what would exhaust Python's stack."""
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str  # ident, number, string, heredoc, punct, newline, eof
@@ -101,6 +106,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 class _Lexer:
     def __init__(self, text: str, where: str) -> None:
         self.text, self.where, self.pos, self.line = text, where, 0, 1
+        self.nesting = 0
 
     def error(self, message: str, line: int | None = None) -> HclError:
         return HclError(f"{self.where}:{line or self.line}: {message}")
@@ -186,7 +192,11 @@ class _Lexer:
                 parts.append("".join(buf))
                 buf = []
                 self.pos += 2
+                self.nesting += 1
+                if self.nesting > MAX_DEPTH:
+                    raise self.error(f"interpolations nested more than {MAX_DEPTH} deep")
                 inner = self.tokens(stop_at_brace=True)
+                self.nesting -= 1
                 parts.append([*inner, Token("eof", None, self.line)])
             else:
                 buf.append(c)
@@ -225,7 +235,9 @@ class _BodyParser:
     def error(self, tok: Token, message: str) -> HclError:
         return HclError(f"{self.where}:{tok.line}: {message}")
 
-    def body(self, block: Block, closing: bool) -> Block:
+    def body(self, block: Block, closing: bool, depth: int = 0) -> Block:
+        if depth > MAX_DEPTH:
+            raise self.error(self.peek(), f"blocks nested more than {MAX_DEPTH} deep")
         while True:
             tok = self.next()
             if tok.kind == "newline":
@@ -252,7 +264,9 @@ class _BodyParser:
             brace = self.next()
             if not (brace.kind == "punct" and brace.value == "{"):
                 raise self.error(brace, f"expected '=' or '{{' after {tok.value!r}")
-            block.blocks.append(self.body(Block(tok.value, labels, tok.line), closing=True))
+            block.blocks.append(
+                self.body(Block(tok.value, labels, tok.line), closing=True, depth=depth + 1)
+            )
 
     def label(self, tok: Token) -> str:
         if len(tok.value) != 1:
@@ -301,6 +315,7 @@ class _ExprParser:
     def __init__(self, tokens: list[Token], ev: Evaluator) -> None:
         self.toks = [t for t in tokens if t.kind != "newline"]
         self.i, self.ev = 0, ev
+        self.nesting = 0
 
     def error(self, message: str) -> HclError:
         return HclError(f"{self.ev.where}:{self.toks[self.i].line}: {message}")
@@ -321,6 +336,15 @@ class _ExprParser:
         return value
 
     def conditional(self) -> Any:
+        self.nesting += 1  # every nested expression comes through here or unary()
+        if self.nesting > MAX_DEPTH:
+            raise self.error(f"expression nested more than {MAX_DEPTH} deep")
+        try:
+            return self._conditional()
+        finally:
+            self.nesting -= 1
+
+    def _conditional(self) -> Any:
         cond = self.comparison()
         if self.peek("?"):
             self.i += 1
@@ -340,10 +364,12 @@ class _ExprParser:
         return left
 
     def unary(self) -> Any:
-        if self.peek("!"):
+        negations = 0
+        while self.peek("!"):
             self.i += 1
-            return not self.unary()
-        return self.postfix(self.primary())
+            negations += 1
+        value = self.postfix(self.primary())
+        return not value if negations % 2 else (bool(value) if negations else value)
 
     def postfix(self, value: Any) -> Any:
         while True:

@@ -235,3 +235,33 @@ def test_hcl_errors_are_bad_input():
     with pytest.raises(BadInput) as caught:
         parse("a = @\n")
     assert caught.value.exit_code == ExitCode.BAD_INPUT
+
+
+DEEP = 5000
+
+
+@pytest.mark.parametrize(
+    ("text", "fails_in", "message"),
+    [
+        ("a {\n" * DEEP + "}\n" * DEEP, "parse", "blocks nested more than 64 deep"),
+        ("x = " + '"${' * DEEP + "1" + '}"' * DEEP + "\n", "parse", "interpolations nested"),
+        ("x = " + "[" * DEEP + "]" * DEEP + "\n", "evaluate", "expression nested more than 64"),
+        ("x = " + "(" * DEEP + "1" + ")" * DEEP + "\n", "evaluate", "expression nested"),
+        ("x = " + "{a = " * DEEP + "1" + "}" * DEEP + "\n", "evaluate", "expression nested"),
+    ],
+    ids=["blocks", "interpolations", "lists", "parens", "objects"],
+)
+def test_nesting_past_the_limit_is_bad_input_not_a_crash(text, fails_in, message):
+    with pytest.raises(hcl.HclError, match=message):
+        parse(text) if fails_in == "parse" else evaluate(text)
+
+
+def test_negations_do_not_nest():
+    assert expr("!" * DEEP + "true") is True
+    assert expr("!" * (DEEP + 1) + "true") is False
+
+
+def test_nesting_up_to_the_limit_is_read():
+    depth = hcl.MAX_DEPTH - 1
+    assert expr("[" * depth + "1" + "]" * depth) == eval("[" * depth + "1" + "]" * depth)
+    assert parse("a {\n" * depth + "}\n" * depth).child("a") is not None

@@ -84,6 +84,16 @@ def _escape_annotation(message: str) -> str:
     return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def printable(value: object) -> str:
+    """``value`` as text safe to print on a terminal: what a store serves could hold escape
+    sequences (that retitle or clear a terminal) or newlines (that forge a line of output);
+    every character that is not printable is shown as its escape instead."""
+    return "".join(
+        c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        for c in str(value)
+    )
+
+
 def iso_time(time_ns: int) -> str:
     from datetime import UTC, datetime
 

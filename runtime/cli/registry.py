@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ExitCode, NotFound, common_exit_code
-from . import iso_time, log
+from . import iso_time, log, printable
 from .options import ref_options, store_context, store_options, store_settings
 
 if TYPE_CHECKING:
@@ -198,12 +198,22 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
             "time": iso_time(s.event.time_ns),
             "source": s.event.source,
             "previous": s.event.previous and f"sha256:{s.event.previous}",
+            "ignored": s.ahead_of_clock,
         }
         for s in states
     ]
     text = "\n".join(
-        f"{r['tag']}\t{r['digest']}\t{r['time']}\t"
-        f"{r['source'].get('git_commit', '-')[:12]}\t{r['source'].get('ci_run_url', '')}".rstrip()
+        "\t".join(
+            printable(field)
+            for field in (
+                r["tag"],
+                r["digest"],
+                r["time"],
+                r["source"].get("git_commit", "-")[:12],
+                r["source"].get("ci_run_url", ""),
+                "(dated ahead of this machine's clock: ignored)" if r["ignored"] else "",
+            )
+        ).rstrip()
         for r in rows
     )
     out.result(
@@ -235,10 +245,10 @@ def cmd_show(args: argparse.Namespace, out: Output) -> int:
         f"digest:     sha256:{found.digest}",
         f"repo:       {m.repo}",
         f"format:     {m.dir_format}",
-        f"created:    {m.created}",
-        *(f"{k + ':':<11} {v}" for k, v in sorted(m.source.items())),
+        f"created:    {printable(m.created)}",
+        *(f"{printable(k) + ':':<11} {printable(v)}" for k, v in sorted(m.source.items())),
         f"files:      {len(m.files)}",
-        *(f"  {f.name}  {f.size}  sha256:{f.sha256[:12]}" for f in m.files),
+        *(f"  {printable(f.name)}  {f.size}  sha256:{f.sha256[:12]}" for f in m.files),
     ]
     obj = {
         "digest": f"sha256:{found.digest}",
