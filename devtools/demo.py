@@ -127,14 +127,10 @@ def main() -> None:
         run("pull", "deploy-1", *cfg, "-v")
         assert atlas_sum.read_dir(work / "deploy-1", "atlas")
 
-        step("A blob on the first backup (GCS) rots: the file comes from Azure, verified")
-        blob = next(
-            b
-            for b in storage.Client().list_blobs(
-                "atlas-backup", prefix=f"atlas/{layout.blobs_prefix('app')}"
-            )
-        )
-        blob.upload_from_string(b"-- not what was pushed\n")
+        step("The first backup's (GCS) packs rot: the files come from Azure, verified")
+        packs = f"atlas/{layout.packs_prefix('app')}"
+        for blob in storage.Client().list_blobs("atlas-backup", prefix=packs):
+            blob.upload_from_string(b"-- not what was pushed\n")
         run("pull", "deploy-2", *cfg, "-v")
         assert (work / "deploy-2").is_dir()
 

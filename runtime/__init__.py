@@ -1,3 +1,3 @@
 """atlas-continuity runtime: replicated migration registry and grant caching for Atlas."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -28,7 +28,7 @@ class ExitCode(enum.IntEnum):
     UNAVAILABLE = 5
     """No store could complete the operation (unreachable, timed out, throttled). Retryable."""
     INTEGRITY = 6
-    """Data failed verification on every store that had it (corrupt blob or manifest)."""
+    """Data failed verification on every store that had it (a corrupt pack or manifest)."""
     AUTH = 7
     """A store rejected the credentials; no silent fallback was made."""
     REFUSED = 8

@@ -3,7 +3,7 @@
 Keys are relative to the store's prefix, and all start with ``atlas-continuity/``, a folder no
 other tool picks, so Atlas's own ``repo.backup`` objects can share the prefix (and the URL):
 
-atlas-continuity/registry/<repo>/blobs/sha256/<hex>              a migration file's bytes
+atlas-continuity/registry/<repo>/packs/sha256/<hex>              a version's files, compressed
 atlas-continuity/registry/<repo>/manifests/sha256/<hex>.json     one version; <hex> is its digest
 atlas-continuity/registry/<repo>/tags/<tag>/<inverted-ns>-<hex>.json  a tag event
 atlas-continuity/grants/<name>/<inverted-ns>-<hex>.json               a grant snapshot
@@ -18,7 +18,7 @@ import re
 
 from .errors import BadInput
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 ROOT = "atlas-continuity/"
 """The runtime's own folder under a store's prefix."""
@@ -62,12 +62,12 @@ def _repo(repo: str) -> str:
     return f"{REGISTRY}{check_name('repository', repo)}"
 
 
-def blobs_prefix(repo: str) -> str:
-    return f"{_repo(repo)}/blobs/sha256/"
+def packs_prefix(repo: str) -> str:
+    return f"{_repo(repo)}/packs/sha256/"
 
 
-def blob_key(repo: str, sha256: str) -> str:
-    return blobs_prefix(repo) + sha256
+def pack_key(repo: str, sha256: str) -> str:
+    return packs_prefix(repo) + sha256
 
 
 def manifests_prefix(repo: str) -> str:

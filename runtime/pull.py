@@ -1,20 +1,19 @@
 """Pull a migration directory version: resolve, fetch, verify every byte, then move into place.
 
-Resolution tries the primary, then each backup in order. Each file is fetched from the store
-that served the manifest first and from the others in order when it is missing or corrupt.
-The rebuilt directory must pass Atlas's own atlas.sum check before it replaces the target.
+Resolution tries the primary, then each backup in order: one LIST and one GET for the tag, one
+GET for the manifest. The pack (every file, compressed) is then one GET, from the store that
+served the manifest first and from the others in order when it is missing or corrupt. The
+rebuilt directory must pass Atlas's own atlas.sum check before it replaces the target.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import atlas_sum
+from . import atlas_sum, pack
 from .atomic_dir import replace_dir
 from .errors import BadInput, IntegrityError, NotFound
 from .fallback import Attempt, first_success
@@ -41,7 +40,8 @@ class PullReport:
     digest: str
     dest: str
     manifest_from: str
-    files_from: dict[str, int]
+    files_from: str | None
+    """The store whose pack served the files (None in a dry run)."""
     problems: list[str]
     primary: str
     dry_run: bool = False
@@ -96,7 +96,6 @@ def pull(
     force: bool = False,
     dry_run: bool = False,
     fallback_on_auth: bool = False,
-    concurrency: int = 16,
     primary_label: str = "",
 ) -> PullReport:
     registries = [Registry(t.store, repo) for t in targets]
@@ -110,7 +109,7 @@ def pull(
         digest=found.digest,
         dest=str(dest),
         manifest_from=found.registry.url,
-        files_from={},
+        files_from=None,
         problems=problems,
         primary=primary_label,
         dry_run=dry_run,
@@ -120,26 +119,18 @@ def pull(
 
     order = [found.registry] + [r for r in registries if r is not found.registry]
 
-    def fetch(entry) -> tuple[str, bytes, str, list[Attempt]]:
-        def get(r: Registry) -> bytes:
-            return r.get_blob(entry.sha256, entry.size)
+    def fetch(r: Registry) -> dict[str, bytes]:
+        return dict(pack.unpack(r.get_pack(manifest.pack), manifest.files, r.url))
 
-        got = first_success(
-            order,
-            get,
-            f"{entry.name} (blob {entry.sha256[:12]})",
-            fallback_on_auth=fallback_on_auth,
-        )
-        return entry.name, got.value, got.registry.url, got.failures
-
-    with ThreadPoolExecutor(max(1, min(concurrency, len(manifest.files) or 1))) as pool:
-        fetched = list(pool.map(fetch, manifest.files))
-    files = {name: data for name, data, _, _ in fetched}
-    report.files_from = dict(Counter(url for _, _, url, _ in fetched))
-    for _, _, _, failures in fetched:
-        report.problems.extend(
-            a.error for a in failures if a.is_news and a.error not in report.problems
-        )
+    got = first_success(
+        order,
+        fetch,
+        f"pack {manifest.pack.sha256[:12]} of version {found.digest[:12]}",
+        fallback_on_auth=fallback_on_auth,
+    )
+    files = got.value
+    report.files_from = got.registry.url
+    report.problems.extend(a.error for a in got.failures if a.is_news)
 
     def check(built: Path) -> None:
         try:  # re-read what was written: the check covers the bytes on disk

@@ -1,22 +1,27 @@
 """Push a migration directory version to the primary store and every backup, in parallel.
 
-Per store the write order is blobs, then manifest, then tag events, so a crash at any point
-leaves every tag pointing at a complete version. The push succeeds when at least one store
-took the whole version; a store that failed makes it ``degraded``.
+A version is three objects per store, whatever the directory's size: its pack (every file,
+compressed), its manifest, and one tag event per tag moved. Per store the write order is pack,
+then manifest, then tag events, so a crash at any point leaves every tag pointing at a complete
+version; what a store already holds is checked, not trusted. The push succeeds when at least
+one store took the whole version; a store that failed makes it ``degraded``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import pack
 from .atlas_sum import DIR_FORMATS, MigrationDir
-from .errors import ContinuityError, Refused
-from .manifest import FileEntry, Manifest, TagEvent, sha256_hex
+from .errors import ContinuityError, IntegrityError, Refused
+from .fallback import first_success
+from .manifest import FileEntry, Manifest, PackRef, TagEvent, sha256_hex
 from .registry import Registry, TagState
 from .targets import Target
 
@@ -29,8 +34,7 @@ class StorePushReport:
     role: str
     status: str = "pending"
     """ok, failed, or planned (dry run)."""
-    blobs_written: int = 0
-    blobs_present: int = 0
+    pack_written: bool = False
     manifest_written: bool = False
     tags_moved: list[str] = field(default_factory=list)
     error: str | None = None
@@ -41,7 +45,7 @@ class StorePushReport:
 
     @property
     def objects_written(self) -> int:
-        return self.blobs_written + int(self.manifest_written) + len(self.tags_moved)
+        return int(self.pack_written) + int(self.manifest_written) + len(self.tags_moved)
 
 
 @dataclass
@@ -54,6 +58,8 @@ class PushReport:
     stores: list[StorePushReport]
     warnings: list[str]
     primary: str
+    files: int
+    pack_bytes: int
     dry_run: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -64,13 +70,14 @@ class PushReport:
             "status": self.status,
             "dry_run": self.dry_run,
             "primary": self.primary,
+            "files": self.files,
+            "pack_bytes": self.pack_bytes,
             "stores": [
                 {
                     "url": s.url,
                     "role": s.role,
                     "status": s.status,
-                    "blobs_written": s.blobs_written,
-                    "blobs_present": s.blobs_present,
+                    "pack_written": s.pack_written,
                     "manifest_written": s.manifest_written,
                     "tags_moved": s.tags_moved,
                     "objects_written": s.objects_written,
@@ -84,28 +91,57 @@ class PushReport:
         }
 
 
-@dataclass
-class _Survey:
-    """What one store holds before the push: its blobs and the current value of each tag."""
-
-    blobs: set[str]
-    tags: dict[str, TagState | None]
-
-
-def build_manifest(mdir: MigrationDir, repo: str, source: dict[str, str]) -> Manifest:
-    files = tuple(
+def _entries(mdir: MigrationDir) -> tuple[FileEntry, ...]:
+    return tuple(
         FileEntry(name=name, sha256=sha256_hex(data), size=len(data))
         for name, data in sorted(mdir.files.items())
     )
+
+
+def build_version(mdir: MigrationDir, repo: str, source: dict[str, str]) -> tuple[Manifest, bytes]:
+    """A new version of ``mdir``: its manifest and its pack."""
+    packed = pack.build(sorted(mdir.files.items()))
     created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return Manifest(
+    manifest = Manifest(
         repo=repo,
         dir_format=mdir.dir_format,
-        files=files,
+        files=_entries(mdir),
         atlas_sum=mdir.sum_text,
+        pack=PackRef(sha256_hex(packed), len(packed), pack.COMPRESSION),
         created=created,
         source=source,
     )
+    return manifest, packed
+
+
+class _PackSource:
+    """The bytes of the version's pack, made once and only if a store lacks them. A version
+    kept from an earlier push is rebuilt here when this machine's zlib gives the same bytes,
+    and otherwise copied, verified, from a store that has it."""
+
+    def __init__(
+        self,
+        mdir: MigrationDir,
+        manifest: Manifest,
+        registries: list[Registry],
+        data: bytes | None = None,
+    ) -> None:
+        self.mdir, self.ref, self.registries = mdir, manifest.pack, registries
+        self.lock = threading.Lock()
+        self.data = data
+
+    def get(self) -> bytes:
+        with self.lock:
+            if self.data is None:
+                built = pack.build(sorted(self.mdir.files.items()))
+                if sha256_hex(built) == self.ref.sha256:
+                    self.data = built
+                else:
+                    got = first_success(
+                        self.registries, lambda r: r.get_pack(self.ref), f"pack {self.ref.sha256}"
+                    )
+                    self.data = got.value
+            return self.data
 
 
 def push(
@@ -118,10 +154,7 @@ def push(
     force: bool = False,
     dry_run: bool = False,
     primary_label: str,
-    concurrency: int = 16,
 ) -> PushReport:
-    manifest = build_manifest(mdir, repo, source)
-    blobs = {sha256_hex(data): data for data in mdir.files.values()}
     registries = [Registry(t.store, repo) for t in targets]
     reports = [StorePushReport(url=t.store.url, role=t.role) for t in targets]
 
@@ -129,7 +162,13 @@ def push(
     warnings: list[str] = []
     current = _current_versions(registries, surveys, warnings)
     # An unchanged directory keeps its version: a re-run of a pipeline writes nothing new.
-    manifest = next((m for _, m in current if m.content == manifest.content), manifest)
+    content = (repo, mdir.dir_format, _entries(mdir), mdir.sum_text)
+    kept = next((m for _, m in current if m.content == content), None)
+    if kept is None:
+        manifest, packed = build_version(mdir, repo, source)
+        pack_source = _PackSource(mdir, manifest, registries, packed)
+    else:
+        manifest, pack_source = kept, _PackSource(mdir, kept, registries)
     digest = manifest.digest
     _check_history(manifest, current, force, warnings)
     # One time for every store: concurrent pushes then order the same way everywhere, and
@@ -138,21 +177,31 @@ def push(
 
     def write(i: int) -> None:
         registry, report, survey = registries[i], reports[i], surveys[i]
-        missing = [sha for sha in blobs if sha not in survey.blobs]
-        report.blobs_present = len(blobs) - len(missing)
-        moving = [t for t in tags if (s := survey.tags.get(t)) is None or s.event.digest != digest]
+        moving = [t for t in tags if (s := survey.get(t)) is None or s.event.digest != digest]
         if dry_run:
-            report.blobs_written, report.tags_moved = len(missing), moving
-            report.manifest_written = True
+            report.pack_written = registry.pack_size(manifest.pack.sha256) is None
+            report.manifest_written, report.tags_moved = True, moving
             report.status = "planned"
             return
-        workers = max(1, min(concurrency, len(missing)))
-        with ThreadPoolExecutor(workers) as pool:
-            written = list(pool.map(lambda sha: registry.put_blob(sha, blobs[sha]), missing))
-        report.blobs_written = sum(written)
-        report.manifest_written = registry.put_manifest(manifest)
+        report.pack_written = _put_checked(
+            registry,
+            "pack",
+            manifest.pack.sha256[:12],
+            manifest.pack.size,
+            lambda: registry.pack_size(manifest.pack.sha256),
+            lambda: registry.put_pack(manifest.pack.sha256, pack_source.get()),
+        )
+        encoded = manifest.encode()
+        report.manifest_written = _put_checked(
+            registry,
+            "manifest",
+            digest[:12],
+            len(encoded),
+            lambda: registry.manifest_size(digest),
+            lambda: registry.put_manifest(manifest),
+        )
         for tag in moving:
-            previous = survey.tags.get(tag)
+            previous = survey.get(tag)
             registry.put_tag_event(
                 TagEvent(
                     repo=repo,
@@ -183,14 +232,32 @@ def push(
         stores=reports,
         warnings=warnings,
         primary=primary_label,
+        files=len(manifest.files),
+        pack_bytes=manifest.pack.size,
         dry_run=dry_run,
     )
 
 
-def _survey(registry: Registry, tags: list[str]) -> _Survey:
-    return _Survey(
-        blobs=registry.blob_hashes(), tags={tag: registry.resolve_tag(tag) for tag in tags}
-    )
+def _put_checked(registry: Registry, kind: str, name: str, size: int, stat, put) -> bool:
+    """Write an object the store lacks; check one it holds, by its size, rather than trust it.
+    Returns whether it was written. An object of the wrong size has rotted: create-only writes
+    cannot replace it, so the store cannot hold this version, and says so."""
+    held = stat()
+    if held is None:
+        if put():
+            return True
+        held = stat()  # another push created it meanwhile: check that one too
+    if held != size:
+        raise IntegrityError(
+            f"{registry.url}: its {kind} {name} is {held} bytes, not {size}: it has rotted, "
+            "and this store cannot serve the version (see verify)"
+        )
+    return False
+
+
+def _survey(registry: Registry, tags: list[str]) -> dict[str, TagState | None]:
+    """The current value of each tag on one store."""
+    return {tag: registry.resolve_tag(tag) for tag in tags}
 
 
 def _each(items: list, reports: list[StorePushReport], fn, *, threads: int) -> list:
@@ -217,12 +284,14 @@ def _each(items: list, reports: list[StorePushReport], fn, *, threads: int) -> l
 
 
 def _current_versions(
-    registries: list[Registry], surveys: list[_Survey | None], warnings: list[str]
+    registries: list[Registry],
+    surveys: list[dict[str, TagState | None] | None],
+    warnings: list[str],
 ) -> list[tuple[str, Manifest]]:
     """The manifests the pushed tags point at now, on any store, each fetched once."""
     found: dict[str, tuple[str, Manifest]] = {}
     for registry, survey in zip(registries, surveys, strict=True):
-        for tag, state in (survey.tags if survey else {}).items():
+        for tag, state in (survey or {}).items():
             if state is None or state.event.digest in found:
                 continue
             try:

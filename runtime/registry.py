@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from . import layout, series
 from .errors import IntegrityError
-from .manifest import MAX_MANIFEST_BYTES, MAX_TAG_EVENT_BYTES, Manifest, TagEvent, sha256_hex
+from .manifest import (
+    MAX_MANIFEST_BYTES,
+    MAX_TAG_EVENT_BYTES,
+    Manifest,
+    PackRef,
+    TagEvent,
+    sha256_hex,
+)
 from .stores.base import ObjectExists, Store
 
 log = logging.getLogger(__name__)
@@ -41,22 +48,21 @@ class Registry:
     def url(self) -> str:
         return self.store.url
 
-    # -- blobs -------------------------------------------------------------------------------
+    # -- packs -------------------------------------------------------------------------------
 
-    def blob_hashes(self) -> set[str]:
-        """The hashes of the blobs this store holds (one paged LIST, not a HEAD per blob)."""
-        prefix = layout.blobs_prefix(self.repo)
-        return {key[len(prefix) :] for key in self.store.list(prefix)}
+    def put_pack(self, sha256: str, data: bytes) -> bool:
+        """Write a pack; return False if it was already there (content-addressed: same bytes)."""
+        return _create(self.store, layout.pack_key(self.repo, sha256), data)
 
-    def put_blob(self, sha256: str, data: bytes) -> bool:
-        """Write a blob; return False if it was already there (content-addressed: same bytes)."""
-        return _create(self.store, layout.blob_key(self.repo, sha256), data)
+    def pack_size(self, sha256: str) -> int | None:
+        """The size of the pack this store holds under ``sha256``, without reading it."""
+        return self.store.stat(layout.pack_key(self.repo, sha256))
 
-    def get_blob(self, sha256: str, size: int) -> bytes:
-        """The blob's bytes, which must be ``size`` long and hash to ``sha256``."""
-        data = self.store.get(layout.blob_key(self.repo, sha256), limit=size)
-        if len(data) != size or sha256_hex(data) != sha256:
-            raise IntegrityError(f"{self.url}: blob {sha256[:12]} is corrupt (hash mismatch)")
+    def get_pack(self, pack: PackRef) -> bytes:
+        """The pack's bytes, read no further than its stated size, verified against its hash."""
+        data = self.store.get(layout.pack_key(self.repo, pack.sha256), limit=pack.size)
+        if len(data) != pack.size or sha256_hex(data) != pack.sha256:
+            raise IntegrityError(f"{self.url}: pack {pack.sha256[:12]} is corrupt (hash mismatch)")
         return data
 
     # -- manifests ---------------------------------------------------------------------------
@@ -65,6 +71,9 @@ class Registry:
         return _create(
             self.store, layout.manifest_key(self.repo, manifest.digest), manifest.encode()
         )
+
+    def manifest_size(self, digest: str) -> int | None:
+        return self.store.stat(layout.manifest_key(self.repo, digest))
 
     def get_manifest(self, digest: str) -> Manifest:
         data = self.store.get(layout.manifest_key(self.repo, digest), limit=MAX_MANIFEST_BYTES)

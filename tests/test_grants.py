@@ -128,7 +128,7 @@ def _plant(
     now = time.time_ns()
     body = canonical_json(
         {
-            "format": 1,
+            "format": layout.FORMAT_VERSION,
             "kind": "grant-snapshot",
             "name": name,
             "layout": "state-dir",
@@ -347,7 +347,7 @@ def test_snapshot_json_is_documented_format(home, tmp_path):
     assert cli("grant", "save", "--cache-dir", tmp_path / "c").code == 0
     (snap,) = snapshot_files(tmp_path / "c")
     obj = json.loads(snap.read_bytes())
-    assert (obj["format"], obj["kind"], obj["layout"]) == (1, "grant-snapshot", "state-dir")
+    assert (obj["format"], obj["kind"], obj["layout"]) == (2, "grant-snapshot", "state-dir")
     assert snap.name.endswith(f"-{sha256_hex(snap.read_bytes())}.json")
 
 
@@ -391,7 +391,7 @@ def _plant_raw(cache: Path, body: bytes, when_ns: int | None = None) -> Path:
 
 @pytest.mark.parametrize(
     "body",
-    [b"[]", b'{"kind": "grant-snapshot", "format": 1, "files": "x"}', b"[" * 100_000],
+    [b"[]", b'{"kind": "grant-snapshot", "format": 2, "files": "x"}', b"[" * 100_000],
     ids=["list", "wrong-types", "deep"],
 )
 def test_a_malformed_but_hashed_snapshot_falls_back_to_the_next_cache(body, home, tmp_path):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import signal
 import time
 
 import boto3
 import pytest
 
-from atlas_continuity.runtime import atlas_sum, layout
+from atlas_continuity.runtime import atlas_sum, layout, pack
 from atlas_continuity.runtime.errors import ExitCode
-from atlas_continuity.runtime.manifest import FileEntry, Manifest, TagEvent, sha256_hex
+from atlas_continuity.runtime.manifest import FileEntry, Manifest, PackRef, TagEvent, sha256_hex
+from atlas_continuity.runtime.push import build_version
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
 from atlas_continuity.runtime.stores.base import StoreSettings
@@ -132,23 +132,21 @@ def test_all_stores_down_push_fails_and_says_so_for_each(own_moto, tmp_path, sma
     assert "push failed" in err and "degraded" not in err
 
 
-def test_corrupt_blob_on_the_primary_is_served_from_a_backup(clouds, tmp_path, small_dir):
+def test_a_corrupt_pack_on_the_primary_is_served_from_a_backup(clouds, tmp_path, small_dir):
     s3, gcs, _ = clouds
-    assert cli("push", small_dir, *stores(s3, gcs)).code == 0
-    victim = sorted(p for p in small_dir.iterdir() if p.suffix == ".sql")[0]
-    sha = sha256_hex(victim.read_bytes())
-    bucket = s3.split("/")[2]
-    endpoint = s3.split("endpoint=")[1]
-    corrupted = bytearray(victim.read_bytes())
-    corrupted[0] ^= 0x20
-    boto3.client("s3", endpoint_url=endpoint).put_object(  # an admin's overwrite, bit rot
-        Bucket=bucket, Key=f"atlas-backup/{layout.blob_key('app', sha)}", Body=bytes(corrupted)
-    )
+    pushed = cli("push", small_dir, *stores(s3, gcs), "--json")
+    assert pushed.code == 0, pushed.err
+    manifest = Registry(open_store(s3), "app").get_manifest(pushed.json["digest"][7:])
+    key = f"atlas-backup/{layout.pack_key('app', manifest.pack.sha256)}"
+    bucket, endpoint = s3.split("/")[2], s3.split("endpoint=")[1]
+    s3_client = boto3.client("s3", endpoint_url=endpoint)
+    packed = bytearray(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    packed[len(packed) // 2] ^= 0x20
+    s3_client.put_object(Bucket=bucket, Key=key, Body=bytes(packed))  # an admin's overwrite, rot
 
     pulled = cli("pull", tmp_path / "out", *stores(s3, gcs), "--json")
     assert pulled.code == 0, pulled.err
-    assert pulled.json["manifest_from"] == s3
-    assert pulled.json["files_from"] == {s3: len(list(small_dir.glob("*.sql"))) - 1, gcs: 1}
+    assert (pulled.json["manifest_from"], pulled.json["files_from"]) == (s3, gcs)
     assert any("corrupt" in p for p in pulled.json["problems"])
     assert "corrupt" in pulled.err
     assert read_tree(tmp_path / "out") == read_tree(small_dir)
@@ -192,7 +190,7 @@ def test_blackholed_primary_costs_one_read_timeout(make_store, tmp_path, small_d
     assert elapsed < budget, f"failover took {elapsed:.1f}s, budget {budget}s"
 
 
-def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, migration_dir):
+def test_incremental_push_writes_one_pack_one_manifest_one_event(clouds, migration_dir):
     src = migration_dir("long-history")
     assert cli("push", src, *stores(*clouds)).code == 0
     before = {url: set(keys(url)) for url in clouds}
@@ -202,8 +200,8 @@ def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, migrati
     pushed = cli("push", src, *stores(*clouds), "--json")
     assert pushed.code == 0, pushed.err
     for report in pushed.json["stores"]:
-        assert (report["blobs_written"], report["manifest_written"], report["tags_moved"]) == (
-            1,
+        assert (report["pack_written"], report["manifest_written"], report["tags_moved"]) == (
+            True,
             True,
             ["latest"],
         )
@@ -211,8 +209,8 @@ def test_incremental_push_writes_one_blob_one_manifest_one_event(clouds, migrati
         added = set(keys(url)) - before[url]
         assert len(added) == 3, added
         assert sorted(k.removeprefix(layout.REGISTRY).split("/")[1] for k in added) == [
-            "blobs",
             "manifests",
+            "packs",
             "tags",
         ]
 
@@ -242,25 +240,15 @@ def test_eight_concurrent_pushes_all_land_intact(clouds, tmp_path, small_dir):
             assert read_tree(dest) == read_tree(dirs[i])
 
 
-def test_push_killed_midway_leaves_latest_on_the_previous_version(clouds, tmp_path):
+def test_a_push_cut_off_after_its_pack_leaves_latest_on_the_previous_version(clouds, tmp_path):
     s3 = clouds[0]
     v1 = write_dir(tmp_path / "v1", {"1_init.sql": "CREATE TABLE t (id int);\n"})
     assert cli("push", v1, *stores(s3)).code == 0
-    v2 = write_dir(
-        tmp_path / "v2",
-        {
-            "1_init.sql": "CREATE TABLE t (id int);\n",
-            **{f"{i + 2}_m.sql": f"ALTER TABLE t ADD COLUMN c{i} int;\n" for i in range(1500)},
-        },
-    )
+    v2 = write_dir(tmp_path / "v2", {"1_init.sql": "CREATE TABLE t (id int);\n", "2_m.sql": "--\n"})
+    # What a push killed between its first and its second object leaves: the pack alone.
+    manifest, packed = build_version(atlas_sum.read_dir(v2, "atlas"), "app", {})
     registry = Registry(open_store(s3), "app")
-    proc = cli_process("push", v2, *stores(s3))
-    deadline = time.monotonic() + 120
-    while len(registry.blob_hashes()) < 50 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    assert len(registry.manifest_digests()) == 1, "the push finished before it was killed"
+    assert registry.put_pack(manifest.pack.sha256, packed)
 
     pulled = cli("pull", tmp_path / "after-kill", *stores(s3))
     assert pulled.code == 0, pulled.err
@@ -268,7 +256,8 @@ def test_push_killed_midway_leaves_latest_on_the_previous_version(clouds, tmp_pa
 
     resumed = cli("push", v2, *stores(s3), "--json")
     assert resumed.code == 0, resumed.err
-    assert 0 < resumed.json["stores"][0]["blobs_written"] < 1501  # only what was missing
+    store = resumed.json["stores"][0]
+    assert (store["pack_written"], store["manifest_written"]) == (False, True)  # checked, kept
     assert cli("pull", tmp_path / "after-resume", *stores(s3)).code == 0
     assert read_tree(tmp_path / "after-resume") == read_tree(v2)
 
@@ -425,17 +414,19 @@ def test_bad_input_unknown_env(target, tmp_path, small_dir):
     assert "env 'staging' not defined" in r.err and "(defined: prod)" in r.err
 
 
-@pytest.mark.parametrize("evil", ["../escape.sql", "/tmp/abs.sql", "sub/dir.sql", ".."])
+@pytest.mark.parametrize("evil", ["../escape.sql", "/tmp/abs.sql", "sub/dir.sql", "..", "~x.sql"])
 def test_pull_refuses_a_crafted_manifest_with_unsafe_names(make_store, tmp_path, evil):
     url = make_store("file")
     registry = Registry(open_store(url), "app")
     data = b"select 1;\n"
-    registry.put_blob(sha256_hex(data), data)
+    packed = pack.build([(evil, data)])
+    registry.put_pack(sha256_hex(packed), packed)
     manifest = Manifest(
         "app",
         "atlas",
         (FileEntry(evil, sha256_hex(data), len(data)),),
         "h1:x\n",
+        PackRef(sha256_hex(packed), len(packed)),
         "2026-01-01T00:00:00Z",
     )
     registry.put_manifest(manifest)
@@ -467,7 +458,7 @@ def test_dry_run_push_writes_nothing(make_store, small_dir):
     r = cli("push", small_dir, *stores(url), "--dry-run", "--json")
     assert r.code == 0
     assert r.json["stores"][0]["status"] == "planned"
-    assert r.json["stores"][0]["blobs_written"] == len(list(small_dir.glob("*.sql")))
+    assert r.json["stores"][0]["objects_written"] == 3  # pack, manifest, tag event
     assert keys(url) == []
 
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from atlas_continuity.runtime.errors import IntegrityError
-from atlas_continuity.runtime.manifest import sha256_hex
+from atlas_continuity.runtime.manifest import PackRef, sha256_hex
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
 from atlas_continuity.runtime.stores.base import (
@@ -133,11 +133,11 @@ class CorruptingStore:
 
 
 def test_corrupted_reads_are_detected_by_the_registry(store):
-    sha = sha256_hex(b"hello")
-    Registry(store, "app").put_blob(sha, b"hello")
-    assert Registry(store, "app").get_blob(sha, 5) == b"hello"
+    ref = PackRef(sha256_hex(b"hello"), 5)
+    Registry(store, "app").put_pack(ref.sha256, b"hello")
+    assert Registry(store, "app").get_pack(ref) == b"hello"
     with pytest.raises(IntegrityError, match="corrupt"):
-        Registry(CorruptingStore(store), "app").get_blob(sha, 5)
+        Registry(CorruptingStore(store), "app").get_pack(ref)
 
 
 def test_a_read_with_a_limit_refuses_a_larger_object_unread(store):

@@ -111,8 +111,7 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
     dir_format = args.dir_format or (env.dir_format if env else None) or "atlas"
     directory = _default_dir(args.dir, env)
     mdir = atlas_sum.read_dir(directory, dir_format)
-    settings = store_settings(args)
-    with open_targets(plan, settings) as targets:
+    with open_targets(plan, store_settings(args)) as targets:
         report = push(
             mdir,
             targets,
@@ -122,7 +121,6 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
             force=args.force,
             dry_run=args.dry_run,
             primary_label=plan.primary_label,
-            concurrency=settings.concurrency,
         )
     if plan.primary is None:
         log.info("primary is %s; pushed to the backups only", plan.primary_label)
@@ -130,12 +128,12 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
         out.warn(warning)
     for s in report.stores:
         log.info(
-            "%s %s: %s, %d blob(s) written, %d present, tags moved: %s",
+            "%s %s: %s, pack %s, manifest %s, tags moved: %s",
             s.role,
             s.url,
             s.status,
-            s.blobs_written,
-            s.blobs_present,
+            "written" if s.pack_written else "present",
+            "written" if s.manifest_written else "present",
             ", ".join(s.tags_moved) or "none",
         )
     # A version no store holds is not a result: print the digest only when one took it.
@@ -174,8 +172,6 @@ def cmd_pull(args: argparse.Namespace, out: Output) -> int:
         out.warn(problem)
     if report.manifest_from != (plan.urls()[0] if plan.urls() else None):
         out.warn(f"served from {report.manifest_from}, not the first store")
-    for url, count in report.files_from.items():
-        log.info("%d file(s) from %s", count, url)
     out.result(report.to_json(), None)
     return ExitCode.OK
 

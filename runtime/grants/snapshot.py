@@ -6,11 +6,10 @@ import base64
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from .. import layout
 from ..errors import IntegrityError
-from ..manifest import canonical_json, sha256_hex
+from ..manifest import canonical_json, check_format, sha256_hex, typed
 from ..paths import is_safe_relpath
 
 STATE_DIR = ".atlas"
@@ -70,26 +69,24 @@ class Snapshot:
             raise IntegrityError(f"{where}: snapshot is corrupt (hash mismatch)")
         try:
             obj = json.loads(data)
-            if not isinstance(obj, dict) or (obj.get("kind"), obj.get("format")) != (
-                "grant-snapshot",
-                layout.FORMAT_VERSION,
-            ):
-                raise IntegrityError(f"{where}: not a grant snapshot of format 1")
+            if not isinstance(obj, dict) or obj.get("kind") != "grant-snapshot":
+                raise IntegrityError(f"{where}: not a grant snapshot")
+            check_format(obj.get("format"), "grant snapshot", where, "save the grant again")
             entries = obj["files"]
             if not isinstance(entries, list) or len(entries) > FILE_LIMIT:
                 raise IntegrityError(f"{where}: snapshot file list is malformed or too long")
             files = []
             for f in entries:
-                content = base64.b64decode(_typed(f["data"], str), validate=True)
+                content = base64.b64decode(typed(f["data"], str), validate=True)
                 if sha256_hex(content) != f["sha256"] or len(content) != f["size"]:
                     raise IntegrityError(f"{where}: a file does not match its hash")
-                files.append(GrantFile(_typed(f["path"], str), content, _typed(f["mtime_ns"], int)))
+                files.append(GrantFile(typed(f["path"], str), content, typed(f["mtime_ns"], int)))
             snapshot = cls(
-                name=_typed(obj["name"], str),
-                layout=_typed(obj["layout"], str),
+                name=typed(obj["name"], str),
+                layout=typed(obj["layout"], str),
                 files=tuple(files),
-                created_ns=_typed(obj["created_ns"], int),
-                source={str(k): str(v) for k, v in _typed(obj.get("source", {}), dict).items()},
+                created_ns=typed(obj["created_ns"], int),
+                source={str(k): str(v) for k, v in typed(obj.get("source", {}), dict).items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise IntegrityError(f"{where}: snapshot is malformed ({type(exc).__name__})") from None
@@ -133,9 +130,3 @@ def make_snapshot(
     name: str, files: list[GrantFile], layout_name: str, source: dict[str, str]
 ) -> Snapshot:
     return Snapshot(name, layout_name, tuple(files), time.time_ns(), source)
-
-
-def _typed(value: Any, kind: type) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise TypeError(f"expected {kind.__name__}")
-    return value

@@ -191,7 +191,7 @@ def test_a_writer_pushes_and_saves_the_grant_at_the_exported_url(
         )
     assert (pushed.code, saved.code) == (0, 0), pushed.err + saved.err
     runtime = layout.object_name("atlas", layout.ROOT)
-    assert keys_under(aws, f"atlas/{layout.blobs_prefix(repo)}")
+    assert keys_under(aws, f"atlas/{layout.packs_prefix(repo)}")
     assert keys_under(aws, f"atlas/{layout.grants_prefix(writer)}")
     # Every request the runtime made is one the exact document allows, conditions included.
     assert requests and decide([contract.documents[writer]], requests) == ["Allowed"] * len(
@@ -301,7 +301,7 @@ def test_atlas_native_writes_are_plain_puts_beside_the_runtime_folder(
     assert aws.client("control").get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"v2"
 
     arn = f"arn:aws:s3:::{BUCKET}"
-    registry = f"{arn}/atlas/{layout.blob_key('app', '0' * 64)}"
+    registry = f"{arn}/atlas/{layout.pack_key('app', '0' * 64)}"
     grant = f"{arn}/atlas/{layout.grants_prefix('default')}x.json"
     create_only = {"s3:if-none-match": "*"}
     cases = [
@@ -325,7 +325,7 @@ def test_without_atlas_backup_writes_only_the_runtime_folders_take_objects(
     strict = aws.client("strict")
     assert denied(lambda: strict.put_object(Bucket=BUCKET, Key="atlas/app/x.sql", Body=b"x"))
     arn = f"arn:aws:s3:::{BUCKET}"
-    registry = f"{arn}/atlas/{layout.blob_key('app', '1' * 64)}"
+    registry = f"{arn}/atlas/{layout.pack_key('app', '1' * 64)}"
     cases = [
         (IamRequest("s3:PutObject", f"{arn}/atlas/app/x.sql"), "ImplicitlyDenied"),
         (
