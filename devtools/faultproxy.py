@@ -50,6 +50,7 @@ class Request:
     target: str
     """Path and query as sent, percent-encoded."""
     headers: tuple[tuple[str, str], ...]
+    """All of them, as sent; the proxy forwards them less the hop-by-hop ones."""
     body: bytes
     """The body as framed on the wire (chunk sizes included when chunked)."""
 
@@ -362,15 +363,14 @@ def _read_request(client: socket.socket) -> Request:
 
 
 def _read_head(rfile: BinaryIO) -> tuple[str, list[tuple[str, str]]]:
-    """The start line and the headers (less the hop-by-hop ones) of a request or response."""
+    """The start line and the headers of a request or response."""
     start = _read_line(rfile).decode("latin-1").rstrip("\r\n")
     if not start:
         raise ValueError("no HTTP message")
     headers: list[tuple[str, str]] = []
     while line := _read_line(rfile).decode("latin-1").rstrip("\r\n"):
         name, _, value = line.partition(":")
-        if name.strip().lower() not in HOP_BY_HOP:
-            headers.append((name.strip(), value.strip()))
+        headers.append((name.strip(), value.strip()))
         if len(headers) > MAX_HEADERS:
             raise ValueError("too many headers")
     return start, headers
@@ -405,7 +405,9 @@ def _read_chunked(rfile: BinaryIO) -> bytes:
 
 
 def _head(start_line: str, headers: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> bytes:
-    lines = [start_line, *(f"{k}: {v}" for k, v in headers), "Connection: close", "", ""]
+    """A message head with the proxy's own hop-by-hop headers in place of the sender's."""
+    kept = (f"{k}: {v}" for k, v in headers if k.lower() not in HOP_BY_HOP)
+    lines = [start_line, *kept, "Connection: close", "", ""]
     return "\r\n".join(lines).encode("latin-1")
 
 
