@@ -10,12 +10,17 @@ GCS: ``STORAGE_EMULATOR_HOST``; Azure: the connection string's ``BlobEndpoint``)
         ...  # the first blob download through proxy.endpoint is cut after 5 bytes
         assert proxy.count("^GET ") == 3
 
+One fault is in force at a time, for the requests its ``where`` selects, and can be switched
+from any thread while requests flow; every request read is counted, faulted or not.
+
 Limits, by design:
 - plain HTTP/1.1 only: no TLS, no HTTP/2, no CONNECT; loopback only, on both sides;
 - one request per client connection: every response says ``Connection: close`` and the
   upstream is asked to close too, so a response body ends where the upstream's connection does;
 - request bodies are read whole into memory (test-sized objects), and relayed as framed
   (a chunked body stays chunked); ``Expect: 100-continue`` is answered by the proxy itself;
+- ``where`` sees the method and the target: a GCS upload names its object in its body, so
+  select GCS uploads by ``^POST /upload/``, not by key;
 - URLs that the upstream puts in its answers (a resumable-upload session, a media link) name
   the upstream, so requests made to them bypass the proxy;
 - an unreachable upstream resets the client's connection, as a dead endpoint would.
@@ -30,10 +35,10 @@ import socket
 import struct
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 from urllib.parse import unquote, urlsplit
 
 MAX_LINE = 64 * 1024
@@ -65,11 +70,14 @@ class Request:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
+FaultKind = Literal["pass", "blackhole", "reset", "status", "trickle", "truncate", "delay"]
+
+
 @dataclass(frozen=True)
 class Fault:
     """What the proxy does to a request; build one with the functions below."""
 
-    kind: str
+    kind: FaultKind
     code: int = 0
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
@@ -94,8 +102,9 @@ def reset() -> Fault:
 
 
 def status(code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Fault:
-    """Answer ``code`` with ``body`` and ``headers`` (Content-Length and Connection are the
-    proxy's), without contacting the upstream: a request that writes never lands."""
+    """Answer ``code`` with ``body`` and ``headers``, without contacting the upstream: a
+    request that writes never lands. Content-Length is the body's unless ``headers`` sets one
+    (a lie, to test what a client believes); Connection is always ``close``."""
     return Fault("status", code=code, body=body, headers=tuple((headers or {}).items()))
 
 
@@ -138,7 +147,7 @@ def matcher(where: Where) -> Callable[[Request], bool]:
     """A predicate from ``where``: None matches all, a regex is searched in ``Request.line``."""
     if where is None:
         return lambda request: True
-    if callable(where) and not isinstance(where, re.Pattern):
+    if callable(where):
         return where
     pattern = re.compile(where)
     return lambda request: pattern.search(request.line) is not None
@@ -272,7 +281,8 @@ class FaultProxy:
         with self._lock:
             self._sockets.discard(sock)
         if rst:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(OSError):  # already closed by close()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()
         else:
             _shut(sock)
@@ -404,7 +414,7 @@ def _read_chunked(rfile: BinaryIO) -> bytes:
     return bytes(raw + b"\r\n")
 
 
-def _head(start_line: str, headers: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> bytes:
+def _head(start_line: str, headers: Iterable[tuple[str, str]]) -> bytes:
     """A message head with the proxy's own hop-by-hop headers in place of the sender's."""
     kept = (f"{k}: {v}" for k, v in headers if k.lower() not in HOP_BY_HOP)
     lines = [start_line, *kept, "Connection: close", "", ""]
@@ -416,7 +426,9 @@ def _synthesized(fault: Fault, method: str) -> bytes:
         reason = HTTPStatus(fault.code).phrase
     except ValueError:
         reason = "Injected"
-    headers = [("Content-Length", str(len(fault.body))), *fault.headers]
+    headers = list(fault.headers)
+    if not any(name.lower() == "content-length" for name, _ in headers):
+        headers.insert(0, ("Content-Length", str(len(fault.body))))
     body = b"" if method == "HEAD" else fault.body
     return _head(f"HTTP/1.1 {fault.code} {reason}", headers) + body
 

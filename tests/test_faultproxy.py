@@ -165,6 +165,16 @@ def test_status_answers_without_the_upstream(proxied):
     assert proxied.store.inner.stat("status/never") is None
 
 
+def test_status_may_announce_more_bytes_than_it_sends(gcs_proxy):
+    proxy, _ = gcs_proxy
+    proxy.inject(status(200, b"short", {"Content-Length": "100"}))
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=2)
+    conn.request("GET", "/anything")
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        conn.getresponse().read()
+    assert (cut.value.partial, cut.value.expected) == (b"short", 95)
+
+
 def test_slow_down_is_throttling_to_the_adapter(proxied):
     proxied.proxy.inject(slow_down())
     assert proxied.get().status == 503
