@@ -172,10 +172,16 @@ class Azurite(Emulator):
 
     @property
     def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-            f"AccountKey={AZURITE_KEY};BlobEndpoint={self.endpoint}/{AZURITE_ACCOUNT};"
-        )
+        return azurite_connection_string(self.endpoint)
+
+
+def azurite_connection_string(endpoint: str) -> str:
+    """The connection string of Azurite's well-known account, served at ``endpoint`` (Azurite
+    itself, or something in front of it)."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+        f"AccountKey={AZURITE_KEY};BlobEndpoint={endpoint}/{AZURITE_ACCOUNT};"
+    )
 
 
 class Blackhole:

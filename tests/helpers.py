@@ -13,6 +13,7 @@ from pathlib import Path
 
 from atlas_continuity.runtime.cli import main
 from atlas_continuity.runtime.stores import open_store
+from devtools.emulators import AZURITE_ACCOUNT, azurite_connection_string
 
 from .migration_dirs import SUM_FILE, expected_sum
 
@@ -85,3 +86,21 @@ def keys(url: str) -> list[str]:
         return store.list("")
     finally:
         store.close()
+
+
+def store_url_at(
+    kind: str, endpoint: str, monkeypatch, bucket: str = "bucket", prefix: str = "x"
+) -> str:
+    """The URL of a cloud store whose adapter talks to ``endpoint`` (a fault proxy, a black
+    hole) instead of an emulator: S3 by its URL, GCS and Azure by their SDKs' variables."""
+    if kind == "s3":
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        return f"s3://{bucket}/{prefix}?region=us-east-1&endpoint={endpoint}"
+    if kind == "gcs":
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+        return f"gs://{bucket}/{prefix}"
+    if kind == "azure":
+        monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string(endpoint))
+        return f"azureblob://{bucket}/{prefix}?storage_account={AZURITE_ACCOUNT}"
+    raise ValueError(kind)

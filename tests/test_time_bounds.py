@@ -15,7 +15,9 @@ from atlas_continuity.runtime.stores.base import (
     StoreUnavailable,
 )
 from atlas_continuity.runtime.stores.resilience import ResilientStore
-from devtools.emulators import AZURITE_ACCOUNT, AZURITE_KEY, Blackhole
+from devtools.emulators import Blackhole
+
+from .helpers import store_url_at
 
 SETTINGS = StoreSettings(connect_timeout=1.0, read_timeout=1.0)
 
@@ -27,25 +29,9 @@ def hole():
     h.close()
 
 
-def blackholed_url(kind: str, hole: Blackhole, monkeypatch) -> str:
-    if kind == "s3":
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        return f"s3://bucket/x?region=us-east-1&endpoint={hole.endpoint}"
-    if kind == "gcs":
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", hole.endpoint)
-        return "gs://bucket/x"
-    monkeypatch.setenv(
-        "AZURE_STORAGE_CONNECTION_STRING",
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-        f"BlobEndpoint={hole.endpoint}/{AZURITE_ACCOUNT};",
-    )
-    return f"azureblob://bucket/x?storage_account={AZURITE_ACCOUNT}"
-
-
 @pytest.mark.parametrize("kind", ["s3", "gcs", "azure"])
 def test_a_blackholed_store_costs_one_read_timeout_then_is_skipped(kind, hole, monkeypatch):
-    store = open_store(blackholed_url(kind, hole, monkeypatch), SETTINGS)
+    store = open_store(store_url_at(kind, hole.endpoint, monkeypatch), SETTINGS)
     started = time.monotonic()
     with pytest.raises(StoreUnavailable, match=r"timed out|no answer"):
         store.list("registry/")
