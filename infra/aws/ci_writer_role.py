@@ -7,6 +7,7 @@ from typing import Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from atlas_continuity.infra.args import check_when_plain, flag, required_arg
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
 from atlas_continuity.infra.store import DEFAULT_PREFIX
@@ -127,16 +128,14 @@ class AwsCiWriterRole(pulumi.ComponentResource):
             audience=args.get("audience"),
         )
         prefix = args.get("prefix", DEFAULT_PREFIX)
-        bucket_arn = _required(name, args, "bucket_arn")
+        bucket_arn = required_arg(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")
-        atlas_writes = args.get("allow_atlas_backup_writes", True)
-        if not isinstance(atlas_writes, bool):
-            raise ValueError(f"{name}: allow_atlas_backup_writes must be true or false")
+        atlas_writes = flag(name, args, "allow_atlas_backup_writes", True)
 
         def policy(bucket: str, prefix: str, key: str | None) -> dict:
             return policies.writer_policy(bucket, prefix, key, atlas_backup_writes=atlas_writes)
 
-        policies.check_when_plain(
+        check_when_plain(
             lambda: policy(bucket_arn, prefix, kms_key_arn),
             bucket_arn,
             prefix,
@@ -197,10 +196,3 @@ class AwsCiWriterRole(pulumi.ComponentResource):
                 "subject": self.subject,
             }
         )
-
-
-def _required(name: str, args: Mapping, field: str):
-    value = args.get(field)
-    if value is None:
-        raise ValueError(f"{name}: {field} is required")
-    return value
