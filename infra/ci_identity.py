@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
@@ -24,6 +25,20 @@ BITBUCKET_ISSUER = (
 BITBUCKET_AUDIENCE = "ari:cloud:bitbucket::workspace/{uuid}"
 
 CI_PROVIDERS = ("github", "gitlab", "circleci", "bitbucket")
+
+
+class CiProvider(StrEnum):
+    """The CI system whose OIDC tokens an identity trusts."""
+
+    GITHUB = "github"
+    """GitHub Actions (token.actions.githubusercontent.com)."""
+    GITLAB = "gitlab"
+    """GitLab CI (gitlab.com, or a self-managed instance with gitlab_url)."""
+    CIRCLECI = "circleci"
+    """CircleCI (oidc.circleci.com/org/ORG_ID), with $CIRCLE_OIDC_TOKEN_V2."""
+    BITBUCKET = "bitbucket"
+    """Bitbucket Pipelines (api.bitbucket.org/2.0/workspaces/WS/pipelines-config/identity/oidc)."""
+
 
 _WILDCARDS = ("*", "?")
 _UUID = re.compile(
