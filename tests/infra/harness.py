@@ -26,6 +26,10 @@ with warnings.catch_warnings():
     import pulumi_aws
 
     pulumi_aws.s3.Bucket  # noqa: B018  (the SDK loads modules lazily: this loads s3)
+    # pulumi_gcp.storage warns, on import, about a misspelt function of its own.
+    import pulumi_gcp
+
+    pulumi_gcp.storage.Bucket  # noqa: B018
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -45,6 +49,7 @@ class Declared:
     name: str
     inputs: dict[str, Any]
     urn: str = ""
+    protect: bool = False
 
     def policy(self, key: str = "policy") -> dict[str, Any]:
         """A JSON policy input, parsed."""
@@ -67,6 +72,10 @@ class Deployment:
 
     def none(self, type_: str) -> None:
         assert not self.of_type(type_), f"unexpected {type_}"
+
+    def protected(self, type_: str) -> bool:
+        """Whether the one resource of ``type_`` was declared with ``protect``."""
+        return self.one(type_).protect
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -139,6 +148,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             account = args.inputs.get("accountName") or f"{args.name.replace('-', '')}5d1e7a9"
             rid = f"{base}/Microsoft.Storage/storageAccounts/{account}"
             state.update(name=account, id=rid)
+            if "identity" in state:  # a list going in, a map by identity ID coming out
+                ids = state["identity"].get("userAssignedIdentities") or []
+                state["identity"] = {
+                    **state["identity"],
+                    "userAssignedIdentities": {i: {} for i in ids},
+                }
             return rid, state
         if args.typ == "azure-native:storage:BlobContainer":
             container = args.inputs.get("containerName") or f"{args.name}-5d1e7a9"
@@ -220,6 +235,15 @@ def deploy(build: Callable[[], dict[str, pulumi.Resource]]) -> Deployment:
         return register_outputs(request)
 
     monitor.RegisterResourceOutputs = spy
+    register_resource = monitor.RegisterResource
+    protected: set[str] = set()
+
+    def record_protect(request):
+        if request.protect:
+            protected.add(request.name)
+        return register_resource(request)
+
+    monitor.RegisterResource = record_protect
 
     @pulumi.runtime.test
     def program():
@@ -237,4 +261,5 @@ def deploy(build: Callable[[], dict[str, pulumi.Resource]]) -> Deployment:
     urns = {urn.rsplit("::", 1)[1]: urn for urn in monitor.resources}
     for resource in deployment.resources:
         resource.urn = urns.get(resource.name, "")
+        resource.protect = resource.name in protected
     return deployment
