@@ -23,11 +23,22 @@ from packaging.requirements import Requirement
 from pulumi.provider.experimental.analyzer import Analyzer
 
 from atlas_continuity.infra import aws as package
+from atlas_continuity.infra import azure as azure_package
+from atlas_continuity.infra import gcp as gcp_package
 from atlas_continuity.infra.aws import AwsCiWriterRole, EksReaderRole, S3BackupBucket
+from atlas_continuity.infra.azure import (
+    AksReaderIdentity,
+    AzureBackupContainer,
+    AzureCiWriterIdentity,
+)
+from atlas_continuity.infra.gcp import GcpCiWriterIdentity, GcsBackupBucket, GkeReaderIdentity
 from devtools.emulators import ROOT
 from tests.infra.harness import ACCOUNT, deploy
 
-COMPONENTS = [S3BackupBucket, AwsCiWriterRole, EksReaderRole]
+AWS_COMPONENTS = [S3BackupBucket, AwsCiWriterRole, EksReaderRole]
+GCP_COMPONENTS = [GcsBackupBucket, GcpCiWriterIdentity, GkeReaderIdentity]
+AZURE_COMPONENTS = [AzureBackupContainer, AzureCiWriterIdentity, AksReaderIdentity]
+COMPONENTS = AWS_COMPONENTS + GCP_COMPONENTS + AZURE_COMPONENTS
 BUCKET_ARN = "arn:aws:s3:::acme-atlas-backup"
 
 
@@ -70,13 +81,75 @@ def everything():
                 "bucket_arn": BUCKET_ARN,
             },
         )
-        return {"backup": bucket, "ci": writer, "operator": pod, "irsa": irsa}
+        gcs = GcsBackupBucket(
+            "gcs",
+            {"location": "EU", "kms_key_name": "projects/p/locations/eu/keyRings/r/cryptoKeys/k"},
+        )
+        gcpci = GcpCiWriterIdentity(
+            "gcpci",
+            {
+                "provider": "github",
+                "repository": "a/b",
+                "branch": "main",
+                "create_workload_identity_pool": True,
+                "service_account": True,
+                "bucket_name": gcs.bucket_name,
+                "prefix": gcs.prefix,
+            },
+        )
+        gke = GkeReaderIdentity(
+            "gke",
+            {
+                "namespace": "atlas",
+                "service_account": "op",
+                "mode": "service-account",
+                "bucket_name": gcs.bucket_name,
+            },
+        )
+        box = AzureBackupContainer("box", {"resource_group_name": "rg", "immutability_days": 1})
+        azci = AzureCiWriterIdentity(
+            "azci",
+            {
+                "provider": "gitlab",
+                "repository": "a/b",
+                "branch": "main",
+                "resource_group_name": "rg",
+                "container_id": box.container_id,
+            },
+        )
+        aks = AksReaderIdentity(
+            "aks",
+            {
+                "namespace": "atlas",
+                "service_account": "op",
+                "oidc_issuer_url": "https://issuer.example/x/",
+                "resource_group_name": "rg",
+                "container_id": box.container_id,
+            },
+        )
+        return {
+            "backup": bucket,
+            "ci": writer,
+            "operator": pod,
+            "irsa": irsa,
+            "gcs": gcs,
+            "gcpci": gcpci,
+            "gke": gke,
+            "box": box,
+            "azci": azci,
+            "aks": aks,
+        }
 
     return deploy(build)
 
 
 def test_components_are_exported_from_the_package():
-    assert {c.__name__ for c in COMPONENTS} <= set(package.__all__)
+    for pkg, components in (
+        (package, AWS_COMPONENTS),
+        (gcp_package, GCP_COMPONENTS),
+        (azure_package, AZURE_COMPONENTS),
+    ):
+        assert {c.__name__ for c in components} <= set(pkg.__all__)
     for component in COMPONENTS:
         assert issubclass(component, pulumi.ComponentResource)
 
@@ -96,6 +169,12 @@ def test_type_tokens_are_in_the_index_module(everything):
         ("ci", "AwsCiWriterRole"),
         ("operator", "EksReaderRole"),
         ("irsa", "EksReaderRole"),
+        ("gcs", "GcsBackupBucket"),
+        ("gcpci", "GcpCiWriterIdentity"),
+        ("gke", "GkeReaderIdentity"),
+        ("box", "AzureBackupContainer"),
+        ("azci", "AzureCiWriterIdentity"),
+        ("aks", "AksReaderIdentity"),
     ):
         urn = everything.outputs[label]["urn"]
         assert urn.endswith(f"$atlas-continuity:index:{component}::{label}"), urn
@@ -144,9 +223,24 @@ def test_the_component_analyzer_accepts_them_and_every_field_is_documented():
         "S3BackupBucket": set(),
         "AwsCiWriterRole": {"provider", "repository", "bucketArn"},
         "EksReaderRole": {"namespace", "serviceAccount", "bucketArn"},
+        "GcsBackupBucket": {"location"},
+        "GcpCiWriterIdentity": {"provider", "repository", "bucketName"},
+        "GkeReaderIdentity": {"namespace", "serviceAccount", "bucketName"},
+        "AzureBackupContainer": {"resourceGroupName"},
+        "AzureCiWriterIdentity": {"provider", "repository", "resourceGroupName", "containerId"},
+        "AksReaderIdentity": {
+            "namespace",
+            "serviceAccount",
+            "oidcIssuerUrl",
+            "resourceGroupName",
+            "containerId",
+        },
     }
-    for enum in result["type_definitions"].values():
-        assert all(value.description for value in enum.enum), enum.name
+    for definition in result["type_definitions"].values():
+        if definition.enum:
+            assert all(value.description for value in definition.enum), definition.name
+        else:  # an object type (AzureCustomerManagedKey): every property documented
+            assert all(p.description for p in definition.properties.values()), definition.name
 
 
 # --- the import path --------------------------------------------------------------------------
