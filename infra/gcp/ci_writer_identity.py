@@ -138,10 +138,10 @@ class GcpCiWriterIdentity(pulumi.ComponentResource):
         if existing is not None and "pool_id" in args:
             raise ValueError(f"{name}: pool_id is for create_workload_identity_pool")
         pool_id = conditions.check_id(
-            "pool_id", args.get("pool_id") or stable_id(f"{name}-pool", max_len=32)
+            "pool_id", args.get("pool_id") or stable_id(f"atlas-{name}-pool", max_len=32)
         )
         provider_id = conditions.check_id(
-            "provider_id", args.get("provider_id") or stable_id(name, max_len=32)
+            "provider_id", args.get("provider_id") or stable_id(f"atlas-{name}", max_len=32)
         )
         mapping = conditions.attribute_mapping(identity, provider_id)
         condition = conditions.attribute_condition(identity)

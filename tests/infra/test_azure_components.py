@@ -113,7 +113,9 @@ def test_container_options_on():
     cmk = {
         "key_vault_uri": "https://acme-kv.vault.azure.net/",
         "key_name": "atlas",
-        "user_assigned_identity_id": f"{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/kv",
+        "user_assigned_identity_id": (
+            f"{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/kv"
+        ),
     }
     d, a = container(
         {

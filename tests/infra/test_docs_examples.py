@@ -52,6 +52,7 @@ def test_readme_examples_run_together_as_written():
     section = text[text.index("## Infra components") : text.index("## Benchmarks")]
     examples = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert [c for c in SECTIONS if f"### {c}\n" in section] == list(SECTIONS)
+    others = [c for doc in ("infra-gcp.md", "infra-azure.md") for c in DOCS[doc]]
     program = "import pulumi\n" + "\n".join(examples)
 
     def build():
@@ -60,4 +61,4 @@ def test_readme_examples_run_together_as_written():
 
     d = deploy(build)
     declared = {r.type for r in d.resources}
-    assert {f"atlas-continuity:index:{c}" for c in SECTIONS} <= declared
+    assert {f"atlas-continuity:index:{c}" for c in (*SECTIONS, *others)} <= declared

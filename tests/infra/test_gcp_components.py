@@ -273,7 +273,7 @@ def test_ids_are_stable_and_valid_and_can_be_given():
     assert d.one(PROVIDER).inputs["workloadIdentityPoolProviderId"] == "github-main"
     first = writer(GITHUB).one(PROVIDER).inputs["workloadIdentityPoolProviderId"]
     assert first == writer(GITHUB).one(PROVIDER).inputs["workloadIdentityPoolProviderId"]
-    assert re.match(r"^ci-[0-9a-f]{6}$", first)
+    assert re.match(r"^atlas-ci-[0-9a-f]{6}$", first)
 
 
 # --- permissions: every role, every permission, every condition -------------------------------
@@ -296,7 +296,8 @@ def grants(d) -> dict[str, tuple[list[str], str, str]]:
 
 READ_CONDITION = (
     f'resource.name.startsWith("{OBJECTS}atlas/") || '
-    f'(resource.type == "storage.googleapis.com/Bucket" && resource.name == "projects/_/buckets/{B}" '
+    '(resource.type == "storage.googleapis.com/Bucket" && '
+    f'resource.name == "projects/_/buckets/{B}" '
     '&& api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("atlas/"))'
 )
 
@@ -382,10 +383,8 @@ def test_no_identity_gets_admin_delete_in_the_runtime_folder_or_anything_outside
     # Every grant is a conditional binding on this bucket, under the prefix.
     for name, (perms, _, expression) in grants(d).items():
         assert (
-            f"/buckets/{B}" in expression
-            and '"atlas/' in expression
-            or f"{OBJECTS}atlas/" in expression
-        )
+            f"/buckets/{B}" in expression and '"atlas/' in expression
+        ) or f"{OBJECTS}atlas/" in expression
         if "storage.objects.delete" in perms:
             assert name == "ci-replace"
             assert f'!resource.name.startsWith("{OBJECTS}atlas/atlas-continuity/")' in expression

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.metadata as md
 import json
 import subprocess
-import sys
 import tomllib
 import venv
 from pathlib import Path
