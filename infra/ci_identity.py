@@ -13,8 +13,10 @@ would leave the subject unconstrained, or constrained only by a wildcard, raises
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
@@ -368,6 +370,32 @@ def ci_identity(
         environment=environment,
         audience=audience,
     )
+
+
+def ci_identity_from_args(name: str, args: Mapping[str, Any]) -> CiIdentity:
+    """The identity a CI writer component's typed arguments name (``provider``,
+    ``repository``, ``branch``, ...), with the component's name on a bad provider."""
+    provider = args.get("provider")
+    provider = str(getattr(provider, "value", provider))
+    if provider not in CI_PROVIDERS:
+        raise ValueError(
+            f"{name}: provider {provider!r} must be one of github, gitlab, circleci, bitbucket"
+        )
+    return ci_identity(
+        provider,
+        **{field: args.get(field) for field in _TYPED_FIELDS},
+    )
+
+
+_TYPED_FIELDS = (
+    "repository",
+    "branch",
+    "environment",
+    "organization",
+    "workspace_uuid",
+    "gitlab_url",
+    "audience",
+)
 
 
 def _audience(audience: str | None) -> str | None:

@@ -10,7 +10,7 @@ import pulumi_azure_native as azure_native
 from atlas_continuity.infra.args import check_when_plain, flag, required_arg
 from atlas_continuity.infra.azure import roles
 from atlas_continuity.infra.azure.federated_identity import federated_identity
-from atlas_continuity.infra.ci_identity import CiProvider, ci_identity
+from atlas_continuity.infra.ci_identity import CiProvider, ci_identity_from_args
 from atlas_continuity.infra.naming import stable_id
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 
@@ -81,24 +81,13 @@ class AzureCiWriterIdentity(pulumi.ComponentResource):
         args: AzureCiWriterIdentityArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        provider = args.get("provider")
-        try:
-            provider = CiProvider(provider)
-        except ValueError:
-            raise ValueError(
-                f"{name}: provider {provider!r} must be one of github, gitlab, circleci, bitbucket"
-            ) from None
-        if provider in (CiProvider.CIRCLECI, CiProvider.BITBUCKET):
-            for field in ("organization", "workspace_uuid"):
-                if field in args:
-                    raise ValueError(f"{name}: {field} does not apply on Azure")
-        identity = ci_identity(
-            provider.value,
-            repository=args.get("repository"),
-            branch=args.get("branch"),
-            environment=args.get("environment"),
-            gitlab_url=args.get("gitlab_url"),
-        )
+        for field in ("organization", "workspace_uuid", "audience"):
+            if field in args:
+                raise ValueError(
+                    f"{name}: {field} does not apply on Azure (GitHub and GitLab only; the "
+                    "audience is always api://AzureADTokenExchange)"
+                )
+        identity = ci_identity_from_args(name, args)
         subject = roles.federated_subject(identity)
         required_arg(name, args, "resource_group_name")
         container_id = required_arg(name, args, "container_id")

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from atlas_continuity.infra.args import check_when_plain, flag, required_arg
-from atlas_continuity.infra.ci_identity import CiProvider, ci_identity
+from atlas_continuity.infra.ci_identity import CiProvider, ci_identity_from_args
 from atlas_continuity.infra.gcp import conditions
 from atlas_continuity.infra.gcp.store_access import grant_store_access
 from atlas_continuity.infra.naming import stable_id
@@ -101,23 +101,7 @@ class GcpCiWriterIdentity(pulumi.ComponentResource):
         args: GcpCiWriterIdentityArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        provider = args.get("provider")
-        try:
-            provider = CiProvider(provider)
-        except ValueError:
-            raise ValueError(
-                f"{name}: provider {provider!r} must be one of github, gitlab, circleci, bitbucket"
-            ) from None
-        identity = ci_identity(
-            provider.value,
-            repository=args.get("repository"),
-            branch=args.get("branch"),
-            environment=args.get("environment"),
-            organization=args.get("organization"),
-            workspace_uuid=args.get("workspace_uuid"),
-            gitlab_url=args.get("gitlab_url"),
-            audience=args.get("audience"),
-        )
+        identity = ci_identity_from_args(name, args)
         bucket = required_arg(name, args, "bucket_name")
         prefix = args.get("prefix", DEFAULT_PREFIX)
         atlas_writes = flag(name, args, "allow_atlas_backup_writes", True)
