@@ -20,5 +20,5 @@ def test_runtime_extras_do_not_pull_in_pulumi():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     optional = extras["optional-dependencies"]
     assert extras["dependencies"] == []
-    for name in ("s3", "gcs", "azure"):
+    for name in ("s3", "gcs", "azureblob"):
         assert not any("pulumi" in dep for dep in optional[name]), name
