@@ -7,8 +7,10 @@ from typing import Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from atlas_continuity.infra.args import check_when_plain, flag, required_arg
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
+from atlas_continuity.infra.ci_identity import ci_identity_from_args
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:AwsCiWriterRole"
@@ -109,34 +111,16 @@ class AwsCiWriterRole(pulumi.ComponentResource):
         args: AwsCiWriterRoleArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        provider = args.get("provider")
-        try:
-            provider = AwsCiProvider(provider)
-        except ValueError:
-            raise ValueError(
-                f"{name}: provider {provider!r} must be one of github, gitlab, circleci, bitbucket"
-            ) from None
-        trust = policies.ci_trust(
-            provider.value,
-            repository=args.get("repository"),
-            branch=args.get("branch"),
-            environment=args.get("environment"),
-            organization=args.get("organization"),
-            workspace_uuid=args.get("workspace_uuid"),
-            gitlab_url=args.get("gitlab_url"),
-            audience=args.get("audience"),
-        )
+        trust = policies.OidcTrust.of(ci_identity_from_args(name, args))
         prefix = args.get("prefix", DEFAULT_PREFIX)
-        bucket_arn = _required(name, args, "bucket_arn")
+        bucket_arn = required_arg(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")
-        atlas_writes = args.get("allow_atlas_backup_writes", True)
-        if not isinstance(atlas_writes, bool):
-            raise ValueError(f"{name}: allow_atlas_backup_writes must be true or false")
+        atlas_writes = flag(name, args, "allow_atlas_backup_writes", True)
 
         def policy(bucket: str, prefix: str, key: str | None) -> dict:
             return policies.writer_policy(bucket, prefix, key, atlas_backup_writes=atlas_writes)
 
-        policies.check_when_plain(
+        check_when_plain(
             lambda: policy(bucket_arn, prefix, kms_key_arn),
             bucket_arn,
             prefix,
@@ -197,10 +181,3 @@ class AwsCiWriterRole(pulumi.ComponentResource):
                 "subject": self.subject,
             }
         )
-
-
-def _required(name: str, args: Mapping, field: str):
-    value = args.get(field)
-    if value is None:
-        raise ValueError(f"{name}: {field} is required")
-    return value

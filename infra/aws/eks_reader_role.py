@@ -7,8 +7,10 @@ from typing import Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from atlas_continuity.infra.args import check_when_plain, required_arg
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
+from atlas_continuity.infra.ci_identity import check_k8s_namespace, check_k8s_service_account
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:EksReaderRole"
@@ -81,14 +83,12 @@ class EksReaderRole(pulumi.ComponentResource):
             mode = EksIdentityMode(args.get("mode", EksIdentityMode.POD_IDENTITY))
         except ValueError:
             raise ValueError(f"{name}: mode must be pod-identity or irsa") from None
-        namespace = policies.check_k8s_namespace(args.get("namespace"))
-        service_account = policies.check_k8s_service_account(args.get("service_account"))
+        namespace = check_k8s_namespace(args.get("namespace"))
+        service_account = check_k8s_service_account(args.get("service_account"))
         prefix = args.get("prefix", DEFAULT_PREFIX)
-        bucket_arn = args.get("bucket_arn")
-        if bucket_arn is None:
-            raise ValueError(f"{name}: bucket_arn is required")
+        bucket_arn = required_arg(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")
-        policies.check_when_plain(
+        check_when_plain(
             lambda: policies.reader_policy(bucket_arn, prefix, kms_key_arn),
             bucket_arn,
             prefix,
@@ -99,9 +99,7 @@ class EksReaderRole(pulumi.ComponentResource):
         if mode is EksIdentityMode.POD_IDENTITY:
             if cluster_name is None:
                 raise ValueError(f"{name}: pod-identity needs cluster_name")
-            policies.check_when_plain(
-                lambda: policies.check_eks_cluster_name(cluster_name), cluster_name
-            )
+            check_when_plain(lambda: policies.check_eks_cluster_name(cluster_name), cluster_name)
             if provider_arn is not None:
                 raise ValueError(f"{name}: oidc_provider_arn is for irsa, not pod-identity")
         else:
@@ -109,7 +107,7 @@ class EksReaderRole(pulumi.ComponentResource):
                 raise ValueError(f"{name}: irsa needs oidc_provider_arn (the cluster's issuer)")
             if cluster_name is not None:
                 raise ValueError(f"{name}: cluster_name is for pod-identity, not irsa")
-            policies.check_when_plain(
+            check_when_plain(
                 lambda: _irsa_trust(provider_arn, namespace, service_account), provider_arn
             )
         session_duration(name, args)

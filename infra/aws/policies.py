@@ -4,117 +4,32 @@ Nothing here imports Pulumi: every function takes plain strings and returns a pl
 IAM JSON document) or an :class:`OidcTrust`, so the same documents the components declare can be
 unit-tested, linted with parliament and loaded into a real IAM evaluator.
 
-Identity (OIDC) trust is built from typed parts, never from a free-form subject: a repository
-plus a branch or an environment. Anything that would leave the subject unconstrained, or
-constrained only by a wildcard, raises :class:`ValueError` before a resource is declared.
+Who a CI pipeline or a service account is comes from the cloud-neutral model in
+:mod:`atlas_continuity.infra.ci_identity` (typed parts, checked there); this module renders it
+as IAM trust conditions.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from atlas_continuity.infra.ci_identity import (
+    CiIdentity,
+    check_k8s_namespace,
+    check_k8s_service_account,
+    ci_identity,
+    kubernetes_subject,
+    required,
+)
 from atlas_continuity.runtime import layout
 from atlas_continuity.runtime.stores.url import check_prefix
 
 POLICY_VERSION = "2012-10-17"
 
-GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-GITHUB_AUDIENCE = "sts.amazonaws.com"
-GITLAB_ISSUER = "https://gitlab.com"
-CIRCLECI_ISSUER = "https://oidc.circleci.com/org/{org}"
-BITBUCKET_ISSUER = (
-    "https://api.bitbucket.org/2.0/workspaces/{workspace}/pipelines-config/identity/oidc"
-)
-BITBUCKET_AUDIENCE = "ari:cloud:bitbucket::workspace/{uuid}"
 STS_AUDIENCE = "sts.amazonaws.com"
-
-CI_PROVIDERS = ("github", "gitlab", "circleci", "bitbucket")
-
-_WILDCARDS = ("*", "?")
-_UUID = re.compile(
-    r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$"
-)
-_GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
-_GITLAB_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
-_BITBUCKET_WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_K8S_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
-
-
-# --- validation ----------------------------------------------------------------------------
-
-
-def _refuse_wildcards(what: str, value: str) -> None:
-    if any(w in value for w in _WILDCARDS):
-        raise ValueError(
-            f"{what} {value!r} contains a wildcard ('*' or '?'): the OIDC subject must name one "
-            "repository and one branch or environment exactly; wildcard subjects are refused"
-        )
-
-
-def _required(what: str, value: str | None) -> str:
-    if value is None or not str(value).strip():
-        raise ValueError(f"{what} is required: an OIDC subject without it is unconstrained")
-    value = str(value)
-    if value != value.strip():
-        raise ValueError(f"{what} {value!r} has leading or trailing whitespace")
-    _refuse_wildcards(what, value)
-    return value
-
-
-def _uuid(what: str, value: str | None) -> str:
-    """A UUID, with or without braces, returned bare and lower-cased."""
-    value = _required(what, value)
-    match = _UUID.match(value)
-    if not match:
-        raise ValueError(f"{what} {value!r} is not a UUID")
-    return match.group(1).lower()
-
-
-def check_branch(branch: str | None) -> str:
-    """A branch name as git allows it (``main``, ``release/1.x``), not a ref or a pattern."""
-    branch = _required("branch", branch)
-    if branch.startswith("refs/"):
-        raise ValueError(f"branch {branch!r}: give the branch name (e.g. 'main'), not a ref")
-    if (
-        _BRANCH_FORBIDDEN.search(branch)
-        or ".." in branch
-        or "@{" in branch
-        or "//" in branch
-        or branch.startswith(("/", "-", "."))
-        or branch.endswith(("/", ".", ".lock"))
-    ):
-        raise ValueError(f"branch {branch!r} is not a valid git branch name")
-    return branch
-
-
-def check_environment(environment: str | None) -> str:
-    """A CI environment name: no wildcard, no ':' (the subject's separator), no control chars."""
-    environment = _required("environment", environment)
-    if ":" in environment or any(ord(c) < 32 or ord(c) == 127 for c in environment):
-        raise ValueError(f"environment {environment!r} contains ':' or a control character")
-    return environment
-
-
-def check_k8s_namespace(namespace: str | None) -> str:
-    namespace = _required("namespace", namespace)
-    if len(namespace) > 63 or not _K8S_NAMESPACE.match(namespace):
-        raise ValueError(f"namespace {namespace!r} is not a Kubernetes namespace name (RFC 1123)")
-    return namespace
-
-
-def check_k8s_service_account(service_account: str | None) -> str:
-    service_account = _required("service_account", service_account)
-    if len(service_account) > 253 or not _K8S_NAME.match(service_account):
-        raise ValueError(
-            f"service_account {service_account!r} is not a Kubernetes object name (RFC 1123)"
-        )
-    return service_account
 
 
 # --- OIDC trust ----------------------------------------------------------------------------
@@ -122,13 +37,13 @@ def check_k8s_service_account(service_account: str | None) -> str:
 
 @dataclass(frozen=True)
 class OidcTrust:
-    """Who may assume a role through an OIDC identity provider, and how it is checked.
+    """Who may assume a role through an OIDC identity provider, and how IAM checks it.
 
     ``subject`` is compared with ``StringEquals`` unless ``subject_is_pattern`` is set, in which
     case it is a ``StringLike`` pattern whose only wildcard is one the component put there for a
     per-run part of the claim (a CircleCI user, a Bitbucket step). ``subject_must_not_match``
     lists ``StringNotLike`` patterns that close the injection such a wildcard would otherwise
-    allow.
+    allow. (IAM's ``*`` matches any characters, as the cloud-neutral model's does.)
     """
 
     provider: str
@@ -137,6 +52,20 @@ class OidcTrust:
     subject: str
     subject_is_pattern: bool = False
     subject_must_not_match: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, identity: CiIdentity) -> OidcTrust:
+        """The IAM trust of a CI identity, with AWS's default audience where the CI provider
+        leaves it to the cloud: ``sts.amazonaws.com`` for GitHub, the instance URL for GitLab."""
+        default = identity.issuer_url if identity.provider == "gitlab" else STS_AUDIENCE
+        return cls(
+            identity.provider,
+            identity.issuer_url,
+            identity.audience or default,
+            identity.subject,
+            identity.subject_is_pattern,
+            identity.subject_must_not_match,
+        )
 
     @property
     def issuer_host(self) -> str:
@@ -157,192 +86,16 @@ class OidcTrust:
         return condition
 
 
-def github_trust(
-    repository: str | None,
-    *,
-    branch: str | None = None,
-    environment: str | None = None,
-    audience: str | None = None,
-) -> OidcTrust:
-    """GitHub Actions: ``repo:OWNER/REPO:ref:refs/heads/BRANCH`` or ``...:environment:ENV``."""
-    repository = _required("repository", repository)
-    if not _GITHUB_REPO.match(repository):
-        raise ValueError(f"repository {repository!r}: GitHub wants 'owner/repo'")
-    if (branch is None) == (environment is None):
-        raise ValueError(
-            "GitHub Actions: give exactly one of branch or environment; a repository alone "
-            "would let any branch or pull request of it assume the role"
-        )
-    if branch is not None:
-        subject = f"repo:{repository}:ref:refs/heads/{check_branch(branch)}"
-    else:
-        subject = f"repo:{repository}:environment:{check_environment(environment)}"
-    return OidcTrust("github", GITHUB_ISSUER, _audience(audience, GITHUB_AUDIENCE), subject)
-
-
-def gitlab_trust(
-    project_path: str | None,
-    *,
-    branch: str | None = None,
-    environment: str | None = None,
-    gitlab_url: str | None = None,
-    audience: str | None = None,
-) -> OidcTrust:
-    """GitLab CI: ``project_path:GROUP/PROJECT:ref_type:branch:ref:BRANCH``.
-
-    GitLab's default ``sub`` claim carries no environment, so only a branch can pin it.
-    """
-    project_path = _required("repository", project_path)
-    if not _GITLAB_PATH.match(project_path):
-        raise ValueError(
-            f"repository {project_path!r}: GitLab wants 'group/project' (subgroups ok)"
-        )
-    if environment is not None:
-        raise ValueError(
-            "GitLab CI: the sub claim has no environment (project_path, ref_type, ref); "
-            "pin a protected branch instead"
-        )
-    if branch is None:
-        raise ValueError(
-            "GitLab CI: branch is required; a project alone would let any branch or tag of it "
-            "assume the role"
-        )
-    issuer = _https_url("gitlab_url", gitlab_url or GITLAB_ISSUER)
-    subject = f"project_path:{project_path}:ref_type:branch:ref:{check_branch(branch)}"
-    return OidcTrust("gitlab", issuer, _audience(audience, issuer), subject)
-
-
-def circleci_trust(
-    organization_id: str | None,
-    project_id: str | None,
-    *,
-    branch: str | None = None,
-    environment: str | None = None,
-    audience: str | None = None,
-) -> OidcTrust:
-    """CircleCI, ``$CIRCLE_OIDC_TOKEN_V2``'s subject, pinned to one project and branch.
-
-    ``org/ORG/project/PROJECT/user/*/vcs-origin/*/vcs-ref/refs/heads/BRANCH``.
-
-    The user (whoever triggered the job) and the VCS origin vary per run, so they are the only
-    wildcards; the organization, project and branch are fixed. Because ``*`` also matches '/',
-    a branch named ``x/vcs-ref/refs/heads/main`` would match a pattern for ``main``: the
-    ``StringNotLike`` guard refuses any subject with a second ``/vcs-ref/``.
-    """
-    org = _uuid("organization (CircleCI organization ID)", organization_id)
-    project = _uuid("repository (CircleCI project ID)", project_id)
-    if environment is not None:
-        raise ValueError("CircleCI: the sub claim has no environment; pin a branch instead")
-    if branch is None:
-        raise ValueError(
-            "CircleCI: branch is required; a project alone would let any branch assume the role"
-        )
-    ref = f"refs/heads/{check_branch(branch)}"
-    subject = f"org/{org}/project/{project}/user/*/vcs-origin/*/vcs-ref/{ref}"
-    return OidcTrust(
-        "circleci",
-        CIRCLECI_ISSUER.format(org=org),
-        _audience(audience, org),
-        subject,
-        subject_is_pattern=True,
-        subject_must_not_match=("*/vcs-ref/*/vcs-ref/*", "*/vcs-origin/*/vcs-origin/*"),
-    )
-
-
-def bitbucket_trust(
-    workspace: str | None,
-    workspace_uuid: str | None,
-    repository_uuid: str | None,
-    *,
-    branch: str | None = None,
-    environment: str | None = None,
-    audience: str | None = None,
-) -> OidcTrust:
-    """Bitbucket Pipelines: ``{REPOSITORY_UUID}:{ENVIRONMENT_UUID}:{STEP_UUID}``.
-
-    The step UUID changes every run, so it is the one wildcard. Bitbucket's ``sub`` carries no
-    branch: a deployment environment (which Bitbucket can restrict to branches) is what pins it.
-    """
-    workspace = _required("organization (Bitbucket workspace slug)", workspace)
-    if not _BITBUCKET_WORKSPACE.match(workspace):
-        raise ValueError(f"organization {workspace!r} is not a Bitbucket workspace slug")
-    ws_uuid = _uuid("workspace_uuid", workspace_uuid)
-    repo = _uuid("repository (Bitbucket repository UUID)", repository_uuid)
-    if branch is not None:
-        raise ValueError(
-            "Bitbucket Pipelines: the sub claim has no branch; pin a deployment environment "
-            "(restricted to your branch in Bitbucket) with environment=<its UUID>"
-        )
-    env = _uuid("environment (Bitbucket deployment environment UUID)", environment)
-    return OidcTrust(
-        "bitbucket",
-        BITBUCKET_ISSUER.format(workspace=workspace),
-        _audience(audience, BITBUCKET_AUDIENCE.format(uuid=ws_uuid)),
-        f"{{{repo}}}:{{{env}}}:*",
-        subject_is_pattern=True,
-    )
-
-
-def ci_trust(
-    provider: str,
-    *,
-    repository: str | None = None,
-    branch: str | None = None,
-    environment: str | None = None,
-    organization: str | None = None,
-    workspace_uuid: str | None = None,
-    gitlab_url: str | None = None,
-    audience: str | None = None,
-) -> OidcTrust:
-    """The trust for one CI provider, from the typed arguments of :class:`AwsCiWriterRole`."""
-    provider = str(getattr(provider, "value", provider))
-    if provider not in CI_PROVIDERS:
-        raise ValueError(f"provider {provider!r}: expected one of {', '.join(CI_PROVIDERS)}")
-    unused = {
-        "github": ("organization", "workspace_uuid", "gitlab_url"),
-        "gitlab": ("organization", "workspace_uuid"),
-        "circleci": ("workspace_uuid", "gitlab_url"),
-        "bitbucket": ("gitlab_url",),
-    }[provider]
-    given = {
-        "organization": organization,
-        "workspace_uuid": workspace_uuid,
-        "gitlab_url": gitlab_url,
-    }
-    for name in unused:
-        if given[name] is not None:
-            raise ValueError(f"{provider}: {name} does not apply to this provider")
-    if provider == "github":
-        return github_trust(repository, branch=branch, environment=environment, audience=audience)
-    if provider == "gitlab":
-        return gitlab_trust(
-            repository,
-            branch=branch,
-            environment=environment,
-            gitlab_url=gitlab_url,
-            audience=audience,
-        )
-    if provider == "circleci":
-        return circleci_trust(
-            organization, repository, branch=branch, environment=environment, audience=audience
-        )
-    return bitbucket_trust(
-        organization,
-        workspace_uuid,
-        repository,
-        branch=branch,
-        environment=environment,
-        audience=audience,
-    )
+def ci_trust(provider: str, **typed: str | None) -> OidcTrust:
+    """The trust for one CI provider, from the typed arguments of :class:`AwsCiWriterRole`
+    (see :func:`atlas_continuity.infra.ci_identity.ci_identity`)."""
+    return OidcTrust.of(ci_identity(provider, **typed))
 
 
 def irsa_trust(issuer_host: str, namespace: str, service_account: str) -> OidcTrust:
     """EKS IRSA: the cluster's issuer, pinned to ``system:serviceaccount:NS:SA``."""
-    issuer_host = _required("oidc issuer", issuer_host).removeprefix("https://")
-    subject = (
-        f"system:serviceaccount:{check_k8s_namespace(namespace)}:"
-        f"{check_k8s_service_account(service_account)}"
-    )
+    issuer_host = required("oidc issuer", issuer_host).removeprefix("https://")
+    subject = kubernetes_subject(namespace, service_account)
     return OidcTrust("eks", f"https://{issuer_host}", STS_AUDIENCE, subject)
 
 
@@ -377,7 +130,7 @@ def web_identity_trust_policy(provider_arn: str, trust: OidcTrust) -> dict[str, 
 
 
 def check_eks_cluster_name(cluster_name: str | None) -> str:
-    cluster_name = _required("cluster_name", cluster_name)
+    cluster_name = required("cluster_name", cluster_name)
     if not re.match(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", cluster_name):
         raise ValueError(f"cluster_name {cluster_name!r} is not an EKS cluster name")
     return cluster_name
@@ -571,26 +324,3 @@ def tls_only_bucket_policy(bucket_arn: str, minimum_tls_version: str = "1.2") ->
 def to_json(document: dict[str, Any]) -> str:
     """The document as IAM receives it (stable key order, compact)."""
     return json.dumps(document, separators=(",", ":"))
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def check_when_plain(build: Callable[[], object], *inputs: object) -> None:
-    """Run ``build`` now when every input is a plain string (or None), so that a component
-    refuses bad arguments at construction; with Pulumi outputs it runs when they resolve."""
-    if all(value is None or isinstance(value, str) for value in inputs):
-        build()
-
-
-def _audience(audience: str | None, default: str) -> str:
-    if audience is None:
-        return default
-    return _required("audience", audience)
-
-
-def _https_url(what: str, url: str) -> str:
-    url = _required(what, url).rstrip("/")
-    if not re.match(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$", url):
-        raise ValueError(f"{what} {url!r} must be an https:// URL without query or fragment")
-    return url

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from atlas_continuity.infra import store
+from atlas_continuity.infra.args import whole_number
 from atlas_continuity.infra.aws import policies
 
 TYPE_TOKEN = "atlas-continuity:index:S3BackupBucket"
@@ -259,17 +260,17 @@ class _Settings:
         if self.create_kms_key and args.get("kms_key_arn") is not None:
             raise ValueError(f"{name}: give kms_key_arn or create_kms_key, not both")
         self.force_destroy = bool(args.get("force_destroy", False))
-        self.noncurrent_days = _positive(
+        self.noncurrent_days = whole_number(
             name,
             "noncurrent_version_expiration_days",
             args.get("noncurrent_version_expiration_days"),
         )
-        self.abort_days = _positive(
+        self.abort_days = whole_number(
             name,
             "abort_incomplete_multipart_upload_days",
             args.get("abort_incomplete_multipart_upload_days", 7),
         )
-        self.lock_days = _positive(
+        self.lock_days = whole_number(
             name, "object_lock_retention_days", args.get("object_lock_retention_days")
         )
         mode = args.get("object_lock_mode")
@@ -281,11 +282,3 @@ class _Settings:
             raise ValueError(f"{name}: object_lock_mode must be GOVERNANCE or COMPLIANCE") from None
         if args.get("access_log_prefix") is not None and args.get("access_log_bucket") is None:
             raise ValueError(f"{name}: access_log_prefix needs access_log_bucket")
-
-
-def _positive(name: str, field: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: {field} must be a whole number of days, at least 1")
-    return value

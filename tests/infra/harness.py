@@ -1,4 +1,4 @@
-"""Run the AWS components under the Pulumi SDK's mocks and record what they declare.
+"""Run the components (AWS, GCP, Azure) under the Pulumi SDK's mocks and record what they declare.
 
 ``deploy(build)`` runs ``build()`` (which constructs components) in a mocked Pulumi program and
 returns a :class:`Deployment`: every resource registered (type token, name, inputs, URN), the
@@ -8,7 +8,9 @@ assert on those declared inputs, not on strings in the source.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +26,18 @@ with warnings.catch_warnings():
     import pulumi_aws
 
     pulumi_aws.s3.Bucket  # noqa: B018  (the SDK loads modules lazily: this loads s3)
+    # pulumi_gcp.storage warns, on import, about a misspelt function of its own.
+    import pulumi_gcp
+
+    pulumi_gcp.storage.Bucket  # noqa: B018
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+GCP_PROJECT = "atlas-test"
+GCP_PROJECT_NUMBER = "210987654321"
+GCS_AGENT = f"service-{GCP_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+AZURE_SUBSCRIPTION = "00000000-0000-4000-8000-0000000000a1"
+AZURE_TENANT = "00000000-0000-4000-8000-0000000000a2"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 
 
@@ -38,6 +49,7 @@ class Declared:
     name: str
     inputs: dict[str, Any]
     urn: str = ""
+    protect: bool = False
 
     def policy(self, key: str = "policy") -> dict[str, Any]:
         """A JSON policy input, parsed."""
@@ -61,9 +73,14 @@ class Deployment:
     def none(self, type_: str) -> None:
         assert not self.of_type(type_), f"unexpected {type_}"
 
+    def protected(self, type_: str) -> bool:
+        """Whether the one resource of ``type_`` was declared with ``protect``."""
+        return self.one(type_).protect
+
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Mocks that record every resource and fill in the computed outputs AWS would return."""
+    """Mocks that record every resource and fill in the computed outputs each cloud would
+    return (names, ARNs, resource IDs, emails, client IDs)."""
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
@@ -88,6 +105,83 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return name, state
         elif args.typ == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
             state["associationId"] = "a-0123456789abcdef0"
+        elif args.typ.startswith("gcp:"):
+            return self._gcp(args, state)
+        elif args.typ.startswith("azure-native:"):
+            return self._azure(args, state)
+        return f"{args.name}-id", state
+
+    def _gcp(self, args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[str, dict]:
+        project = args.inputs.get("project") or GCP_PROJECT
+        if args.typ == "gcp:storage/bucket:Bucket":
+            name = args.inputs.get("name") or f"{args.name}-5d1e7a9"
+            state.update(name=name, url=f"gs://{name}", project=project)
+            return name, state
+        if args.typ == "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+            pool = args.inputs["workloadIdentityPoolId"]
+            name = f"projects/{GCP_PROJECT_NUMBER}/locations/global/workloadIdentityPools/{pool}"
+            state.update(name=name)
+            return name, state
+        if args.typ == "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+            name = (
+                f"projects/{GCP_PROJECT_NUMBER}/locations/global/workloadIdentityPools/"
+                f"{args.inputs['workloadIdentityPoolId']}/providers/"
+                f"{args.inputs['workloadIdentityPoolProviderId']}"
+            )
+            state.update(name=name)
+            return name, state
+        if args.typ == "gcp:serviceaccount/account:Account":
+            email = f"{args.inputs['accountId']}@{project}.iam.gserviceaccount.com"
+            name = f"projects/{project}/serviceAccounts/{email}"
+            state.update(email=email, name=name, member=f"serviceAccount:{email}")
+            return name, state
+        if args.typ == "gcp:projects/iAMCustomRole:IAMCustomRole":
+            name = f"projects/{project}/roles/{args.inputs['roleId']}"
+            state.update(name=name)
+            return name, state
+        return f"{args.name}-id", state
+
+    def _azure(self, args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[str, dict]:
+        group = args.inputs.get("resourceGroupName", "rg")
+        base = f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{group}/providers"
+        if args.typ == "azure-native:storage:StorageAccount":
+            account = args.inputs.get("accountName") or f"{args.name.replace('-', '')}5d1e7a9"
+            rid = f"{base}/Microsoft.Storage/storageAccounts/{account}"
+            state.update(name=account, id=rid)
+            if "identity" in state:  # a list going in, a map by identity ID coming out
+                ids = state["identity"].get("userAssignedIdentities") or []
+                state["identity"] = {
+                    **state["identity"],
+                    "userAssignedIdentities": {i: {} for i in ids},
+                }
+            return rid, state
+        if args.typ == "azure-native:storage:BlobContainer":
+            container = args.inputs.get("containerName") or f"{args.name}-5d1e7a9"
+            rid = (
+                f"{base}/Microsoft.Storage/storageAccounts/{args.inputs['accountName']}"
+                f"/blobServices/default/containers/{container}"
+            )
+            state.update(name=container, id=rid)
+            return rid, state
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            identity = args.inputs.get("resourceName") or f"{args.name}-5d1e7a9"
+            rid = f"{base}/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
+            digest = hashlib.sha256(rid.encode()).hexdigest()
+            state.update(
+                name=identity,
+                id=rid,
+                clientId=str(uuid.UUID(digest[:32])),
+                principalId=str(uuid.UUID(digest[32:])),
+                tenantId=AZURE_TENANT,
+            )
+            return rid, state
+        if args.typ == "azure-native:authorization:RoleDefinition":
+            guid = args.inputs.get("roleDefinitionId") or str(
+                uuid.UUID(hashlib.sha256(args.name.encode()).hexdigest()[:32])
+            )
+            rid = f"{args.inputs['scope']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+            state.update(id=rid, name=guid)
+            return rid, state
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -104,6 +198,24 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "partition": "aws",
                 "dnsSuffix": "amazonaws.com",
                 "id": "aws",
+            },
+            "gcp:organizations/getProject:getProject": {
+                "projectId": args.args.get("projectId") or GCP_PROJECT,
+                "number": GCP_PROJECT_NUMBER,
+                "name": "atlas test",
+                "id": f"projects/{args.args.get('projectId') or GCP_PROJECT}",
+            },
+            "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": {
+                "emailAddress": GCS_AGENT,
+                "member": f"serviceAccount:{GCS_AGENT}",
+                "project": GCP_PROJECT,
+                "id": GCP_PROJECT,
+            },
+            "azure-native:authorization:getClientConfig": {
+                "clientId": "00000000-0000-4000-8000-0000000000c1",
+                "objectId": "00000000-0000-4000-8000-0000000000c2",
+                "subscriptionId": AZURE_SUBSCRIPTION,
+                "tenantId": AZURE_TENANT,
             },
         }.get(args.token, {})
 
@@ -123,6 +235,15 @@ def deploy(build: Callable[[], dict[str, pulumi.Resource]]) -> Deployment:
         return register_outputs(request)
 
     monitor.RegisterResourceOutputs = spy
+    register_resource = monitor.RegisterResource
+    protected: set[str] = set()
+
+    def record_protect(request):
+        if request.protect:
+            protected.add(request.name)
+        return register_resource(request)
+
+    monitor.RegisterResource = record_protect
 
     @pulumi.runtime.test
     def program():
@@ -140,4 +261,5 @@ def deploy(build: Callable[[], dict[str, pulumi.Resource]]) -> Deployment:
     urns = {urn.rsplit("::", 1)[1]: urn for urn in monitor.resources}
     for resource in deployment.resources:
         resource.urn = urns.get(resource.name, "")
+        resource.protect = resource.name in protected
     return deployment

@@ -9,24 +9,36 @@ import pytest
 from devtools.emulators import ROOT
 from tests.infra.harness import deploy
 
+DOCS = {
+    "infra-aws.md": ("S3BackupBucket", "AwsCiWriterRole", "EksReaderRole"),
+    "infra-gcp.md": ("GcsBackupBucket", "GcpCiWriterIdentity", "GkeReaderIdentity"),
+    "infra-azure.md": ("AzureBackupContainer", "AzureCiWriterIdentity", "AksReaderIdentity"),
+}
 DOC = ROOT / "docs" / "infra-aws.md"
-EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-SECTIONS = ("S3BackupBucket", "AwsCiWriterRole", "EksReaderRole")
+SECTIONS = DOCS["infra-aws.md"]
+EXAMPLES = [
+    (doc, example)
+    for doc in DOCS
+    for example in re.findall(r"```python\n(.*?)```", (ROOT / "docs" / doc).read_text(), flags=re.S)
+]
 
 
-def test_every_component_has_a_section_with_an_example():
-    text = DOC.read_text()
-    for component in SECTIONS:
+@pytest.mark.parametrize("doc", sorted(DOCS))
+def test_every_component_has_a_section_with_an_example(doc):
+    text = (ROOT / "docs" / doc).read_text()
+    for component in DOCS[doc]:
         section = text.split(f"## {component}\n", 1)
         assert len(section) == 2, f"no section for {component}"
         body = section[1].split("\n## ", 1)[0]
         assert f"{component}(" in "".join(re.findall(r"```python\n(.*?)```", body, flags=re.S))
 
 
-@pytest.mark.parametrize("source", [e for e in EXAMPLES if "pulumi" in e], ids=lambda s: s[:40])
-def test_example_runs(source):
+@pytest.mark.parametrize(
+    ("doc", "source"), [e for e in EXAMPLES if "pulumi" in e[1]], ids=lambda s: s[:40]
+)
+def test_example_runs(doc, source):
     def build():
-        exec(compile(source, str(DOC), "exec"), {"__name__": "__main__"})
+        exec(compile(source, doc, "exec"), {"__name__": "__main__"})
         return {}
 
     d = deploy(build)
@@ -40,6 +52,7 @@ def test_readme_examples_run_together_as_written():
     section = text[text.index("## Infra components") : text.index("## Benchmarks")]
     examples = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert [c for c in SECTIONS if f"### {c}\n" in section] == list(SECTIONS)
+    others = [c for doc in ("infra-gcp.md", "infra-azure.md") for c in DOCS[doc]]
     program = "import pulumi\n" + "\n".join(examples)
 
     def build():
@@ -48,4 +61,4 @@ def test_readme_examples_run_together_as_written():
 
     d = deploy(build)
     declared = {r.type for r in d.resources}
-    assert {f"atlas-continuity:index:{c}" for c in SECTIONS} <= declared
+    assert {f"atlas-continuity:index:{c}" for c in (*SECTIONS, *others)} <= declared

@@ -107,3 +107,113 @@ def test_no_cloud_configured_declares_nothing(monkeypatch):
 def test_config_mistakes_are_refused_with_the_key(aws, message, monkeypatch):
     with pytest.raises(ValueError, match=message):
         run({"atlas-continuity:aws": aws}, monkeypatch)
+
+
+THREE_CLOUDS = {
+    "atlas-continuity:repo": "app",
+    "atlas-continuity:aws": {
+        "bucket": {},
+        "ci_writers": {
+            "main": {
+                "provider": "github",
+                "repository": "acme/db",
+                "branch": "main",
+                "create_oidc_provider": True,
+            }
+        },
+    },
+    "atlas-continuity:gcp": {
+        "bucket": {"location": "EU"},
+        "ci_writers": {
+            "main": {
+                "provider": "github",
+                "repository": "acme/db",
+                "branch": "main",
+                "create_workload_identity_pool": True,
+            }
+        },
+        "readers": {"prod": {"namespace": "atlas", "service_account": "op"}},
+    },
+    "atlas-continuity:azure": {
+        "container": {"resource_group_name": "atlas"},
+        "ci_writers": {
+            "main": {
+                "provider": "github",
+                "repository": "acme/db",
+                "branch": "main",
+                "resource_group_name": "atlas",
+            }
+        },
+        "readers": {
+            "prod": {
+                "namespace": "atlas",
+                "service_account": "op",
+                "oidc_issuer_url": "https://issuer.example/x/",
+                "resource_group_name": "atlas",
+            }
+        },
+    },
+}
+
+
+def test_three_clouds_list_their_stores_in_order_and_merge_the_ci_variables(monkeypatch):
+    d, exported = run(THREE_CLOUDS, monkeypatch)
+    urls = exported["backup_urls"]
+    assert urls == [
+        exported["aws_store_url"],
+        exported["gcp_store_url"],
+        exported["azure_store_url"],
+    ]
+    assert [u.split("://")[0] for u in urls] == ["s3", "gs", "azureblob"]
+    assert exported["store_url"] == urls[0]
+    variables = exported["ci_variables"]["main"]
+    assert variables["ATLAS_GRANT_STORE"] == urls[0]
+    assert variables["AWS_ROLE_ARN"] == exported["aws_ci_role_arns"]["main"]
+    assert (
+        variables["GCP_WORKLOAD_IDENTITY_PROVIDER"]
+        == exported["gcp_ci_workload_identity_providers"]["main"]
+    )
+    assert variables["GCP_WORKLOAD_IDENTITY_AUDIENCE"].startswith(
+        "https://iam.googleapis.com/projects/"
+    )
+    assert variables["AZURE_CLIENT_ID"] == exported["azure_ci_client_ids"]["main"]
+    assert {"AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"} <= set(variables)
+    # Each identity is wired to its own cloud's store.
+    gcp_members = [r for r in d.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")]
+    assert {m.inputs["bucket"] for m in gcp_members} == {exported["gcp_bucket"]}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"atlas-continuity:gcp": {"bucket": {"location": "EU"}, "writers": {}}},
+            r"gcp: unknown keys \['writers'\]",
+        ),
+        (
+            {"atlas-continuity:gcp": {"bucket": {"locaton": "EU"}}},
+            r"gcp.bucket: unknown keys \['locaton'\]",
+        ),
+        (
+            {
+                "atlas-continuity:azure": {
+                    "container": {"resource_group_name": "a"},
+                    "readers": {"x": {"container_id": "y"}},
+                }
+            },
+            "come from the container",
+        ),
+        (
+            {
+                "atlas-continuity:gcp": {
+                    "bucket": {"location": "EU"},
+                    "ci_writers": {"x": {"provider": "github", "brnach": "main"}},
+                }
+            },
+            r"gcp.ci_writers.x: unknown keys \['brnach'\]",
+        ),
+    ],
+)
+def test_gcp_and_azure_config_mistakes_are_refused_with_the_key(config, message, monkeypatch):
+    with pytest.raises(ValueError, match=message):
+        run(config, monkeypatch)

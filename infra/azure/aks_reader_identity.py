@@ -1,0 +1,114 @@
+"""AksReaderIdentity: what a Kubernetes service account on AKS reads backups with."""
+
+from collections.abc import Mapping
+from typing import Required, TypedDict
+
+import pulumi
+
+from atlas_continuity.infra.args import check_when_plain, required_arg
+from atlas_continuity.infra.azure import roles
+from atlas_continuity.infra.azure.federated_identity import federated_identity
+from atlas_continuity.infra.ci_identity import https_url, kubernetes_subject
+from atlas_continuity.infra.store import DEFAULT_PREFIX
+
+TYPE_TOKEN = "atlas-continuity:index:AksReaderIdentity"
+CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
+TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
+USE_LABEL = "azure.workload.identity/use"
+
+
+class AksReaderIdentityArgs(TypedDict, total=False):
+    """Inputs of AksReaderIdentity."""
+
+    namespace: Required[str]
+    """The Kubernetes namespace of the service account (the Atlas operator's)."""
+    service_account: Required[str]
+    """The Kubernetes service account the identity is bound to; no other can sign in as it."""
+    oidc_issuer_url: Required[pulumi.Input[str]]
+    """The AKS cluster's OIDC issuer URL (ManagedCluster.oidc_issuer_profile.issuer_url; the
+    cluster needs the OIDC issuer and workload identity enabled)."""
+    resource_group_name: Required[pulumi.Input[str]]
+    """The resource group the managed identity goes in."""
+    location: pulumi.Input[str]
+    """The identity's Azure region. Default: the resource group's."""
+    identity_name: pulumi.Input[str]
+    """The managed identity's name. Default: the component name plus a random suffix."""
+    container_id: Required[pulumi.Input[str]]
+    """The backup container's resource ID (AzureBackupContainer.container_id)."""
+    prefix: pulumi.Input[str]
+    """The store's prefix the identity may read under, e.g. AzureBackupContainer.prefix.
+    Default: "atlas"."""
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """Tags for the managed identity."""
+
+
+class AksReaderIdentity(pulumi.ComponentResource):
+    """A user-assigned managed identity for one Kubernetes service account on AKS (workload
+    identity), with Storage Blob Data Reader on the backup container, its blob reads and
+    listings limited by an ABAC condition to the store's prefix: it can pull and restore
+    grants, and cannot write."""
+
+    client_id: pulumi.Output[str]
+    """The identity's client ID: the service account's azure.workload.identity/client-id."""
+    tenant_id: pulumi.Output[str]
+    """The Entra tenant."""
+    principal_id: pulumi.Output[str]
+    """The identity's service principal (object) ID."""
+    subject: pulumi.Output[str]
+    """The federated subject, system:serviceaccount:NAMESPACE:SERVICE_ACCOUNT."""
+    service_account_annotations: pulumi.Output[Mapping[str, str]]
+    """Annotations the Kubernetes service account needs (client and tenant ID)."""
+    pod_labels: pulumi.Output[Mapping[str, str]]
+    """Labels the pods need for the workload identity webhook to inject the token."""
+
+    def __init__(
+        self,
+        name: str,
+        args: AksReaderIdentityArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        subject = kubernetes_subject(args.get("namespace"), args.get("service_account"))
+        issuer = required_arg(name, args, "oidc_issuer_url")
+        check_when_plain(lambda: https_url("oidc_issuer_url", issuer), issuer)
+        required_arg(name, args, "resource_group_name")
+        container_id = required_arg(name, args, "container_id")
+        check_when_plain(lambda: roles.parse_container_id(container_id), container_id)
+        prefix = args.get("prefix", DEFAULT_PREFIX)
+        check_when_plain(lambda: roles.reader_condition(prefix), prefix)
+
+        super().__init__(TYPE_TOKEN, name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        container = pulumi.Output.from_input(container_id)
+        managed = federated_identity(
+            name,
+            args,
+            # AKS issuer URLs end with '/', and the credential must match the token's iss exactly.
+            issuer=issuer,
+            subject=subject,
+            container_id=container_id,
+            role_definition_id=container.apply(
+                lambda c: roles.built_in_role_id(c, roles.STORAGE_BLOB_DATA_READER)
+            ),
+            condition=pulumi.Output.from_input(prefix).apply(roles.reader_condition),
+            description=f"atlas-continuity reader for {subject}",
+            opts=child,
+        )
+
+        self.client_id = managed.client_id
+        self.tenant_id = managed.tenant_id
+        self.principal_id = managed.principal_id
+        self.subject = pulumi.Output.from_input(subject)
+        self.service_account_annotations = pulumi.Output.all(
+            managed.client_id, managed.tenant_id
+        ).apply(lambda v: {CLIENT_ID_ANNOTATION: v[0], TENANT_ID_ANNOTATION: v[1]})
+        self.pod_labels = pulumi.Output.from_input({USE_LABEL: "true"})
+        self.register_outputs(
+            {
+                "client_id": self.client_id,
+                "tenant_id": self.tenant_id,
+                "principal_id": self.principal_id,
+                "subject": self.subject,
+                "service_account_annotations": self.service_account_annotations,
+                "pod_labels": self.pod_labels,
+            }
+        )
