@@ -48,6 +48,9 @@ class AwsCiWriterRoleArgs(TypedDict, total=False):
     identity provider URL. Not used by GitHub or GitLab."""
     workspace_uuid: str
     """Bitbucket: the workspace UUID, which the token's audience names."""
+    vcs_origin: str
+    """CircleCI: the repository the project builds, as the token's ``vcs-origin`` names it,
+    e.g. "github.com/acme/db" (required: a fork's pull request carries the fork's origin)."""
     gitlab_url: str
     """GitLab: the instance URL. Default: "https://gitlab.com"."""
     audience: str
@@ -109,23 +112,7 @@ class AwsCiWriterRole(pulumi.ComponentResource):
         args: AwsCiWriterRoleArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        provider = args.get("provider")
-        try:
-            provider = AwsCiProvider(provider)
-        except ValueError:
-            raise ValueError(
-                f"{name}: provider {provider!r} must be one of github, gitlab, circleci, bitbucket"
-            ) from None
-        trust = policies.ci_trust(
-            provider.value,
-            repository=args.get("repository"),
-            branch=args.get("branch"),
-            environment=args.get("environment"),
-            organization=args.get("organization"),
-            workspace_uuid=args.get("workspace_uuid"),
-            gitlab_url=args.get("gitlab_url"),
-            audience=args.get("audience"),
-        )
+        trust = _trust(name, args)
         prefix = args.get("prefix", DEFAULT_PREFIX)
         bucket_arn = _required(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")
@@ -197,6 +184,33 @@ class AwsCiWriterRole(pulumi.ComponentResource):
                 "subject": self.subject,
             }
         )
+
+
+def oidc_issuer(name: str, args: Mapping) -> str:
+    """The issuer URL of the tokens the role ``name`` with ``args`` trusts: the IAM OIDC
+    provider it needs (one per issuer in an account). ValueError as the component raises."""
+    return _trust(name, args).issuer_url
+
+
+def _trust(name: str, args: Mapping) -> policies.OidcTrust:
+    provider = args.get("provider")
+    try:
+        provider = AwsCiProvider(provider)
+    except ValueError:
+        raise ValueError(
+            f"{name}: provider {provider!r} must be one of github, gitlab, circleci, bitbucket"
+        ) from None
+    return policies.ci_trust(
+        provider.value,
+        repository=args.get("repository"),
+        branch=args.get("branch"),
+        environment=args.get("environment"),
+        organization=args.get("organization"),
+        workspace_uuid=args.get("workspace_uuid"),
+        gitlab_url=args.get("gitlab_url"),
+        vcs_origin=args.get("vcs_origin"),
+        audience=args.get("audience"),
+    )
 
 
 def _required(name: str, args: Mapping, field: str):

@@ -41,6 +41,7 @@ _UUID = re.compile(
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 _GITLAB_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
 _BITBUCKET_WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_VCS_ORIGIN = re.compile(r"^[a-z0-9][a-z0-9.-]*(:[0-9]+)?(/[A-Za-z0-9_][A-Za-z0-9_.-]*){2,}$")
 _K8S_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
@@ -216,21 +217,32 @@ def circleci_trust(
     organization_id: str | None,
     project_id: str | None,
     *,
+    vcs_origin: str | None = None,
     branch: str | None = None,
     environment: str | None = None,
     audience: str | None = None,
 ) -> OidcTrust:
-    """CircleCI, ``$CIRCLE_OIDC_TOKEN_V2``'s subject, pinned to one project and branch.
+    """CircleCI, ``$CIRCLE_OIDC_TOKEN_V2``'s subject, pinned to one project, repository and branch.
 
-    ``org/ORG/project/PROJECT/user/*/vcs-origin/*/vcs-ref/refs/heads/BRANCH``.
+    ``org/ORG/project/PROJECT/user/*/vcs-origin/ORIGIN/vcs-ref/refs/heads/BRANCH``.
 
-    The user (whoever triggered the job) and the VCS origin vary per run, so they are the only
-    wildcards; the organization, project and branch are fixed. Because ``*`` also matches '/',
-    a branch named ``x/vcs-ref/refs/heads/main`` would match a pattern for ``main``: the
-    ``StringNotLike`` guard refuses any subject with a second ``/vcs-ref/``.
+    The user (whoever triggered the job) varies per run, so it is the only wildcard. The VCS
+    origin is the repository the change came from: a build of a fork's pull request carries the
+    fork's, and CircleCI gives it a token when "Pass secrets to builds from forked pull requests"
+    is on, so the origin is pinned too. Because ``*`` also matches '/', a branch named to repeat
+    ``/vcs-origin/.../vcs-ref/refs/heads/main`` would match the pattern: the ``StringNotLike``
+    guard refuses any subject with a second ``/vcs-ref/`` or ``/vcs-origin/``.
     """
     org = _uuid("organization (CircleCI organization ID)", organization_id)
     project = _uuid("repository (CircleCI project ID)", project_id)
+    origin = _required(
+        "vcs_origin (the repository CircleCI builds, e.g. github.com/acme/db)", vcs_origin
+    )
+    if not _VCS_ORIGIN.match(origin):
+        raise ValueError(
+            f"vcs_origin {origin!r}: give the repository as CircleCI's token names it, "
+            "host/owner/repo without a scheme (e.g. 'github.com/acme/db')"
+        )
     if environment is not None:
         raise ValueError("CircleCI: the sub claim has no environment; pin a branch instead")
     if branch is None:
@@ -238,7 +250,7 @@ def circleci_trust(
             "CircleCI: branch is required; a project alone would let any branch assume the role"
         )
     ref = f"refs/heads/{check_branch(branch)}"
-    subject = f"org/{org}/project/{project}/user/*/vcs-origin/*/vcs-ref/{ref}"
+    subject = f"org/{org}/project/{project}/user/*/vcs-origin/{origin}/vcs-ref/{ref}"
     return OidcTrust(
         "circleci",
         CIRCLECI_ISSUER.format(org=org),
@@ -292,6 +304,7 @@ def ci_trust(
     organization: str | None = None,
     workspace_uuid: str | None = None,
     gitlab_url: str | None = None,
+    vcs_origin: str | None = None,
     audience: str | None = None,
 ) -> OidcTrust:
     """The trust for one CI provider, from the typed arguments of :class:`AwsCiWriterRole`."""
@@ -299,15 +312,16 @@ def ci_trust(
     if provider not in CI_PROVIDERS:
         raise ValueError(f"provider {provider!r}: expected one of {', '.join(CI_PROVIDERS)}")
     unused = {
-        "github": ("organization", "workspace_uuid", "gitlab_url"),
-        "gitlab": ("organization", "workspace_uuid"),
+        "github": ("organization", "workspace_uuid", "gitlab_url", "vcs_origin"),
+        "gitlab": ("organization", "workspace_uuid", "vcs_origin"),
         "circleci": ("workspace_uuid", "gitlab_url"),
-        "bitbucket": ("gitlab_url",),
+        "bitbucket": ("gitlab_url", "vcs_origin"),
     }[provider]
     given = {
         "organization": organization,
         "workspace_uuid": workspace_uuid,
         "gitlab_url": gitlab_url,
+        "vcs_origin": vcs_origin,
     }
     for name in unused:
         if given[name] is not None:
@@ -324,7 +338,12 @@ def ci_trust(
         )
     if provider == "circleci":
         return circleci_trust(
-            organization, repository, branch=branch, environment=environment, audience=audience
+            organization,
+            repository,
+            vcs_origin=vcs_origin,
+            branch=branch,
+            environment=environment,
+            audience=audience,
         )
     return bitbucket_trust(
         organization,
