@@ -117,17 +117,23 @@ esac
     "python3": """\
 echo "python $*" >> "$STUB_LOG"
 case "$1 $2" in
-  "-m venv") mkdir -p "$3/bin" && cp "$0" "$3/bin/python" ;;
+  "-m venv") mkdir -p "$3/bin" && cp "$0" "$3/bin/python"
+             printf '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n' > "$3/bin/pip"
+             chmod +x "$3/bin/pip" ;;
   "-m pip") [ "${STUB_PIP_RC:-0}" = 0 ] || exit "$STUB_PIP_RC"
             cp "$STUB_BIN/.atlas-continuity" "$(dirname "$0")/atlas-continuity" ;;
 esac
 """,
-    # `curl URL | sh` and `curl -o FILE URL; sh FILE` both run `true`
+    # `curl URL | sh` runs `true`; `curl -o FILE URL` saves an installer that, given
+    # `-o PATH`, puts the atlas stand-in there (as atlasgo.sh --no-install -o PATH does)
     "curl": """\
 echo "curl $*" >> "$STUB_LOG"
 out=""
 while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
-if [ -n "$out" ]; then echo true > "$out"; else echo true; fi
+[ -n "$out" ] || { echo true; exit 0; }
+cat > "$out" <<'INSTALLER'
+while [ $# -gt 0 ]; do [ "$1" = -o ] && cp "$STUB_BIN/atlas" "$2"; shift; done
+INSTALLER
 """,
     "atlas": 'echo "atlas $*" >> "$STUB_LOG"\n',
     "git": 'echo "git $*" >> "$STUB_LOG"\n',
