@@ -625,3 +625,14 @@ def test_jobs_without_an_identity_name_no_store():
     for item in bitbucket:
         step = item["step"]
         assert "ATLAS_GRANT_STORE" not in str(step) and not step.get("oidc"), step["name"]
+
+
+@pytest.mark.parametrize("provider", sorted(RUNS))
+def test_the_stack_outputs_fill_in_every_variable_the_template_reads(stack, provider):
+    """Everything but the secrets (ATLAS_TOKEN, DATABASE_URL) comes from ci_variables, at the
+    level the template's jobs read it from."""
+    text = render(provider)
+    scopes = stack.variables[provider][REPOSITORY[provider]]
+    provided = set(scopes["variables"]).union(*scopes["environments"].values())
+    read = set(re.findall(r"\b(ATLAS_GRANT_STORE|AWS_REGION|AWS_ROLE_ARN)\b", text))
+    assert read and read <= provided, read - provided
