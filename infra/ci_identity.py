@@ -48,6 +48,7 @@ _UUID = re.compile(
 )
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 _GITLAB_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
+_VCS_ORIGIN = re.compile(r"^[a-z0-9][a-z0-9.-]*(:[0-9]+)?(/[A-Za-z0-9_][A-Za-z0-9_.-]*){2,}$")
 _BITBUCKET_WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _K8S_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -250,22 +251,34 @@ def circleci_identity(
     organization_id: str | None,
     project_id: str | None,
     *,
+    vcs_origin: str | None = None,
     branch: str | None = None,
     environment: str | None = None,
     audience: str | None = None,
 ) -> CiIdentity:
-    """CircleCI, ``$CIRCLE_OIDC_TOKEN_V2``'s subject, pinned to one project and branch.
+    """CircleCI, ``$CIRCLE_OIDC_TOKEN_V2``'s subject, pinned to one project, repository and
+    branch.
 
-    ``org/ORG/project/PROJECT/user/*/vcs-origin/*/vcs-ref/refs/heads/BRANCH``.
+    ``org/ORG/project/PROJECT/user/*/vcs-origin/ORIGIN/vcs-ref/refs/heads/BRANCH``.
 
-    The user (whoever triggered the job) and the VCS origin vary per run, so they are the only
-    wildcards; the organization, project and branch are fixed. Because ``*`` also matches '/',
-    a branch named ``x/vcs-ref/refs/heads/main`` would match a pattern for ``main``: the guard
-    refuses any subject with a second ``/vcs-ref/`` (or ``/vcs-origin/``). The audience is the
-    organization ID unless the job asks for another.
+    The user (whoever triggered the job) varies per run, so it is the only wildcard. The VCS
+    origin is the repository the change came from: a build of a fork's pull request carries the
+    fork's, and CircleCI gives it a token when "Pass secrets to builds from forked pull requests"
+    is on, so the origin is pinned too. Because ``*`` also matches '/', a branch named to repeat
+    ``/vcs-origin/.../vcs-ref/refs/heads/main`` would match the pattern: the guard refuses any
+    subject with a second ``/vcs-ref/`` or ``/vcs-origin/``. The audience is the organization ID
+    unless the job asks for another.
     """
     org = check_uuid("organization (CircleCI organization ID)", organization_id)
     project = check_uuid("repository (CircleCI project ID)", project_id)
+    origin = required(
+        "vcs_origin (the repository CircleCI builds, e.g. github.com/acme/db)", vcs_origin
+    )
+    if not _VCS_ORIGIN.match(origin):
+        raise ValueError(
+            f"vcs_origin {origin!r}: give the repository as CircleCI's token names it, "
+            "host/owner/repo without a scheme (e.g. 'github.com/acme/db')"
+        )
     if environment is not None:
         raise ValueError("CircleCI: the sub claim has no environment; pin a branch instead")
     if branch is None:
@@ -276,7 +289,7 @@ def circleci_identity(
     return CiIdentity(
         "circleci",
         CIRCLECI_ISSUER.format(org=org),
-        f"org/{org}/project/{project}/user/*/vcs-origin/*/vcs-ref/{ref}",
+        f"org/{org}/project/{project}/user/*/vcs-origin/{origin}/vcs-ref/{ref}",
         _audience(audience) or org,
         subject_is_pattern=True,
         subject_must_not_match=("*/vcs-ref/*/vcs-ref/*", "*/vcs-origin/*/vcs-origin/*"),
@@ -326,6 +339,7 @@ def ci_identity(
     organization: str | None = None,
     workspace_uuid: str | None = None,
     gitlab_url: str | None = None,
+    vcs_origin: str | None = None,
     audience: str | None = None,
 ) -> CiIdentity:
     """The identity of one CI pipeline, from the typed arguments every CI writer takes."""
@@ -333,15 +347,16 @@ def ci_identity(
     if provider not in CI_PROVIDERS:
         raise ValueError(f"provider {provider!r}: expected one of {', '.join(CI_PROVIDERS)}")
     unused = {
-        "github": ("organization", "workspace_uuid", "gitlab_url"),
-        "gitlab": ("organization", "workspace_uuid"),
+        "github": ("organization", "workspace_uuid", "gitlab_url", "vcs_origin"),
+        "gitlab": ("organization", "workspace_uuid", "vcs_origin"),
         "circleci": ("workspace_uuid", "gitlab_url"),
-        "bitbucket": ("gitlab_url",),
+        "bitbucket": ("gitlab_url", "vcs_origin"),
     }[provider]
     given = {
         "organization": organization,
         "workspace_uuid": workspace_uuid,
         "gitlab_url": gitlab_url,
+        "vcs_origin": vcs_origin,
     }
     for name in unused:
         if given[name] is not None:
@@ -360,7 +375,12 @@ def ci_identity(
         )
     if provider == "circleci":
         return circleci_identity(
-            organization, repository, branch=branch, environment=environment, audience=audience
+            organization,
+            repository,
+            vcs_origin=vcs_origin,
+            branch=branch,
+            environment=environment,
+            audience=audience,
         )
     return bitbucket_identity(
         organization,
@@ -394,6 +414,7 @@ _TYPED_FIELDS = (
     "organization",
     "workspace_uuid",
     "gitlab_url",
+    "vcs_origin",
     "audience",
 )
 

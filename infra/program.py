@@ -5,9 +5,11 @@ Config (namespace ``atlas-continuity``)::
     atlas-continuity:repo: app                 # the registry repository name in atlas.hcl
     atlas-continuity:aws:
       bucket: {create_kms_key: true}                         # S3BackupBucketArgs
-      ci_writers:                                            # name -> AwsCiWriterRoleArgs
+      ci_writers:                # name -> AwsCiWriterRoleArgs + jobs: one per OIDC subject
         github-main: {provider: github, repository: acme/db, branch: main,
-                      create_oidc_provider: true}
+                      create_oidc_provider: true, jobs: [push]}
+        github-production: {provider: github, repository: acme/db,
+                            environment: production, jobs: [deploy]}
       readers:                                               # name -> EksReaderRoleArgs
         prod: {namespace: atlas-operator, service_account: atlas-operator, cluster_name: prod}
 
@@ -15,25 +17,30 @@ Config (namespace ``atlas-continuity``)::
       bucket: {location: EU}                                 # GcsBackupBucketArgs
       ci_writers:                                            # name -> GcpCiWriterIdentityArgs
         github-main: {provider: github, repository: acme/db, branch: main,
-                      create_workload_identity_pool: true}
+                      create_workload_identity_pool: true, jobs: [push]}
       readers:                                               # name -> GkeReaderIdentityArgs
         prod: {namespace: atlas-operator, service_account: atlas-operator}
     atlas-continuity:azure:
       container: {resource_group_name: atlas}                # AzureBackupContainerArgs
       ci_writers:                                            # name -> AzureCiWriterIdentityArgs
         github-main: {provider: github, repository: acme/db, branch: main,
-                      resource_group_name: atlas}
+                      resource_group_name: atlas, jobs: [push]}
       readers:                                               # name -> AksReaderIdentityArgs
         prod: {namespace: atlas-operator, service_account: atlas-operator,
                oidc_issuer_url: "https://...", resource_group_name: atlas}
 
 A stack may configure one, two or three clouds. The identities get the bucket's (container's)
-name or ID, prefix and key from it; those cannot be set here. Exports what pipelines need
-(README, "The stack program"): ``store_url`` (the one URL for push / pull and grant save /
-restore: the first cloud's), ``backup_urls`` (every cloud's store, in the order aws, gcp,
-azure), an ``atlas.hcl`` ``repo`` block, the identities per cloud and name, and
-``ci_variables``: per CI writer name, every variable the ``ci init`` templates ask for, merged
-across the clouds that define a writer of that name.
+name or ID, prefix and key from it; those cannot be set here. Each CI writer names the
+``ci init`` jobs its identity serves (``jobs``); its branch or environment must be the one
+those jobs' OIDC subject carries (``infra/ci_variables.py``). AWS writers of one issuer share
+the one IAM OIDC provider the account may hold for it: the writer that sets
+``create_oidc_provider`` creates it, the others trust it.
+
+Exports what pipelines need (README, "The stack program"): ``store_url`` (the one URL for
+push / pull and grant save / restore: the first cloud's), ``backup_urls`` (every cloud's store,
+in the order aws, gcp, azure), an ``atlas.hcl`` ``repo`` block, the identities per cloud and
+name, and ``ci_variables``: per CI provider and repository, every variable the ``ci init``
+template reads, pipeline-wide and per environment, from every cloud's writers.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ from typing import Any
 import pulumi
 
 from atlas_continuity.runtime.config import repo_block
+
+from .ci_variables import CiVariables
 
 CONFIG_NAMESPACE = "atlas-continuity"
 CLOUDS = ("aws", "gcp", "azure")
@@ -62,7 +71,7 @@ def main() -> None:
     urls: list[pulumi.Output[str]] = []
     exports: dict[str, Any] = {}
 
-    ci_variables: dict[str, list[pulumi.Output[dict]]] = {}
+    ci = CiVariables()
     builders = {"aws": _aws, "gcp": _gcp, "azure": _azure}
     for cloud in CLOUDS:
         cloud_config = config.get_object(cloud)
@@ -72,15 +81,11 @@ def main() -> None:
         unknown = set(cloud_config) - {_STORE_KEY[cloud], "ci_writers", "readers"}
         if unknown:
             raise ValueError(f"atlas-continuity:{cloud}: unknown keys {sorted(unknown)}")
-        url, cloud_exports, variables = builders[cloud](cloud_config)
+        url, cloud_exports = builders[cloud](cloud_config, ci)
         urls.append(url)
         exports.update(cloud_exports)
-        for name, values in variables.items():
-            ci_variables.setdefault(name, []).append(pulumi.Output.from_input(values))
-    if ci_variables:
-        exports["ci_variables"] = {
-            name: pulumi.Output.all(*parts).apply(_merge) for name, parts in ci_variables.items()
-        }
+    # The grant goes to the first store, whichever cloud's writer a job uses.
+    exports["ci_variables"] = ci.output({"ATLAS_GRANT_STORE": urls[0]} if urls else {})
 
     backup_urls = pulumi.Output.all(*urls)
     pulumi.export("backup_urls", backup_urls)
@@ -90,8 +95,9 @@ def main() -> None:
         pulumi.export(key, value)
 
 
-def _aws(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any], dict[str, Any]]:
+def _aws(config: dict[str, Any], ci: CiVariables) -> tuple[pulumi.Output[str], dict[str, Any]]:
     from .aws import AwsCiWriterRole, EksReaderRole, S3BackupBucket
+    from .aws.ci_writer_role import oidc_issuer
 
     bucket = S3BackupBucket(
         "aws-backup", _args("aws.bucket", config.get("bucket", {}), S3BackupBucket)
@@ -101,36 +107,55 @@ def _aws(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any], di
         "prefix": bucket.prefix,
         "kms_key_arn": bucket.kms_key_arn,
     }
-    writers = _each("aws", "ci_writers", config, wired, AwsCiWriterRole, "aws-ci")
+    writer_args = _writer_args("aws", config, AwsCiWriterRole)
+    # The writers that create their issuer's OIDC provider come first: the others trust it.
+    issuers: dict[str, pulumi.Output[str]] = {}
+    writers = {}
+    for name, (args, _) in sorted(
+        writer_args.items(), key=lambda kv: not kv[1][0].get("create_oidc_provider")
+    ):
+        where = f"atlas-continuity:aws.ci_writers.{name}"
+        issuer = oidc_issuer(where, args)
+        if args.get("create_oidc_provider") and issuer in issuers:
+            raise ValueError(
+                f"{where}: another writer already creates the OIDC provider for {issuer} (an "
+                "account holds one per issuer); remove create_oidc_provider here"
+            )
+        if issuer in issuers and not args.get("create_oidc_provider"):
+            args = {"oidc_provider_arn": issuers[issuer], **args}
+        writers[name] = AwsCiWriterRole(f"aws-ci-{name}", {**args, **wired})
+        if args.get("create_oidc_provider"):
+            issuers[issuer] = writers[name].oidc_provider_arn
+    for name, (args, jobs) in writer_args.items():
+        ci.cover(
+            f"atlas-continuity:aws.ci_writers.{name}",
+            "aws",
+            args,
+            jobs,
+            pipeline={"AWS_REGION": bucket.region},
+            identity={"AWS_ROLE_ARN": writers[name].role_arn},
+        )
     readers = _each("aws", "readers", config, wired, EksReaderRole, "aws-reader")
     exports = {
         "aws_bucket": bucket.bucket_name,
         "aws_store_url": bucket.store_url,
-        "aws_ci_role_arns": {name: role.role_arn for name, role in writers.items()},
+        "aws_ci_role_arns": {name: writers[name].role_arn for name in writer_args},
         "aws_reader_role_arns": {name: role.role_arn for name, role in readers.items()},
         "aws_reader_service_account_annotations": {
             name: role.service_account_annotations for name, role in readers.items()
         },
     }
-    variables = {
-        name: {
-            "ATLAS_GRANT_STORE": bucket.store_url,
-            "AWS_ROLE_ARN": role.role_arn,
-            "AWS_REGION": bucket.region,
-        }
-        for name, role in writers.items()
-    }
-    return bucket.store_url, exports, variables
+    return bucket.store_url, exports
 
 
-def _gcp(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any], dict[str, Any]]:
+def _gcp(config: dict[str, Any], ci: CiVariables) -> tuple[pulumi.Output[str], dict[str, Any]]:
     from .gcp import GcpCiWriterIdentity, GcsBackupBucket, GkeReaderIdentity
 
     bucket = GcsBackupBucket(
         "gcp-backup", _args("gcp.bucket", config.get("bucket", {}), GcsBackupBucket)
     )
     wired = {"bucket_name": bucket.bucket_name, "prefix": bucket.prefix}
-    writers = _each("gcp", "ci_writers", config, wired, GcpCiWriterIdentity, "gcp-ci")
+    writers = _writers("gcp", config, wired, GcpCiWriterIdentity, "gcp-ci", ci, _gcp_variables)
     readers = _each("gcp", "readers", config, wired, GkeReaderIdentity, "gcp-reader")
     exports = {
         "gcp_bucket": bucket.bucket_name,
@@ -146,33 +171,19 @@ def _gcp(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any], di
             name: reader.service_account_annotations for name, reader in readers.items()
         },
     }
-    variables = {
-        name: pulumi.Output.all(
-            bucket.store_url,
-            writer.workload_identity_provider,
-            writer.service_account_email,
-            writer.audience,
-        ).apply(
-            lambda v: {
-                "ATLAS_GRANT_STORE": v[0],
-                "GCP_WORKLOAD_IDENTITY_PROVIDER": v[1],
-                "GCP_WORKLOAD_IDENTITY_AUDIENCE": v[3],
-                **({"GCP_SERVICE_ACCOUNT": v[2]} if v[2] else {}),
-            }
-        )
-        for name, writer in writers.items()
-    }
-    return bucket.store_url, exports, variables
+    return bucket.store_url, exports
 
 
-def _azure(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any], dict[str, Any]]:
+def _azure(config: dict[str, Any], ci: CiVariables) -> tuple[pulumi.Output[str], dict[str, Any]]:
     from .azure import AksReaderIdentity, AzureBackupContainer, AzureCiWriterIdentity
 
     container = AzureBackupContainer(
         "azure-backup", _args("azure.container", config.get("container", {}), AzureBackupContainer)
     )
     wired = {"container_id": container.container_id, "prefix": container.prefix}
-    writers = _each("azure", "ci_writers", config, wired, AzureCiWriterIdentity, "azure-ci")
+    writers = _writers(
+        "azure", config, wired, AzureCiWriterIdentity, "azure-ci", ci, _azure_variables
+    )
     readers = _each("azure", "readers", config, wired, AksReaderIdentity, "azure-reader")
     exports = {
         "azure_storage_account": container.account_name,
@@ -184,16 +195,7 @@ def _azure(config: dict[str, Any]) -> tuple[pulumi.Output[str], dict[str, Any], 
             name: reader.service_account_annotations for name, reader in readers.items()
         },
     }
-    variables = {
-        name: {
-            "ATLAS_GRANT_STORE": container.store_url,
-            "AZURE_CLIENT_ID": writer.client_id,
-            "AZURE_TENANT_ID": writer.tenant_id,
-            "AZURE_SUBSCRIPTION_ID": writer.subscription_id,
-        }
-        for name, writer in writers.items()
-    }
-    return container.store_url, exports, variables
+    return container.store_url, exports
 
 
 def _each(
@@ -209,12 +211,55 @@ def _each(
     }
 
 
-def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One CI writer's variables across clouds; ATLAS_GRANT_STORE is the first cloud's."""
-    merged: dict[str, Any] = {}
-    for part in parts:
-        merged.update({k: v for k, v in part.items() if k not in merged})
-    return merged
+def _writer_args(cloud: str, config: dict[str, Any], component) -> dict[str, tuple[dict, Any]]:
+    """Each CI writer's component arguments, and the ``ci init`` jobs it serves."""
+    out = {}
+    for name, args in _mapping(f"{cloud}.ci_writers", config.get("ci_writers", {})).items():
+        args = dict(_mapping(f"{cloud}.ci_writers.{name}", args))
+        jobs = args.pop("jobs", None)
+        out[name] = (_role_args(cloud, "ci_writers", name, args, component), jobs)
+    return out
+
+
+def _writers(
+    cloud: str,
+    config: dict[str, Any],
+    wired: dict[str, Any],
+    component,
+    label: str,
+    ci: CiVariables,
+    variables,
+) -> dict[str, Any]:
+    """One CI writer ``component`` per entry of ``config["ci_writers"]``, wired to the cloud's
+    store; ``variables(writer)`` are what a job served by it reads."""
+    writers = {}
+    for name, (args, jobs) in _writer_args(cloud, config, component).items():
+        writers[name] = component(f"{label}-{name}", {**args, **wired})
+        ci.cover(
+            f"atlas-continuity:{cloud}.ci_writers.{name}",
+            cloud,
+            args,
+            jobs,
+            pipeline={},
+            identity=variables(writers[name]),
+        )
+    return writers
+
+
+def _gcp_variables(writer) -> dict[str, pulumi.Input[str]]:
+    return {
+        "GCP_WORKLOAD_IDENTITY_PROVIDER": writer.workload_identity_provider,
+        "GCP_WORKLOAD_IDENTITY_AUDIENCE": writer.audience,
+        "GCP_SERVICE_ACCOUNT": writer.service_account_email.apply(lambda e: e or ""),
+    }
+
+
+def _azure_variables(writer) -> dict[str, pulumi.Input[str]]:
+    return {
+        "AZURE_CLIENT_ID": writer.client_id,
+        "AZURE_TENANT_ID": writer.tenant_id,
+        "AZURE_SUBSCRIPTION_ID": writer.subscription_id,
+    }
 
 
 def _role_args(cloud: str, kind: str, name: str, args: Any, component) -> dict[str, Any]:

@@ -50,6 +50,9 @@ class AwsCiWriterRoleArgs(TypedDict, total=False):
     identity provider URL. Not used by GitHub or GitLab."""
     workspace_uuid: str
     """Bitbucket: the workspace UUID, which the token's audience names."""
+    vcs_origin: str
+    """CircleCI: the repository the project builds, as the token's ``vcs-origin`` names it,
+    e.g. "github.com/acme/db" (required: a fork's pull request carries the fork's origin)."""
     gitlab_url: str
     """GitLab: the instance URL. Default: "https://gitlab.com"."""
     audience: str
@@ -181,3 +184,9 @@ class AwsCiWriterRole(pulumi.ComponentResource):
                 "subject": self.subject,
             }
         )
+
+
+def oidc_issuer(name: str, args: Mapping) -> str:
+    """The issuer URL of the tokens the role ``name`` with ``args`` trusts: the IAM OIDC
+    provider it needs (an account holds one per issuer). ValueError as the component raises."""
+    return ci_identity_from_args(name, args).issuer_url

@@ -32,6 +32,9 @@ class GcpCiWriterIdentityArgs(TypedDict, total=False):
     """CircleCI: the organization ID. Bitbucket: the workspace slug."""
     workspace_uuid: str
     """Bitbucket: the workspace UUID (the token's audience)."""
+    vcs_origin: str
+    """CircleCI: the repository the project builds, as the token's ``vcs-origin`` names it,
+    e.g. "github.com/acme/db" (required: a fork's pull request carries the fork's origin)."""
     gitlab_url: str
     """GitLab: the instance's URL for self-managed GitLab. Default: https://gitlab.com."""
     audience: str

@@ -64,10 +64,8 @@ def gitlab_shells(text: str, grant: dict) -> dict[str, tuple[list, list, list]]:
     """Per visible job: its before_script, script and after_script as GitLab runs them, with
     `extends` and `!reference` resolved; `grant` stands for the included component's job."""
     doc = yaml.load(text, Loader=GitLabLoader)
-    assert any(
-        inc.get("component", "").endswith("/atlas-continuity/atlas-continuity/atlas-grant@v0")
-        for inc in doc["include"]
-    )
+    component = "$CI_SERVER_FQDN/atlas-continuity/atlas-continuity/atlas-grant@"
+    assert any(inc.get("component", "").startswith(component) for inc in doc["include"])
     jobs_by_name = {**doc, ".atlas-grant": grant}
 
     def extends_grant(job: dict) -> bool:
@@ -119,12 +117,24 @@ esac
     "python3": """\
 echo "python $*" >> "$STUB_LOG"
 case "$1 $2" in
-  "-m venv") mkdir -p "$3/bin" && cp "$0" "$3/bin/python" ;;
+  "-m venv") mkdir -p "$3/bin" && cp "$0" "$3/bin/python"
+             printf '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n' > "$3/bin/pip"
+             chmod +x "$3/bin/pip" ;;
   "-m pip") [ "${STUB_PIP_RC:-0}" = 0 ] || exit "$STUB_PIP_RC"
             cp "$STUB_BIN/.atlas-continuity" "$(dirname "$0")/atlas-continuity" ;;
 esac
 """,
-    "curl": 'echo "curl $*" >> "$STUB_LOG"; echo true\n',  # `curl ... | sh` runs `true`
+    # `curl URL | sh` runs `true`; `curl -o FILE URL` saves an installer that, given
+    # `-o PATH`, puts the atlas stand-in there (as atlasgo.sh --no-install -o PATH does)
+    "curl": """\
+echo "curl $*" >> "$STUB_LOG"
+out=""
+while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
+[ -n "$out" ] || { echo true; exit 0; }
+cat > "$out" <<'INSTALLER'
+while [ $# -gt 0 ]; do [ "$1" = -o ] && cp "$STUB_BIN/atlas" "$2"; shift; done
+INSTALLER
+""",
     "atlas": 'echo "atlas $*" >> "$STUB_LOG"\n',
     "git": 'echo "git $*" >> "$STUB_LOG"\n',
 }
@@ -158,6 +168,7 @@ class Stubs:
             "HOME": str(self.home),
             "STUB_BIN": str(self.bin),
             "STUB_LOG": str(self.root / "calls.log"),
+            "TMPDIR": str(self.root),
         }
         return subprocess.run(
             [*shell, str(script)],

@@ -283,3 +283,21 @@ def test_action_install_step_reuses_the_jobs_virtualenv(gh):
     )
     assert run.code == 0 and run.outputs["saved"] == "true", run.log
     assert run.ran[:2] == ["Check inputs", "Install atlas-continuity"]
+
+
+@pytest.mark.parametrize(("mode", "output"), [("restore", "restored"), ("save", "saved")])
+def test_action_with_neither_cache_folder_nor_store_does_nothing_and_says_so(gh, mode, output):
+    """A public repository keeps no grant in the Actions cache (cache-dir ''); without a store
+    either there is nothing to do, and the job goes on."""
+    fresh, _, _ = gh
+    home = fresh("home")
+    write_grant(home)
+    run = run_action(
+        {"mode": mode, "install": "false", "cache-dir": "", "store": " \n"},
+        workspace=fresh("ws"),
+        home=home,
+        runner_temp=fresh("tmp"),
+    )
+    assert run.code == 0 and run.outputs[output] == "false", run.log
+    assert f"no cache folder and no store: nothing to {mode}" in run.log
+    assert run.skipped_uses == []

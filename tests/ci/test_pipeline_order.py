@@ -23,7 +23,11 @@ def _github_jobs(text: str) -> dict[str, list[str]]:
         for step in job["steps"]:
             if step.get("uses", "").startswith("atlas-continuity/atlas-continuity@"):
                 mode = step["with"]["mode"]
-                assert mode == "restore" or step.get("if") == "always()", (name, step)
+                # a save runs after a failed step too: always(), narrowed by nothing but the
+                # repository's visibility (public repositories keep no grant in the cache)
+                assert mode == "restore" or re.fullmatch(
+                    r"always\(\)( && github\.event\.repository\.private)?", step.get("if", "")
+                ), (name, step)
                 seq.append(RESTORE if mode == "restore" else SAVE)
             elif "run" in step:
                 seq.append(step["run"])
@@ -108,7 +112,7 @@ def _azure_jobs(text: str) -> dict[str, list[str]]:
 
 def _jenkins_jobs(text: str) -> dict[str, list[str]]:
     body, _, post = text.partition("\n  post {")
-    assert re.search(r"always \{\s*sh '''\s*atlas-continuity grant save", post)
+    assert re.search(r"always \{\s*sh '''[^']*atlas-continuity grant save", post)
     seq = []
     for command in re.findall(r"sh '''(.*?)'''|sh '([^']*)'", body, re.S):
         script = command[0] or command[1]
@@ -157,10 +161,14 @@ def test_pipeline_restores_first_saves_last_pulls_before_deploy(provider):
 @pytest.mark.parametrize("provider", ["gitlab", "bitbucket", "circleci"])
 def test_web_identity_token_is_exported_in_the_shell_of_every_restore_and_save(provider):
     """GitLab's after_script and Bitbucket's after-script are new shells: the OIDC token file
-    exported for the restore is gone by the save unless exported there again."""
+    exported for the restore is gone by the save unless exported there again. (Jobs that ask
+    for no credentials export none: test_subjects.)"""
     text = render(provider)
     assert "AWS_WEB_IDENTITY_TOKEN_FILE" in text
-    for name, seq in JOBS[provider](text).items():
+    jobs = JOBS[provider](text)
+    credentialed = {n: seq for n, seq in jobs.items() if "AWS_WEB_IDENTITY_TOKEN_FILE" in str(seq)}
+    assert 0 < len(credentialed) < len(jobs), "lint asks for no credentials, push and deploy do"
+    for name, seq in credentialed.items():
         exported = False
         for item in seq:
             if item == NEW_SHELL:

@@ -201,11 +201,53 @@ def test_azure_steps_drop_credentials_that_are_not_defined(stubs, defined):
         run = _azure_run(stubs, step, {"ATLAS_TOKEN": "t", "DATABASE_URL": "db", **defined})
         assert run.returncode == 0, (step.get("displayName"), run.stderr)
     calls = stubs.calls(str(stubs.bin / "atlas-continuity"))
-    assert len(calls) == sum("atlas-continuity" in s["bash"] for s in steps)
-    value = defined.get("AZURE_STORAGE_CONNECTION_STRING", "<unset>")
-    for call in calls:
+    cli_steps = [s for s in steps if "atlas-continuity" in s["bash"]]
+    assert len(calls) == len(cli_steps)
+    for step, call in zip(cli_steps, calls, strict=True):
+        # the lint stage maps no store credentials at all; the others drop undefined ones
+        mapped = "AZURE_STORAGE_CONNECTION_STRING" in step.get("env", {})
+        value = defined.get("AZURE_STORAGE_CONNECTION_STRING", "<unset>") if mapped else "<unset>"
         assert f"AZURE_STORAGE_CONNECTION_STRING={value} " in call, call
         assert "AWS_SECRET_ACCESS_KEY=<unset>" in call, call
+    assert any("AZURE_STORAGE_CONNECTION_STRING" in s.get("env", {}) for s in cli_steps)
     for step in steps:  # AWS keys, which the header offers, are mapped wherever Azure's is
         if "AZURE_STORAGE_CONNECTION_STRING" in step.get("env", {}):
             assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(step["env"]), step
+
+
+def _jenkins_shells() -> tuple[str, str]:
+    """The Jenkinsfile's restore stage and its post-always save, as the sh steps run them."""
+    text = render("jenkins")
+    restore = re.search(r"stage\('Restore the Atlas grant'\).*?sh '''(.*?)'''", text, re.S)[1]
+    save = re.search(r"always \{\s*sh '''(.*?)'''", text, re.S)[1]
+    return restore, save
+
+
+@pytest.mark.parametrize("change_id", ["", "42"], ids=["branch", "change-request"])
+def test_jenkins_installs_atlas_with_its_installer_and_keeps_change_requests_off_the_store(
+    stubs, change_id
+):
+    restore, save = _jenkins_shells()
+    workspace = stubs.root / "ws"
+    workspace.mkdir()
+    venv = workspace / ".atlas-continuity-venv"
+    env = {
+        "WORKSPACE": str(workspace),
+        "VENV": str(venv),
+        "PATH": f"{venv}/bin:{workspace}/.atlas-bin:{stubs.bin}:/usr/bin:/bin",
+        "GRANT_CACHE_DIR": ".atlas-grant-cache",
+        "ATLAS_CONTINUITY_VERSION": "0.1.0",
+        "ATLAS_GRANT_STORE": "s3://b/atlas?region=us-east-1",
+        "ATLAS_TOKEN": "bot-token",
+        "CHANGE_ID": change_id,
+    }
+    first = stubs.run([restore], ["sh", "-xe"], **env)  # Jenkins' sh step
+    assert first.returncode == 0, first.stderr
+    assert (workspace / ".atlas-bin" / "atlas").is_file()  # from atlasgo.sh, for this CPU
+    assert stubs.calls("curl -sSfL -o") and not stubs.calls("release.ariga.io")
+    assert stubs.calls("atlas login --token bot-token")
+    second = stubs.run([save], ["sh", "-xe"], **env)
+    assert second.returncode == 0, second.stderr
+    (restored,), (saved,) = stubs.calls("grant restore"), stubs.calls("grant save")
+    for call in (restored, saved):
+        assert ("--store s3://b/atlas?region=us-east-1" in call) == (not change_id), call

@@ -1,9 +1,11 @@
 """Run the components (AWS, GCP, Azure) under the Pulumi SDK's mocks and record what they declare.
 
 ``deploy(build)`` runs ``build()`` (which constructs components) in a mocked Pulumi program and
-returns a :class:`Deployment`: every resource registered (type token, name, inputs, URN), the
-outputs each component registered, and the components' output attributes, resolved. Tests
-assert on those declared inputs, not on strings in the source.
+returns a :class:`Deployment`: every resource registered (type token, name, inputs, the state
+the mock cloud answered with, URN), the outputs each component registered, and the components'
+output attributes, resolved. ``run_program(config)`` runs the stack program (infra/program.py)
+the same way with a stack's config. Tests assert on those declared inputs, not on strings in
+the source.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Declared:
     inputs: dict[str, Any]
     urn: str = ""
     protect: bool = False
+    state: dict[str, Any] = field(default_factory=dict)
+    """What the mock cloud answered: the inputs plus computed outputs (an ARN, a name)."""
 
     def policy(self, key: str = "policy") -> dict[str, Any]:
         """A JSON policy input, parsed."""
@@ -86,8 +90,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.deployment = deployment
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        self.deployment.resources.append(Declared(args.typ, args.name, dict(args.inputs)))
         state = dict(args.inputs)
+        self.deployment.resources.append(
+            Declared(args.typ, args.name, dict(args.inputs), state=state)
+        )
         region = args.inputs.get("region") or "us-east-1"
         if args.typ == "aws:s3/bucket:Bucket":
             bucket = args.inputs.get("bucket") or f"{args.name}-5d1e7a9"
@@ -263,3 +269,29 @@ def deploy(build: Callable[[], dict[str, pulumi.Resource]]) -> Deployment:
         resource.urn = urns.get(resource.name, "")
         resource.protect = resource.name in protected
     return deployment
+
+
+def run_program(config: dict[str, Any], monkeypatch) -> tuple[Deployment, dict[str, Any]]:
+    """Run the stack program under mocks with ``config`` (as in a stack file); return what it
+    declared and what it exported, resolved."""
+    from atlas_continuity.infra import program
+
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    )
+    exported: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+
+    def build():
+        program.main()
+        return {}
+
+    d = deploy(build)
+    resolved: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def collect():
+        return pulumi.Output.all(**exported).apply(resolved.update)
+
+    collect()
+    return d, resolved

@@ -11,6 +11,10 @@
   full, conditions included. Every request the runtime made against moto is recorded (moto's
   request recorder) and decided again here: what the runtime needs must be allowed by the exact
   document, not only by moto's superset.
+
+:func:`decide_trust` asks the same evaluator whether a role's trust policy lets a web identity
+in: ``sts:AssumeRoleWithWebIdentity`` from the issuer's IAM OIDC provider, with the token's
+``sub`` and ``aud`` as the condition keys IAM fills in for that provider.
 """
 
 from __future__ import annotations
@@ -42,15 +46,50 @@ class IamRequest:
         return f"{self.action} {self.resource} {self.context or ''}".rstrip()
 
 
+@dataclass(frozen=True)
+class WebIdentity:
+    """An OIDC token presented to STS: who issued it (the issuer URL without its scheme, as IAM
+    names the provider and its condition keys), its subject and its audience."""
+
+    issuer: str
+    subject: str
+    audience: str
+
+    def request(self) -> dict:
+        return {
+            "principal": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{self.issuer}",
+            "action": "sts:AssumeRoleWithWebIdentity",
+            "context": {f"{self.issuer}:sub": self.subject, f"{self.issuer}:aud": self.audience},
+        }
+
+
 def decide(documents: list[dict], requests: list[IamRequest]) -> list[str]:
     """Allowed, ExplicitlyDenied or ImplicitlyDenied for each request, under ``documents``."""
-    payload = {
-        "account": ACCOUNT,
-        "policies": documents,
-        "requests": [
-            {"action": r.action, "resource": r.resource, "context": r.context} for r in requests
-        ],
-    }
+    return _run(
+        {
+            "account": ACCOUNT,
+            "policies": documents,
+            "requests": [
+                {"action": r.action, "resource": r.resource, "context": r.context} for r in requests
+            ],
+        }
+    )
+
+
+def decide_trust(role_arn: str, trust: dict, tokens: list[WebIdentity]) -> list[str]:
+    """For each token, whether ``trust`` (the role's assume-role policy) lets it assume the
+    role: Allowed, ExplicitlyDenied or ImplicitlyDenied."""
+    return _run(
+        {
+            "account": ACCOUNT,
+            "trust": trust,
+            "role": role_arn,
+            "requests": [t.request() for t in tokens],
+        }
+    )
+
+
+def _run(payload: dict) -> list[str]:
     done = subprocess.run(
         ["node", str(DECIDER)],
         input=json.dumps(payload),

@@ -296,6 +296,7 @@ def test_providers_whose_subject_varies_per_run_are_refused_with_what_to_do(prov
         "circleci": {
             "organization": "0a1b2c3d-0000-4000-8000-00000000000a",
             "repository": "0a1b2c3d-0000-4000-8000-00000000000b",
+            "vcs_origin": "github.com/acme/db",
             "branch": "main",
         },
         "bitbucket": {

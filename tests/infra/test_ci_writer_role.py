@@ -32,6 +32,7 @@ PROVIDERS = {
         "provider": "circleci",
         "organization": ORG,
         "repository": PROJECT,
+        "vcs_origin": "github.com/acme/app",
         "branch": "main",
     },
     "bitbucket": {
@@ -67,7 +68,7 @@ EXPECTED = {
         f"oidc.circleci.com/org/{ORG}",
         ORG,
         "StringLike",
-        f"org/{ORG}/project/{PROJECT}/user/*/vcs-origin/*/vcs-ref/refs/heads/main",
+        f"org/{ORG}/project/{PROJECT}/user/*/vcs-origin/github.com/acme/app/vcs-ref/refs/heads/main",
     ),
     "bitbucket": (
         "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc",
@@ -120,8 +121,8 @@ def test_trust_pins_audience_and_subject_per_provider(case):
 def test_circleci_refuses_a_branch_name_smuggling_a_second_ref():
     d = writer(PROVIDERS["circleci"])
     host = f"oidc.circleci.com/org/{ORG}"
-    # `*` matches '/', so a branch named "x/vcs-ref/refs/heads/main" would match the pattern;
-    # the StringNotLike guard refuses any subject with a second vcs-ref or vcs-origin.
+    # `*` matches '/', so a user part that repeats "/vcs-origin/.../vcs-ref/refs/heads/main"
+    # would match the pattern; the StringNotLike guard refuses a second vcs-ref or vcs-origin.
     assert trust_statement(d)["Condition"]["StringNotLike"] == {
         f"{host}:sub": ["*/vcs-ref/*/vcs-ref/*", "*/vcs-origin/*/vcs-origin/*"]
     }
@@ -168,11 +169,15 @@ def test_existing_oidc_provider_for_another_issuer_is_refused():
         ({"provider": "github", "repository": "acme/app", "environment": "prod?"}, "wildcard"),
         ({"provider": "gitlab", "repository": "acme/app", "branch": "*"}, "wildcard"),
         (
-            {"provider": "circleci", "organization": ORG, "repository": "*", "branch": "main"},
+            {**PROVIDERS["circleci"], "repository": "*"},
             "wildcard",
         ),
         (
-            {"provider": "circleci", "organization": ORG, "repository": PROJECT, "branch": "*"},
+            {**PROVIDERS["circleci"], "branch": "*"},
+            "wildcard",
+        ),
+        (
+            {**PROVIDERS["circleci"], "vcs_origin": "github.com/acme/*"},
             "wildcard",
         ),
         (
@@ -201,9 +206,16 @@ def test_existing_oidc_provider_for_another_issuer_is_refused():
         ({"provider": "github", "repository": " ", "branch": "main"}, "repository is required"),
         ({"provider": "gitlab", "repository": "acme/app"}, "branch is required"),
         (
-            {"provider": "circleci", "organization": ORG, "repository": PROJECT},
+            {k: v for k, v in PROVIDERS["circleci"].items() if k != "branch"},
             "branch is required",
         ),
+        (
+            {k: v for k, v in PROVIDERS["circleci"].items() if k != "vcs_origin"},
+            r"vcs_origin .* is required",
+        ),
+        ({**PROVIDERS["circleci"], "vcs_origin": "https://github.com/a/b"}, "without a scheme"),
+        ({**PROVIDERS["circleci"], "vcs_origin": "github.com/acme"}, "host/owner/repo"),
+        ({**PROVIDERS["github-branch"], "vcs_origin": "github.com/a/b"}, "does not apply"),
         (
             {
                 "provider": "bitbucket",
@@ -220,12 +232,7 @@ def test_existing_oidc_provider_for_another_issuer_is_refused():
         ),
         ({"provider": "gitlab", "repository": "a/b", "environment": "prod"}, "no environment"),
         (
-            {
-                "provider": "circleci",
-                "organization": ORG,
-                "repository": PROJECT,
-                "environment": "prod",
-            },
+            {**PROVIDERS["circleci"], "branch": None, "environment": "prod"},
             "no environment",
         ),
         (
@@ -245,7 +252,7 @@ def test_existing_oidc_provider_for_another_issuer_is_refused():
         ({"provider": "github", "repository": "a/b", "branch": "a:b"}, "not a valid git branch"),
         ({"provider": "github", "repository": "a/b", "environment": "a:b"}, "':'"),
         (
-            {"provider": "circleci", "organization": "acme", "repository": PROJECT, "branch": "m"},
+            {**PROVIDERS["circleci"], "organization": "acme"},
             "not a UUID",
         ),
         (

@@ -35,7 +35,13 @@ REPO = "0a1b2c3d-0000-4000-8000-00000000000d"
 ENV = "0a1b2c3d-0000-4000-8000-00000000000e"
 
 GITHUB = {"provider": "github", "repository": "acme/app", "branch": "main"}
-CIRCLECI = {"provider": "circleci", "organization": ORG, "repository": PROJECT, "branch": "main"}
+CIRCLECI = {
+    "provider": "circleci",
+    "organization": ORG,
+    "repository": PROJECT,
+    "vcs_origin": "github.com/acme/app",
+    "branch": "main",
+}
 BITBUCKET = {
     "provider": "bitbucket",
     "organization": "acme",
@@ -163,8 +169,9 @@ def test_bucket_refusals_name_the_argument(args, message):
             CIRCLECI,
             f"https://oidc.circleci.com/org/{ORG}",
             [ORG],
-            f'assertion.sub.matches("^org/{ORG}/project/{PROJECT}/user/.*/vcs-origin/.*'
-            '/vcs-ref/refs/heads/main$") && !assertion.sub.matches("^.*/vcs-ref/.*/vcs-ref/.*$")'
+            f'assertion.sub.matches("^org/{ORG}/project/{PROJECT}/user/.*/vcs-origin/'
+            'github[.]com/acme/app/vcs-ref/refs/heads/main$")'
+            ' && !assertion.sub.matches("^.*/vcs-ref/.*/vcs-ref/.*$")'
             ' && !assertion.sub.matches("^.*/vcs-origin/.*/vcs-origin/.*$")',
             "assertion['oidc.circleci.com/project-id']",
         ),
@@ -213,6 +220,8 @@ def test_the_condition_admits_the_pinned_subject_and_nothing_else(case):
                 f"org/{ORG}/project/{PROJECT}/user/{WS}/vcs-origin/github.com/acme/app/vcs-ref/refs/heads/dev",
                 f"org/{ORG}/project/{PROJECT}/user/{WS}/vcs-origin/x/vcs-ref/refs/heads/evil/vcs-ref/refs/heads/main",
                 f"org/{ORG}/project/{REPO}/user/{WS}/vcs-origin/x/vcs-ref/refs/heads/main",
+                # a fork's pull request, on the same project and branch name
+                f"org/{ORG}/project/{PROJECT}/user/{WS}/vcs-origin/github.com/fork/app/vcs-ref/refs/heads/main",
             ],
         ),
         "bitbucket": (

@@ -77,6 +77,7 @@ def declared_documents() -> dict[str, str]:
                     "provider": "circleci",
                     "organization": UUID,
                     "repository": UUID,
+                    "vcs_origin": "github.com/a/b",
                     "branch": "main",
                 },
                 "bitbucket": {

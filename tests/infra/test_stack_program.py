@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pytest
 import yaml
 
-from atlas_continuity.infra import program
 from atlas_continuity.runtime.config import config_path, load_env
 from devtools.emulators import ROOT
-from tests.infra.harness import deploy
+from tests.infra.harness import run_program as run
 
 EXAMPLE = ROOT / "stacks" / "Pulumi.dev.yaml"
 
@@ -22,35 +19,12 @@ def _clean_config():
     pulumi.runtime.set_all_config({})  # config is process-wide in the SDK
 
 
-def run(config: dict, monkeypatch) -> tuple:
-    """Run the program under mocks with ``config`` (as in a stack file); return what it
-    declared and what it exported, resolved."""
-    pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    )
-    exported: dict = {}
-    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
-
-    def build():
-        program.main()
-        return {}
-
-    d = deploy(lambda: build())
-    resolved: dict = {}
-
-    @pulumi.runtime.test
-    def collect():
-        return pulumi.Output.all(**exported).apply(resolved.update)
-
-    collect()
-    return d, resolved
-
-
-def test_the_example_stack_declares_bucket_writer_and_reader(monkeypatch):
+def test_the_example_stack_declares_bucket_writers_and_reader(monkeypatch):
     config = yaml.safe_load(EXAMPLE.read_text())["config"]
     d, exported = run(config, monkeypatch)
     types = [r.type for r in d.resources if r.type.startswith("atlas-continuity:index:")]
     assert sorted(types) == [
+        "atlas-continuity:index:AwsCiWriterRole",
         "atlas-continuity:index:AwsCiWriterRole",
         "atlas-continuity:index:EksReaderRole",
         "atlas-continuity:index:S3BackupBucket",
@@ -58,16 +32,30 @@ def test_the_example_stack_declares_bucket_writer_and_reader(monkeypatch):
     (url,) = exported["backup_urls"]
     bucket = exported["aws_bucket"]
     assert url == exported["store_url"] == f"s3://{bucket}/atlas?region=us-east-1"
-    assert set(exported["aws_ci_role_arns"]) == {"github-main"}
+    roles = exported["aws_ci_role_arns"]
+    assert set(roles) == {"github-main", "github-production"}
     assert set(exported["aws_reader_role_arns"]) == {"prod"}
-    # Everything a ci init template asks for, per CI writer, from the outputs alone.
+    # Everything the ci init github template reads, from the outputs alone: the push job's role
+    # among the repository's variables, the deploy job's in the production environment's.
     assert exported["ci_variables"] == {
-        "github-main": {
-            "ATLAS_GRANT_STORE": url,
-            "AWS_ROLE_ARN": exported["aws_ci_role_arns"]["github-main"],
-            "AWS_REGION": "us-east-1",
+        "github": {
+            "acme/db": {
+                "variables": {
+                    "ATLAS_GRANT_STORE": url,
+                    "AWS_REGION": "us-east-1",
+                    "AWS_ROLE_ARN": roles["github-main"],
+                },
+                "environments": {"production": {"AWS_ROLE_ARN": roles["github-production"]}},
+            }
         }
     }
+    # One IAM OIDC provider for GitHub's issuer (an account holds one), trusted by both roles.
+    (provider,) = d.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    trusts = [r.policy("assumeRolePolicy") for r in d.of_type("aws:iam/role:Role")]
+    federated = {
+        s["Principal"]["Federated"] for t in trusts for s in t["Statement"] if "Federated" in str(s)
+    }
+    assert federated == {provider.state["arn"]}
     # The roles are scoped to the bucket's prefix and key, wired by the program.
     policies = [r.policy() for r in d.of_type("aws:iam/rolePolicy:RolePolicy")]
     assert all(
@@ -96,12 +84,79 @@ def test_no_cloud_configured_declares_nothing(monkeypatch):
     assert exported["backup_urls"] == []
 
 
+GITHUB = {"provider": "github", "repository": "acme/db", "create_oidc_provider": True}
+
+
 @pytest.mark.parametrize(
     ("aws", "message"),
     [
         ({"buckets": {}}, "unknown keys"),
         ({"ci_writers": {"x": {"bucket_arn": "arn:aws:s3:::other"}}}, "come from the bucket"),
         ({"readers": []}, "must be a mapping"),
+        # A writer names the jobs it serves, and they must be jobs that ask for credentials.
+        ({"ci_writers": {"x": {**GITHUB, "branch": "main"}}}, r"ci_writers\.x\.jobs: name"),
+        ({"ci_writers": {"x": {**GITHUB, "branch": "main", "jobs": "push"}}}, "as a list"),
+        ({"ci_writers": {"x": {**GITHUB, "branch": "main", "jobs": ["lint"]}}}, "asks for none"),
+        ({"ci_writers": {"x": {**GITHUB, "branch": "main", "jobs": ["build"]}}}, "no job 'build'"),
+        # Its pinned branch or environment must be the one the job's subject carries.
+        (
+            {"ci_writers": {"x": {**GITHUB, "branch": "main", "jobs": ["deploy"]}}},
+            r"'deploy' carries the OIDC subject of environment 'production'",
+        ),
+        (
+            {"ci_writers": {"x": {**GITHUB, "environment": "staging", "jobs": ["deploy"]}}},
+            r"pins environment 'staging'",
+        ),
+        (
+            {"ci_writers": {"x": {**GITHUB, "branch": "develop", "jobs": ["push"]}}},
+            r"pins branch 'develop'",
+        ),
+        # One identity per job; jobs that read one place share one identity.
+        (
+            {
+                "ci_writers": {
+                    "x": {**GITHUB, "branch": "main", "jobs": ["push"]},
+                    "y": {
+                        **GITHUB,
+                        "create_oidc_provider": False,
+                        "branch": "main",
+                        "jobs": ["push"],
+                    },
+                }
+            },
+            r"ci_writers\.y\.jobs: github job 'push' of acme/db is already served by "
+            r"atlas-continuity:aws\.ci_writers\.x",
+        ),
+        (
+            {
+                "ci_writers": {
+                    "x": {
+                        "provider": "gitlab",
+                        "repository": "acme/db",
+                        "branch": "main",
+                        "create_oidc_provider": True,
+                        "jobs": ["push"],
+                    },
+                    "y": {
+                        "provider": "gitlab",
+                        "repository": "acme/db",
+                        "branch": "main",
+                        "jobs": ["deploy"],
+                    },
+                }
+            },
+            r"ci_writers\.y: the gitlab job 'deploy' reads AWS_ROLE_ARN from the pipeline-wide",
+        ),
+        # The account holds one OIDC provider per issuer.
+        (
+            {
+                "ci_writers": {
+                    "x": {**GITHUB, "branch": "main", "jobs": ["push"]},
+                    "y": {**GITHUB, "environment": "production", "jobs": ["deploy"]},
+                }
+            },
+            "already creates the OIDC provider for https://token.actions.githubusercontent.com",
+        ),
     ],
 )
 def test_config_mistakes_are_refused_with_the_key(aws, message, monkeypatch):
@@ -119,6 +174,7 @@ THREE_CLOUDS = {
                 "repository": "acme/db",
                 "branch": "main",
                 "create_oidc_provider": True,
+                "jobs": ["push"],
             }
         },
     },
@@ -130,6 +186,7 @@ THREE_CLOUDS = {
                 "repository": "acme/db",
                 "branch": "main",
                 "create_workload_identity_pool": True,
+                "jobs": ["push"],
             }
         },
         "readers": {"prod": {"namespace": "atlas", "service_account": "op"}},
@@ -142,6 +199,7 @@ THREE_CLOUDS = {
                 "repository": "acme/db",
                 "branch": "main",
                 "resource_group_name": "atlas",
+                "jobs": ["push"],
             }
         },
         "readers": {
@@ -157,6 +215,8 @@ THREE_CLOUDS = {
 
 
 def test_three_clouds_list_their_stores_in_order_and_merge_the_ci_variables(monkeypatch):
+    """One job, served by a writer on each cloud: it finds every cloud's identity, and the
+    grant store of the first."""
     d, exported = run(THREE_CLOUDS, monkeypatch)
     urls = exported["backup_urls"]
     assert urls == [
@@ -166,7 +226,7 @@ def test_three_clouds_list_their_stores_in_order_and_merge_the_ci_variables(monk
     ]
     assert [u.split("://")[0] for u in urls] == ["s3", "gs", "azureblob"]
     assert exported["store_url"] == urls[0]
-    variables = exported["ci_variables"]["main"]
+    variables = exported["ci_variables"]["github"]["acme/db"]["variables"]
     assert variables["ATLAS_GRANT_STORE"] == urls[0]
     assert variables["AWS_ROLE_ARN"] == exported["aws_ci_role_arns"]["main"]
     assert (
@@ -217,3 +277,38 @@ def test_three_clouds_list_their_stores_in_order_and_merge_the_ci_variables(monk
 def test_gcp_and_azure_config_mistakes_are_refused_with_the_key(config, message, monkeypatch):
     with pytest.raises(ValueError, match=message):
         run(config, monkeypatch)
+
+
+def test_a_job_no_writer_serves_is_reported(monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
+    config = {
+        "atlas-continuity:aws": {
+            "ci_writers": {"x": {**GITHUB, "branch": "main", "jobs": ["push"]}}
+        }
+    }
+    _, exported = run(config, monkeypatch)
+    assert exported["ci_variables"]["github"]["acme/db"]["environments"] == {}
+    assert warnings == [
+        "ci_variables: no CI writer serves the github job(s) deploy of acme/db; "
+        "add one per OIDC subject"
+    ]
+
+
+def test_writers_of_one_issuer_share_its_provider_whatever_their_order(monkeypatch):
+    """The writer that trusts the provider may be listed before the one that creates it."""
+    writers = {
+        "production": {
+            "provider": "github",
+            "repository": "acme/db",
+            "environment": "production",
+            "jobs": ["deploy"],
+        },
+        "main": {**GITHUB, "branch": "main", "jobs": ["push"]},
+    }
+    d, exported = run({"atlas-continuity:aws": {"ci_writers": writers}}, monkeypatch)
+    (provider,) = d.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    for role in d.of_type("aws:iam/role:Role"):
+        (statement,) = role.policy("assumeRolePolicy")["Statement"]
+        assert statement["Principal"] == {"Federated": provider.state["arn"]}
+    assert list(exported["aws_ci_role_arns"]) == ["production", "main"]  # config order
