@@ -129,3 +129,8 @@ def home(tmp_path, monkeypatch):
 
     fresh.fresh = fresh
     return fresh
+
+
+# A bucket per cloud behind a fault proxy, for every module's fault tests (defined after what
+# tests.proxied takes from here).
+from .proxied import proxied, proxied_bucket  # noqa: E402, F401

@@ -161,12 +161,21 @@ class AzureBlobStore:
             raise StoreUnavailable(
                 f"{where}: cannot connect ({network_reason(exc)})", retry=retry
             ) from None
+        except zx.DecodeError as exc:  # a body cut short, or not what Azure sends
+            raise StoreUnavailable(
+                f"{where}: the answer was cut short or garbled ({_first_line(exc)})", retry=False
+            ) from None
         except zx.ServiceResponseError as exc:  # sent, but no answer in time
             raise StoreUnavailable(
                 f"{where}: no answer ({_first_line(exc)})", retry=False
             ) from None
         except zx.HttpResponseError as exc:
             status = exc.status_code or 0
+            if status < 400:  # no status (the body broke off), or a success it cannot read
+                raise StoreUnavailable(
+                    f"{where}: the answer was cut short or garbled ({_first_line(exc)})",
+                    retry=False,
+                ) from None
             if status in (401, 403):
                 raise StoreAuthRejected(f"{where}: access denied ({_first_line(exc)})") from None
             if status == 429 or status >= 500:

@@ -112,6 +112,8 @@ class GcsStore:
         """Translate google-cloud and transport exceptions into store errors.
 
         A 404 on a write or a listing can only mean the bucket is missing."""
+        import json
+
         import requests
         from google.api_core import exceptions as gx
         from google.auth import exceptions as ax
@@ -142,5 +144,10 @@ class GcsStore:
             ) from None
         except requests.ConnectionError as exc:
             raise StoreUnavailable(f"{where}: cannot connect ({network_reason(exc)})") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            # The answer was cut short or garbled on the way: a broken link, not bad input.
+            raise StoreUnavailable(f"{where}: the answer was cut short", retry=False) from None
+        except json.JSONDecodeError:
+            raise StoreUnavailable(f"{where}: the answer is not what GCS sends") from None
         except gx.GoogleAPICallError as exc:
             raise StoreConfigError(f"{where}: {exc.code}: {exc.message}") from None

@@ -125,6 +125,10 @@ class S3Store:
                 if limit is not None:
                     kwargs["MaxKeys"] = min(1000, limit - len(keys))
                 page = self.client.list_objects_v2(**kwargs)
+                if "IsTruncated" not in page:
+                    # Every ListObjectsV2 answer says whether it is complete; botocore reads a
+                    # body cut off before its first element as an empty listing.
+                    raise StoreUnavailable(f"{self.url}: {prefix}: the listing was cut short")
                 keys.extend(o["Key"][len(self.prefix) :] for o in page.get("Contents", ()))
                 if not page.get("IsTruncated") or (limit is not None and len(keys) >= limit):
                     return keys
