@@ -1,7 +1,7 @@
 """The variables each ``ci init`` pipeline reads, filled in from the CI writers that cover its jobs.
 
 A CI writer identity admits exactly one OIDC subject, and each job of a template carries the
-subject its branch and environment give it (``atlas_continuity.runtime.ci.CREDENTIAL_JOBS``):
+subject its branch and environment give it (``atlas_continuity.runtime.ci.jobs.CREDENTIAL_JOBS``):
 on GitHub a job that declares an environment gets the environment's subject, not the branch's.
 So a pipeline needs one identity per distinct subject, and each job must find the right one.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 
-from atlas_continuity.runtime.ci import CREDENTIAL_JOBS, CredentialJob
+from atlas_continuity.runtime.ci.jobs import CREDENTIAL_JOBS, CredentialJob
 
 PIPELINE = "variables"
 """The key of the pipeline-wide variables in the ``ci_variables`` output."""

@@ -20,6 +20,29 @@ from .errors import BadInput, Refused
 from .paths import is_safe_relpath
 
 
+def _make_durable(tmp: Path) -> None:
+    """Put everything written below ``tmp`` on disk before it is renamed into place: one
+    syncfs(2) of its file system where Linux offers it (a directory of thousands of files
+    costs one call, not a fsync each), every file and folder fsynced otherwise."""
+    fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        if syncfs is not None and syncfs(fd) == 0:
+            return
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    for dirpath, _, filenames in os.walk(tmp):
+        for name in filenames:
+            file_fd = os.open(os.path.join(dirpath, name), os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                os.fsync(file_fd)
+            finally:
+                os.close(file_fd)
+        _fsync_dir(Path(dirpath))
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -72,9 +95,7 @@ def replace_dir(
                 os.fchmod(fd, file_mode)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        _fsync_dir(tmp)
+        _make_durable(tmp)
         if before_swap is not None:
             before_swap(tmp)
         _swap_into_place(tmp, dest)

@@ -20,7 +20,7 @@ from .errors import IntegrityError
 from .manifest import FileEntry, sha256_hex
 
 COMPRESSION = "zlib"
-LEVEL = 6
+LEVEL = 3
 MAX_EXPANDED = 512 * 1024 * 1024
 """Most bytes a version's files may add up to: a migration directory is far smaller."""
 _CHUNK = 1024 * 1024

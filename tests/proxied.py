@@ -96,5 +96,3 @@ def proxied(proxied_bucket) -> Iterator[Proxied]:
     proxy.reset_counts()
     yield replace(proxied_bucket, store=ResilientStore(proxied_bucket.store.inner, SETTINGS))
     proxy.clear()
-
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -22,26 +21,9 @@ from atlas_continuity.runtime.manifest import (
 )
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
-from atlas_continuity.runtime.stores.base import Store
+from devtools.measure import counted
 
 from .helpers import cli, read_tree, stores, write_dir
-
-
-class CountingStore:
-    """Counts the calls a store adapter gets: each is one request (a LIST with a limit of one
-    key is one page)."""
-
-    def __init__(self, inner: Store) -> None:
-        self.inner, self.url, self.calls = inner, inner.url, Counter()
-
-    def __getattr__(self, name):
-        method = getattr(self.inner, name)
-
-        def counted(*args, **kwargs):
-            self.calls[name] += 1
-            return method(*args, **kwargs)
-
-        return counted
 
 
 def many_files(count: int) -> dict[str, str]:
@@ -61,8 +43,7 @@ def test_a_pull_costs_four_requests_per_store_whatever_the_size(count, make_stor
     from atlas_continuity.runtime.targets import Target
 
     store = open_store(url)
-    counting = CountingStore(store.inner)
-    store.inner = counting
+    counting = counted(store)
     pull([Target("primary", store)], "app", tmp_path / "out")
     assert read_tree(tmp_path / "out") == read_tree(src)
     assert counting.calls == {"list": 1, "get": 3}  # tag event, manifest, pack

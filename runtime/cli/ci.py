@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ExitCode, Refused
@@ -34,6 +33,8 @@ def cmd_ci_init(args: argparse.Namespace, out: Output) -> int:
     if not args.output:
         sys.stdout.write(text)
         return ExitCode.OK
+    from pathlib import Path
+
     path = Path(args.output)
     if path.exists() and not args.force:
         raise Refused(f"{path} exists; pass --force to overwrite it")

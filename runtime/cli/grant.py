@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, ContinuityError, EveryTargetFailed, ExitCode
@@ -11,6 +10,8 @@ from . import PROG, iso_time, log
 from .options import store_settings, time_options, verbosity_options
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from . import Output
 
 
@@ -100,6 +101,8 @@ def _local_paths(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     from ..layout import check_name
 
     check_name("grant cache", args.name)
+    from pathlib import Path
+
     state_dir = Path(args.state_dir) if args.state_dir else None
     data_root = Path(args.data_root) if args.data_root else None
     return state_dir, data_root
@@ -113,6 +116,8 @@ def _save(
     *,
     dry_run: bool,
 ) -> dict[str, Any]:
+    from pathlib import Path
+
     from .. import grants, provenance
 
     files = grants.read_local(state_dir, data_root)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ExitCode, NotFound, common_exit_code
@@ -11,6 +10,8 @@ from . import iso_time, log, printable
 from .options import ref_options, store_context, store_options, store_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..config import AtlasEnv
     from . import Output
 
@@ -92,6 +93,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _default_dir(given: str | None, env: AtlasEnv | None) -> Path:
+    from pathlib import Path
+
     """The DIR argument, else migration.dir of the atlas.hcl env, else ./migrations."""
     if given:
         return Path(given)

@@ -21,7 +21,8 @@ import pulumi
 import pytest
 import yaml
 
-from atlas_continuity.runtime.ci import CREDENTIAL_JOBS, render
+from atlas_continuity.runtime.ci import render
+from atlas_continuity.runtime.ci.jobs import CREDENTIAL_JOBS
 from tests.infra.harness import run_program
 from tests.infra.iam import WebIdentity, decide_trust
 
