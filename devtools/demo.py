@@ -104,7 +104,7 @@ def main() -> None:
         step(f"Push a real Atlas directory ({len(list(src.glob('*.sql')))} migrations)")
         first = run("push", *cfg, "--tag", "latest", "--tag", "release-1").strip()
 
-        step("Push the next version: only the new file, its manifest and a tag event are written")
+        step("Push the next version: a new pack, its manifest and a tag event: 3 objects per store")
         (src / "99990101000000_add_index.sql").write_text("CREATE INDEX idx ON t (id);\n")
         files = {p.name: p.read_bytes() for p in src.iterdir() if p.name != "atlas.sum"}
         (src / "atlas.sum").write_text(atlas_sum.compute_sum(files, "atlas").to_text())

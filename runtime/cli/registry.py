@@ -175,6 +175,8 @@ def cmd_pull(args: argparse.Namespace, out: Output) -> int:
         out.warn(problem)
     if report.manifest_from != (plan.urls()[0] if plan.urls() else None):
         out.warn(f"served from {report.manifest_from}, not the first store")
+    if report.files_from is not None:
+        log.info("manifest from %s, files from %s", report.manifest_from, report.files_from)
     out.result(report.to_json(), None)
     return ExitCode.OK
 
