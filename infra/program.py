@@ -7,7 +7,7 @@ Config (namespace ``atlas-continuity``)::
       bucket: {create_kms_key: true}                         # S3BackupBucketArgs
       ci_writers:                # name -> AwsCiWriterRoleArgs + jobs: one per OIDC subject
         github-main: {provider: github, repository: acme/db, branch: main,
-                      create_oidc_provider: true, jobs: [push]}
+                      create_oidc_provider: true, jobs: [push, drill]}
         github-production: {provider: github, repository: acme/db,
                             environment: production, jobs: [deploy]}
       readers:                                               # name -> EksReaderRoleArgs

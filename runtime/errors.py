@@ -33,6 +33,9 @@ class ExitCode(enum.IntEnum):
     """A store rejected the credentials; no silent fallback was made."""
     REFUSED = 8
     """Refused to lose data: a history rewrite, or replacing a non-empty target, without --force."""
+    GAPS = 9
+    """verify or drill: a store lacks what another holds, or lags behind it; nothing is
+    corrupt. sync closes the gaps."""
 
 
 class ContinuityError(Exception):

@@ -58,8 +58,23 @@ def check_digest(value: str) -> str:
     return hexpart
 
 
+def is_name(value: str) -> bool:
+    """A valid repository, tag or grant-series name (check_name without raising)."""
+    return bool(_NAME.match(value or ""))
+
+
+def is_hex(value: str) -> bool:
+    """64 lowercase hexadecimal digits: a SHA-256 as keys carry it."""
+    return bool(_HEX64.match(value or ""))
+
+
 def _repo(repo: str) -> str:
     return f"{REGISTRY}{check_name('repository', repo)}"
+
+
+def repo_prefix(repo: str) -> str:
+    """The key prefix of every object of ``repo``: packs, manifests, tag events."""
+    return f"{_repo(repo)}/"
 
 
 def packs_prefix(repo: str) -> str:
@@ -80,7 +95,7 @@ def manifest_key(repo: str, digest: str) -> str:
 
 def digest_from_manifest_key(key: str) -> str | None:
     name = key.rsplit("/", 1)[-1].removesuffix(".json")
-    return name if _HEX64.match(name) else None
+    return name if is_hex(name) else None
 
 
 def tags_prefix(repo: str, tag: str | None = None) -> str:

@@ -27,6 +27,7 @@ CREDENTIAL_JOBS: dict[str, tuple[CredentialJob, ...]] = {
     "github": (
         CredentialJob("push", "main"),
         CredentialJob("deploy", "main", "production", environment_variables=True),
+        CredentialJob("drill", "main"),
     ),
     "gitlab": (
         CredentialJob("push", "main"),

@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import ci, grant, registry
+    from . import ci, grant, ops, registry
     from .options import verbosity_options
 
     parser = _Parser(
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(quiet=False, verbose=0, json=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     registry.add_commands(sub)
+    ops.add_commands(sub)
     grant.add_commands(sub)
     ci.add_commands(sub)
     return parser
@@ -57,9 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Output:
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, quiet: bool = False) -> None:
         self.as_json = as_json
         self.github = os.environ.get("GITHUB_ACTIONS") == "true"
+        self.show_progress = not (as_json or quiet)
+        """A progress bar may be drawn (and is, on a terminal only): not for machines."""
 
     def warn(self, message: str) -> None:
         from ..redact import redact
@@ -79,19 +82,19 @@ class Output:
         elif text:
             print(redact(text))
 
+    def summary(self, markdown: str) -> None:
+        """Add ``markdown`` to the job's summary page where the CI offers one (GitHub Actions'
+        $GITHUB_STEP_SUMMARY); elsewhere nothing."""
+        from ..redact import redact
+
+        path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if path:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(redact(markdown) + "\n")
+
 
 def _escape_annotation(message: str) -> str:
     return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def printable(value: object) -> str:
-    """``value`` as text safe to print on a terminal: what a store serves could hold escape
-    sequences (that retitle or clear a terminal) or newlines (that forge a line of output);
-    every character that is not printable is shown as its escape instead."""
-    return "".join(
-        c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-        for c in str(value)
-    )
 
 
 def iso_time(time_ns: int) -> str:
@@ -134,7 +137,7 @@ def _setup_logging(quiet: bool, verbose: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.quiet, args.verbose)
-    out = Output(args.json)
+    out = Output(args.json, args.quiet)
     try:
         return int(args.handler(args, out))
     except ContinuityError as exc:

@@ -6,7 +6,8 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..errors import ExitCode, NotFound, common_exit_code
-from . import iso_time, log, printable
+from ..text import markdown_table, printable
+from . import iso_time, log
 from .options import ref_options, store_context, store_options, store_settings
 
 if TYPE_CHECKING:
@@ -139,6 +140,16 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
             "written" if s.manifest_written else "present",
             ", ".join(s.tags_moved) or "none",
         )
+    out.summary(
+        f"### Push of `{report.repo}`: {report.status}, version `sha256:{report.digest[:12]}`\n\n"
+        + markdown_table(
+            ("store", "role", "status", "objects written", "seconds"),
+            [
+                (s.url, s.role, s.error or s.status, s.objects_written, f"{s.seconds:.2f}")
+                for s in report.stores
+            ],
+        )
+    )
     # A version no store holds is not a result: print the digest only when one took it.
     out.result(report.to_json(), None if report.status == "failed" else f"sha256:{report.digest}")
     if report.status == "failed":
@@ -177,6 +188,13 @@ def cmd_pull(args: argparse.Namespace, out: Output) -> int:
         out.warn(f"served from {report.manifest_from}, not the first store")
     if report.files_from is not None:
         log.info("manifest from %s, files from %s", report.manifest_from, report.files_from)
+    out.summary(
+        f"### Pull of `{report.repo}` `{report.ref}`: version `sha256:{report.digest[:12]}`\n\n"
+        + markdown_table(
+            ("manifest from", "files from", "problems"),
+            [(report.manifest_from, report.files_from or "-", "; ".join(report.problems) or "-")],
+        )
+    )
     out.result(report.to_json(), None)
     return ExitCode.OK
 

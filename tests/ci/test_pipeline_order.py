@@ -16,6 +16,12 @@ RESTORE, SAVE = "<restore grant>", "<save grant>"
 NEW_SHELL = "<new shell>"  # what an earlier item exported is gone from here on
 
 
+def _runs_atlas(seq: list[str]) -> bool:
+    """Whether a job runs the Atlas CLI (and so needs the license grant): the nightly drill
+    runs atlas-continuity alone."""
+    return any(re.search(r"\batlas (login|migrate|schema)\b", step) for step in seq)
+
+
 def _github_jobs(text: str) -> dict[str, list[str]]:
     jobs = {}
     for name, job in yaml.safe_load(text)["jobs"].items():
@@ -140,10 +146,10 @@ def test_every_provider_has_a_pipeline():
 def test_pipeline_restores_first_saves_last_pulls_before_deploy(provider):
     text = render(provider)
     assert "@ATLAS_CONTINUITY_VERSION@" not in text
-    jobs = JOBS[provider](text)
+    jobs = {n: seq for n, seq in JOBS[provider](text).items() if _runs_atlas(seq)}
     assert jobs
     everything = []
-    for name, seq in jobs.items():
+    for name, seq in jobs.items():  # a job that runs Atlas needs its grant, and keeps it
         assert RESTORE in seq and seq[-1] == SAVE, (name, seq)
         first_atlas = next(
             i for i, s in enumerate(seq) if "atlas migrate" in s or "atlas-continuity p" in s

@@ -61,7 +61,7 @@ STACK = {
                 "repository": GITHUB_REPO,
                 "branch": "main",
                 "create_oidc_provider": True,
-                "jobs": ["push"],
+                "jobs": ["push", "drill"],
             },
             "github-production": {
                 "provider": "github",
@@ -156,6 +156,7 @@ GITHUB_EVENTS = [
     GitHubEvent("a push to another branch", "push", "refs/heads/feature"),
     GitHubEvent("a manual run on main", "workflow_dispatch", "refs/heads/main"),
     GitHubEvent("a manual run on another branch", "workflow_dispatch", "refs/heads/feature"),
+    GitHubEvent("the nightly schedule", "schedule", "refs/heads/main"),
 ]
 
 
@@ -168,10 +169,10 @@ def github_runs(text: str) -> Iterator[Run]:
     workflow = yaml.safe_load(text)
     triggers = github_triggers(workflow)
     for event in GITHUB_EVENTS:
-        trigger = triggers.get(event.name)
-        if trigger is None:
+        if event.name not in triggers:
             continue
-        branches = (trigger or {}).get("branches")
+        trigger = triggers[event.name]
+        branches = trigger.get("branches") if isinstance(trigger, dict) else None
         if branches is not None and event.name == "push":
             assert all("*" not in b for b in branches), "patterns: extend the model"
             if event.ref.removeprefix("refs/heads/") not in branches:

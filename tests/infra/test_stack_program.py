@@ -290,7 +290,7 @@ def test_a_job_no_writer_serves_is_reported(monkeypatch):
     _, exported = run(config, monkeypatch)
     assert exported["ci_variables"]["github"]["acme/db"]["environments"] == {}
     assert warnings == [
-        "ci_variables: no CI writer serves the github job(s) deploy of acme/db; "
+        "ci_variables: no CI writer serves the github job(s) deploy, drill of acme/db; "
         "add one per OIDC subject"
     ]
 
