@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ def drill(
     tag: str = "latest",
     grant: str | None = None,
     max_lag: int = 0,
+    tick: Callable[[], None] = lambda: None,
 ) -> DrillReport:
     report = DrillReport(repo, layout.check_name("tag", tag), max_lag)
     moves = _moves(targets, repo, tag)
@@ -114,6 +116,7 @@ def drill(
                 result.error, result.error_kind = str(exc), _kind(exc)
             if grant is not None:
                 result.grant = _grant(target, grant, Path(tmp) / f"grant-{i}")
+            tick()
     return report
 
 

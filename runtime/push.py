@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -154,6 +155,7 @@ def push(
     force: bool = False,
     dry_run: bool = False,
     primary_label: str,
+    tick: Callable[[], None] = lambda: None,
 ) -> PushReport:
     registries = [Registry(t.store, repo) for t in targets]
     reports = [StorePushReport(url=t.store.url, role=t.role) for t in targets]
@@ -214,6 +216,7 @@ def push(
             )
             report.tags_moved.append(tag)
         report.status = "ok"
+        tick()
 
     live = [i for i, s in enumerate(surveys) if s is not None]
     _each(live, [reports[i] for i in live], write, threads=len(targets))

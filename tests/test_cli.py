@@ -14,13 +14,13 @@ from atlas_continuity.runtime.redact import redact
 from .helpers import cli, stores
 
 
-def test_help_imports_no_cloud_or_pulumi_sdk():
+def test_help_imports_no_cloud_sdk_pulumi_or_progress_bar():
     code = (
         "import sys\n"
         "from atlas_continuity.runtime.cli import main\n"
         "try:\n    main(['push', '--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in "
-        "('boto3', 'botocore', 'google', 'azure', 'pulumi', 'requests')]\n"
+        "('boto3', 'botocore', 'google', 'azure', 'pulumi', 'requests', 'tqdm')]\n"
         "print(heavy, file=sys.stderr)\n"
         "sys.exit(1 if heavy else 0)\n"
     )

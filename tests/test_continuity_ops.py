@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import random
+import select
 import signal
+import struct
+import sys
+import termios
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from atlas_continuity.runtime import layout
 from atlas_continuity.runtime.errors import ExitCode
+from atlas_continuity.runtime.progress import progress
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
 from devtools.faultproxy import FaultProxy, reset
@@ -153,3 +163,52 @@ def test_verify_finds_a_corrupt_copy_and_sync_never_spreads_it(make_store, tmp_p
         == (Path(good.removeprefix("file://")) / layout.manifest_key("app", digest)).read_bytes()
     )
     assert "not copied from here" in synced.err
+
+
+@contextmanager
+def terminal_stderr() -> Iterator[Callable[[], str]]:
+    """stderr on a pseudo-terminal; ``read()`` returns what was drawn on it. Entered in the
+    test's body: pytest puts its own capture back on sys.stderr after a fixture's setup."""
+    controller, follower = pty.openpty()
+    # 24 rows by 80 columns: a pseudo-terminal starts at 0 by 0, too narrow to draw on.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    terminal, saved = os.fdopen(follower, "w"), sys.stderr
+
+    def read() -> str:
+        terminal.flush()
+        drawn = b""
+        while select.select([controller], [], [], 0.1)[0]:
+            drawn += os.read(controller, 65536)
+        return drawn.decode(errors="replace")
+
+    sys.stderr = terminal
+    try:
+        assert sys.stderr.isatty()
+        yield read
+    finally:
+        sys.stderr = saved
+        terminal.close()
+        os.close(controller)
+
+
+def test_progress_is_drawn_on_a_terminal_for_long_work_only():
+    with terminal_stderr() as drawn:
+        with progress("syncing", 3, True, unit="store") as tick:
+            tick()
+        assert drawn() == ""  # quick work: nothing drawn
+        with progress("syncing", 3, True, unit="store") as tick:
+            time.sleep(1.2)
+            tick()
+        bar = drawn()
+        assert "syncing" in bar and "1/3" in bar
+        with progress("syncing", 3, False, unit="store") as tick:  # -q or --json
+            time.sleep(1.2)
+            tick()
+        assert drawn() == ""
+
+
+def test_no_progress_off_a_terminal(capsys):
+    with progress("verifying", None, True) as tick:
+        time.sleep(1.2)
+        tick()
+    assert capsys.readouterr().err == ""

@@ -124,6 +124,7 @@ def cmd_sync(args: argparse.Namespace, out: Output) -> int:
 def cmd_drill(args: argparse.Namespace, out: Output) -> int:
     from ..drill import drill
     from ..layout import check_name
+    from ..progress import progress
     from ..targets import open_targets
 
     if args.max_lag < 0:
@@ -131,8 +132,13 @@ def cmd_drill(args: argparse.Namespace, out: Output) -> int:
     if args.grant is not None:
         check_name("grant cache", args.grant)
     repo, plan, _ = store_context(args)
-    with open_targets(plan, store_settings(args)) as targets:
-        report = drill(targets, repo, tag=args.tag, grant=args.grant, max_lag=args.max_lag)
+    with (
+        open_targets(plan, store_settings(args)) as targets,
+        progress("drilling", len(targets), out.show_progress, unit="store") as tick,
+    ):
+        report = drill(
+            targets, repo, tag=args.tag, grant=args.grant, max_lag=args.max_lag, tick=tick
+        )
     lines = []
     for s in report.stores:
         state = "restores" if s.restores else f"does NOT restore: {s.error}"

@@ -107,6 +107,7 @@ def _default_dir(given: str | None, env: AtlasEnv | None) -> Path:
 def cmd_push(args: argparse.Namespace, out: Output) -> int:
     from .. import atlas_sum, provenance
     from ..layout import check_name
+    from ..progress import progress
     from ..push import push
     from ..targets import open_targets
 
@@ -115,7 +116,10 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
     dir_format = args.dir_format or (env.dir_format if env else None) or "atlas"
     directory = _default_dir(args.dir, env)
     mdir = atlas_sum.read_dir(directory, dir_format)
-    with open_targets(plan, store_settings(args)) as targets:
+    with (
+        open_targets(plan, store_settings(args)) as targets,
+        progress("pushing", len(targets), out.show_progress, unit="store") as tick,
+    ):
         report = push(
             mdir,
             targets,
@@ -125,6 +129,7 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
             force=args.force,
             dry_run=args.dry_run,
             primary_label=plan.primary_label,
+            tick=tick,
         )
     if plan.primary is None:
         log.info("primary is %s; pushed to the backups only", plan.primary_label)
