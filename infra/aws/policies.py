@@ -188,24 +188,25 @@ def _check_bucket_arn(bucket_arn: str) -> str:
     return str(bucket_arn)
 
 
-def _read_statements(bucket_arn: str, prefix: str) -> list[dict[str, Any]]:
-    """List and read everything under the store's prefix: the runtime's objects and Atlas's
-    own backups. ``s3:GetObject`` also covers HEAD."""
+def _read_statements(bucket_arn: str, prefix: str, subtree: str = "") -> list[dict[str, Any]]:
+    """List and read everything under the store's prefix (or only its ``subtree``, a key prefix
+    of ``layout``): the runtime's objects and Atlas's own backups. ``s3:GetObject`` also covers
+    HEAD."""
     bucket_arn = _check_bucket_arn(bucket_arn)
-    prefix = check_prefix(prefix)
+    keys = layout.object_name(check_prefix(prefix), subtree).rstrip("/")
     return [
         {
             "Sid": "ListStorePrefix",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": bucket_arn,
-            "Condition": {"StringLike": {"s3:prefix": f"{prefix}/*"}},
+            "Condition": {"StringLike": {"s3:prefix": f"{keys}/*"}},
         },
         {
             "Sid": "ReadStoreObjects",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{bucket_arn}/{prefix}/*",
+            "Resource": f"{bucket_arn}/{keys}/*",
         },
     ]
 
@@ -291,6 +292,30 @@ def reader_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) 
     statements = _read_statements(bucket_arn, prefix)
     if kms_key_arn:
         statements.append(_kms_statement(kms_key_arn, ["kms:Decrypt"]))
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def grant_writer_policy(
+    bucket_arn: str, prefix: str, kms_key_arn: str | None = None
+) -> dict[str, Any]:
+    """Create, read and list grant snapshots (``<prefix>/atlas-continuity/grants/``), nothing
+    else: what the Atlas operator's grant backup and restore jobs need. A PUT must carry
+    ``If-None-Match``, so no snapshot is ever replaced; no registry access, no delete."""
+    statements = _read_statements(bucket_arn, prefix, layout.GRANTS)
+    grants = layout.object_name(check_prefix(prefix), layout.GRANTS)
+    statements.append(
+        {
+            "Sid": "CreateGrantSnapshots",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{grants}*",
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        }
+    )
+    if kms_key_arn:
+        statements.append(
+            _kms_statement(kms_key_arn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+        )
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
