@@ -26,6 +26,7 @@ def test_the_example_stack_declares_bucket_writers_and_reader(monkeypatch):
     assert sorted(types) == [
         "atlas-continuity:index:AwsCiWriterRole",
         "atlas-continuity:index:AwsCiWriterRole",
+        "atlas-continuity:index:ContinuityPlan",
         "atlas-continuity:index:EksReaderRole",
         "atlas-continuity:index:S3BackupBucket",
     ]
@@ -80,7 +81,7 @@ def test_the_atlas_hcl_block_loads_through_config_with_the_backup_list(monkeypat
 
 def test_no_cloud_configured_declares_nothing(monkeypatch):
     d, exported = run({"atlas-continuity:repo": "svc"}, monkeypatch)
-    assert d.resources == []
+    assert [r.type for r in d.resources] == ["atlas-continuity:index:ContinuityPlan"]
     assert exported["backup_urls"] == []
 
 
