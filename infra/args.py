@@ -58,13 +58,21 @@ def whole_number(
 # --- typed configuration -------------------------------------------------------------------
 
 
-def check_typed(where: str, value: object, hint: Any, *, wired: Mapping[str, str] | None = None):
+def check_typed(
+    where: str,
+    value: object,
+    hint: Any,
+    *,
+    wired: Mapping[str, str] | None = None,
+    joiner: str = ".",
+) -> None:
     """Check ``value`` against the type ``hint`` (a TypedDict, ``Mapping[K, V]``, a list, an
     enum, ``pulumi.Input[T]``, a plain type, ``Any``); raise ValueError naming the path of the
     first key that is unknown, missing or of the wrong type (``where.key.key``).
 
     ``wired`` names keys of a TypedDict that the caller fills in (each with what provides it):
-    they may not be given, and are not required."""
+    they may not be given, and are not required. ``joiner`` joins ``where`` and the keys of
+    this level (``atlas-continuity`` ``:`` ``aws``, as stack config names them)."""
 
     origin = typing.get_origin(hint)
     if origin in (typing.Required, typing.NotRequired):
@@ -73,7 +81,7 @@ def check_typed(where: str, value: object, hint: Any, *, wired: Mapping[str, str
     if hint is Any or hint is object:
         return
     if typing.is_typeddict(hint):
-        _check_typeddict(where, value, hint, wired or {})
+        _check_typeddict(where, value, hint, wired or {}, joiner)
         return
     if origin in (typing.Union, types.UnionType):
         members = [m for m in typing.get_args(hint) if not _is_deferred(m)]
@@ -130,7 +138,9 @@ def check_typed(where: str, value: object, hint: Any, *, wired: Mapping[str, str
         raise ValueError(f"{where}: expected {_describe(hint)}, got {_kind(value)}")
 
 
-def _check_typeddict(where: str, value: object, hint: Any, wired: Mapping[str, str]) -> None:
+def _check_typeddict(
+    where: str, value: object, hint: Any, wired: Mapping[str, str], joiner: str
+) -> None:
 
     if not isinstance(value, Mapping):
         raise ValueError(f"{where} must be a mapping, not {_kind(value)}")
@@ -153,9 +163,9 @@ def _check_typeddict(where: str, value: object, hint: Any, wired: Mapping[str, s
         )
     for key in sorted(hint.__required_keys__ - set(wired)):
         if value.get(key) is None:
-            raise ValueError(f"{where}.{key} is required")
+            raise ValueError(f"{where}{joiner}{key} is required")
     for key, item in value.items():
-        check_typed(f"{where}.{key}", item, fields[key])
+        check_typed(f"{where}{joiner}{key}", item, fields[key])
 
 
 def _is_deferred(hint: Any) -> bool:

@@ -289,7 +289,7 @@ class ContinuityPlan(pulumi.ComponentResource):
         args: ContinuityPlanArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        check_typed(name, args, ContinuityPlanArgs)
+        check_typed(name, args, ContinuityPlanArgs, joiner=":")
         configured = [cloud for cloud in Cloud if args.get(cloud.value) is not None]
         entries = {cloud: _entries(name, cloud, args[cloud.value]) for cloud in configured}
         if Cloud.AWS in entries:

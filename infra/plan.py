@@ -54,6 +54,8 @@ class Declared:
     retain_on_delete: bool = False
     depends_on: list[str] = field(default_factory=list)
     """The URNs of the resources it was declared to depend on."""
+    aliases: list[str] = field(default_factory=list)
+    """The names it is aliased to (what it was called before), "" for an unchanged name."""
     state: dict[str, Any] = field(default_factory=dict)
     """What the mock cloud answered: the inputs plus the outputs it could compute."""
 
@@ -222,6 +224,7 @@ def deploy(
             "protect": bool(request.protect),
             "retain_on_delete": bool(request.retainOnDelete),
             "depends_on": list(request.dependencies),
+            "aliases": [a.spec.name for a in request.aliases if a.HasField("spec")],
         }
         return response
 

@@ -29,6 +29,7 @@ from atlas_continuity.infra.azure import (
     AzureBackupContainer,
     AzureCiWriterIdentity,
 )
+from atlas_continuity.infra.continuity_plan import ContinuityPlan
 from atlas_continuity.infra.gcp import GcpCiWriterIdentity, GcsBackupBucket, GkeReaderIdentity
 from atlas_continuity.infra.kubernetes import AtlasOperator
 from tests.infra.harness import ACCOUNT, deploy
@@ -38,6 +39,8 @@ GCP_COMPONENTS = [GcsBackupBucket, GcpCiWriterIdentity, GkeReaderIdentity]
 AZURE_COMPONENTS = [AzureBackupContainer, AzureCiWriterIdentity, AksReaderIdentity]
 KUBERNETES_COMPONENTS = [AtlasOperator]
 COMPONENTS = AWS_COMPONENTS + GCP_COMPONENTS + AZURE_COMPONENTS + KUBERNETES_COMPONENTS
+ALL_COMPONENTS = [*COMPONENTS, ContinuityPlan]
+"""With the plan that composes them (tests/infra/test_stacks.py declares it)."""
 BUCKET_ARN = "arn:aws:s3:::acme-atlas-backup"
 
 
@@ -164,7 +167,7 @@ def test_components_are_exported_from_the_package():
         assert issubclass(component, pulumi.ComponentResource)
 
 
-@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("component", ALL_COMPONENTS, ids=lambda c: c.__name__)
 def test_constructor_is_name_args_opts(component):
     parameters = list(inspect.signature(component.__init__).parameters)
     assert parameters == ["self", "name", "args", "opts"]
@@ -218,9 +221,9 @@ def test_no_deprecated_resource_type_is_declared(everything):
 
 def test_the_component_analyzer_accepts_them_and_every_field_is_documented():
     """What a later issue needs to publish the components to other languages unchanged."""
-    result = Analyzer("atlas-continuity").analyze(COMPONENTS)
+    result = Analyzer("atlas-continuity").analyze(ALL_COMPONENTS)
     definitions = result["component_definitions"]
-    assert set(definitions) == {c.__name__ for c in COMPONENTS}
+    assert set(definitions) == {c.__name__ for c in ALL_COMPONENTS}
     for name, definition in definitions.items():
         assert definition.description, name
         for kind, properties in (("input", definition.inputs), ("output", definition.outputs)):
@@ -247,6 +250,7 @@ def test_the_component_analyzer_accepts_them_and_every_field_is_documented():
             "containerId",
         },
         "AtlasOperator": set(),
+        "ContinuityPlan": set(),
     }
     for definition in result["type_definitions"].values():
         if definition.enum:
