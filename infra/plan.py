@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import textwrap
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ class Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         state = dict(args.inputs)
         self.deployment.resources.append(
-            Declared(args.typ, args.name, dict(args.inputs), state=state)
+            Declared(args.typ, args.name, plain(args.inputs), state=state)
         )
         return self.answer(args, state)
 
@@ -224,7 +225,7 @@ def deploy(
             "protect": bool(request.protect),
             "retain_on_delete": bool(request.retainOnDelete),
             "depends_on": list(request.dependencies),
-            "aliases": [a.spec.name for a in request.aliases if a.HasField("spec")],
+            "aliases": [a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name],
         }
         return response
 
@@ -298,6 +299,21 @@ def run_program(
         pulumi.runtime.set_all_config({})  # config is process-wide in the SDK
     d.exports = {key: _fill(outputs[key], [key], exported) for key in outputs}
     return d
+
+
+def plain(value: Any) -> Any:
+    """Declared inputs as the API would take them: an input not known yet is :data:`UNKNOWN`,
+    and a whole number is an int (inputs travel as protobuf Structs, whose numbers are all
+    doubles: the providers send 65532.0 on as 65532)."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if type(value).__name__ == "Unknown" and type(value).__module__ == "pulumi.output":
+        return UNKNOWN
+    return value
 
 
 def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
@@ -400,3 +416,126 @@ def plan_stack(stack: str, project: Path) -> Plan:
     mocks = OfflineMocks(config_strings(config))
     d = run_program(config, mocks, preview=True, project=name, stack=stack)
     return Plan(stack, name, path, d)
+
+
+# --- what the plan shows -------------------------------------------------------------------
+
+
+def notice(plan: Plan) -> str:
+    """What the plan is and is not, said before anything else."""
+    return (
+        f"Offline plan of stack {plan.stack!r} (project {plan.project}, {plan.stack_file.name}): "
+        "what the program would declare, computed on this machine under Pulumi's mocks. "
+        "Nothing was sent to any cloud or cluster, and this is not a diff against deployed "
+        f"state: `pulumi preview -s {plan.stack}` compares with that. A value shown as "
+        f"{UNKNOWN!r} is one only the cloud can tell."
+    )
+
+
+def render_text(plan: Plan) -> str:
+    """The resource tree with each resource's key inputs, then the stack's outputs."""
+    d = plan.deployment
+    children: dict[str, list[Declared]] = {}
+    by_urn = {r.urn: r for r in d.resources}
+    for r in d.resources:
+        children.setdefault(r.parent if r.parent in by_urn else "", []).append(r)
+    lines = [*textwrap.wrap(notice(plan), 100), "", f"Resources ({len(d.resources)}):"]
+
+    def walk(parent: str, prefix: str) -> None:
+        kids = sorted(children.get(parent, []), key=lambda r: (not r.is_component, r.name))
+        for i, r in enumerate(kids):
+            last = i == len(kids) - 1
+            branch = "" if not parent else ("└─ " if last else "├─ ")
+            lines.append(f"{prefix}{branch}{_headline(r)}")
+            walk(r.urn, prefix + ("" if not parent else ("   " if last else "│  ")))
+
+    walk("", "")
+    lines += ["", "Outputs:"]
+    lines += [f"  {key}: {_short(value, 200)}" for key, value in d.exports.items()]
+    lines += ["", "Counts by type:"]
+    lines += [f"  {count:3d}  {type_}" for type_, count in d.counts().items()]
+    return "\n".join(lines)
+
+
+def _headline(r: Declared) -> str:
+    flags = [
+        f for f, on in (("protected", r.protect), ("kept on delete", r.retain_on_delete)) if on
+    ]
+    if r.aliases:
+        flags.append(f"was {', '.join(r.aliases)}")
+    parts = [r.type, r.name]
+    if not r.is_component:
+        parts += [f"{k}={_short(v, 60)}" for k, v in _key_inputs(r.inputs).items()]
+    return "  ".join(parts) + (f"  [{'; '.join(flags)}]" if flags else "")
+
+
+def _key_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs that tell a resource apart: plain values, and a Kubernetes object's name."""
+    out = {}
+    for key, value in inputs.items():
+        if key in ("apiVersion", "kind"):
+            continue
+        if key == "metadata" and isinstance(value, Mapping):
+            out.update({f"metadata.{k}": value[k] for k in ("name", "namespace") if k in value})
+        elif not isinstance(value, Mapping | list):
+            out[key] = value
+    return out
+
+
+def _short(value: Any, width: int) -> str:
+    if isinstance(value, str):
+        text = value if "\n" not in value else f"<{value.count(chr(10)) + 1} lines>"
+        text = json.dumps(text) if text and text[0] in "{[" else text
+    elif isinstance(value, Unknown):
+        text = repr(value)
+    else:
+        text = json.dumps(value, default=repr)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_json(plan: Plan) -> dict[str, Any]:
+    """The plan for machines: every resource with all its inputs, and the outputs. A value
+    not known offline is null, and its path is listed under ``unknown``."""
+    d = plan.deployment
+
+    def known(value: Any, path: str, unknown: list[str]) -> Any:
+        if isinstance(value, Unknown):
+            unknown.append(path)
+            return None
+        if isinstance(value, Mapping):
+            return {k: known(v, f"{path}.{k}", unknown) for k, v in value.items()}
+        if isinstance(value, list):
+            return [known(v, f"{path}[{i}]", unknown) for i, v in enumerate(value)]
+        return value
+
+    resources = []
+    for r in d.resources:
+        unknown: list[str] = []
+        resources.append(
+            {
+                "type": r.type,
+                "name": r.name,
+                "urn": r.urn,
+                "parent": r.parent,
+                "component": r.is_component,
+                "protect": r.protect,
+                "retain_on_delete": r.retain_on_delete,
+                "aliases": r.aliases,
+                "inputs": known(r.inputs, "inputs", unknown),
+                "unknown": unknown,
+            }
+        )
+    unknown_outputs: list[str] = []
+    outputs = known(d.exports, "outputs", unknown_outputs)
+    return {
+        "offline": True,
+        "notice": notice(plan),
+        "stack": plan.stack,
+        "project": plan.project,
+        "stack_file": str(plan.stack_file),
+        "resources": resources,
+        "counts": d.counts(),
+        "outputs": outputs,
+        "unknown": unknown_outputs,
+        "warnings": d.warnings,
+    }

@@ -46,20 +46,9 @@ def operator(args: dict[str, Any] | None = None, name: str = "atlas"):
     return deploy(lambda: {"op": AtlasOperator(name, args or {})})
 
 
-def integral(value: Any) -> Any:
-    """The declared inputs travel as protobuf Structs, whose numbers are doubles: the provider
-    sends 65532.0 to the API server as 65532. Undo it, so the schemas' integers match."""
-    if isinstance(value, dict):
-        return {k: integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def manifest(resource) -> dict[str, Any]:
-    return integral(resource.inputs)
+    """A declared object's inputs: its manifest (whole numbers as ints, see plan.plain)."""
+    return resource.inputs
 
 
 # --- what is declared ---------------------------------------------------------------------------
@@ -81,7 +70,7 @@ def test_defaults_declare_a_retained_volume_the_release_mounts_and_no_jobs():
     assert (release.inputs["chart"], release.inputs["version"]) == (CHART, CHART_VERSION)
     assert CHART_VERSION == "0.7.37"
     assert {u.rsplit("::", 1)[1] for u in release.depends_on} == {"atlas-namespace", "atlas-grants"}
-    values = integral(release.inputs["values"])
+    values = release.inputs["values"]
     assert values["persistence"] == {"enabled": False, "fsGroup": 65532}
     assert values["extraVolumes"] == [
         {"name": "atlas-grants", "persistentVolumeClaim": {"claimName": "atlas-operator-grants"}}
@@ -206,7 +195,7 @@ def test_with_init_containers_the_operator_pod_restores_under_its_own_identity()
     d = operator({**BACKED_UP, "restore_with_init_container": True})
     d.none(JOB)
     d.one(CRON)
-    values = integral(d.one(RELEASE).inputs["values"])
+    values = d.one(RELEASE).inputs["values"]
     (init,) = values["initContainers"]
     assert init["command"] == manifests.grant_command(
         manifests.RESTORE_SCRIPT, "/data", STORE, "atlas-operator"
@@ -218,7 +207,7 @@ def test_with_init_containers_the_operator_pod_restores_under_its_own_identity()
 def test_chart_persistence_is_the_release_s_volume():
     d = operator({"grant_storage": "chart", "volume_size": "2Gi"})
     d.none(PVC)
-    values = integral(d.one(RELEASE).inputs["values"])
+    values = d.one(RELEASE).inputs["values"]
     assert values["persistence"] == {
         "enabled": True,
         "fsGroup": 65532,
@@ -323,7 +312,7 @@ def test_every_object_declared_passes_the_kubernetes_schemas_strictly(variant):
     if variant != "defaults":
         assert {"Namespace", "PersistentVolumeClaim", "ServiceAccount", "CronJob"} <= kinds
     # The init container travels in the chart's values: as a Pod's, it passes too.
-    for init in integral(d.one(RELEASE).inputs["values"]).get("initContainers", []):
+    for init in d.one(RELEASE).inputs["values"].get("initContainers", []):
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -367,7 +356,7 @@ def missing_paths(values: Any, chart: Any, path: str = "") -> list[str]:
         elif isinstance(default, list):
             if not isinstance(value, list):
                 problems.append(f"{where}: a list in the chart")
-        elif default is not None and type(default) is not type(integral(value)):
+        elif default is not None and type(default) is not type(value):
             problems.append(f"{where}: a {type(default).__name__} in the chart")
     return problems
 
