@@ -2,8 +2,9 @@
 
 Starts S3, GCS and Azure Blob emulators, pushes a real Atlas migration directory to a primary
 and two backups, then takes the primary down, corrupts a backup, and shows that deploys keep
-reading a verified directory; then caches a license grant and restores it on a new runner.
-Every step is checked; the demo exits non-zero if one fails.
+reading a verified directory; then caches a license grant and restores it on a new runner, and
+plans the dev stack's infrastructure offline. Every step is checked; the demo exits non-zero if
+one fails.
 """
 
 from __future__ import annotations
@@ -159,6 +160,11 @@ def main() -> None:
         step("Tags and their audit log, read from the first store that answers")
         run("tags", *cfg, "--history")
         run("show", "--tag", "release-1", *cfg)
+
+        step("The dev environment's buckets and identities, planned offline: no cloud account")
+        planned = run("plan", "--stack", "dev", "--project-dir", str(ROOT))
+        assert "not a diff against deployed" in " ".join(planned.split())
+        assert "atlas-continuity:index:ContinuityPlan  atlas-continuity" in planned
         print(f"\n{BOLD}Demo passed.{RESET} release-1 is {first}")
     finally:
         for server in (moto, gcs, azure):
