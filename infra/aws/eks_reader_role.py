@@ -10,7 +10,11 @@ import pulumi_aws as aws
 from atlas_continuity.infra.args import check_when_plain, required_arg
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
-from atlas_continuity.infra.ci_identity import check_k8s_namespace, check_k8s_service_account
+from atlas_continuity.infra.ci_identity import (
+    check_k8s_namespace,
+    check_k8s_service_account,
+    grant_service_account,
+)
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:EksReaderRole"
@@ -94,19 +98,7 @@ class EksReaderRole(pulumi.ComponentResource):
             raise ValueError(f"{name}: mode must be pod-identity or irsa") from None
         namespace = check_k8s_namespace(args.get("namespace"))
         service_account = check_k8s_service_account(args.get("service_account"))
-        grant_account = args.get("grant_service_account")
-        if grant_account is not None:
-            grant_account = check_k8s_service_account(grant_account)
-            if grant_account == service_account:
-                raise ValueError(
-                    f"{name}: grant_service_account must differ from service_account: each "
-                    "gets its own role"
-                )
-            if args.get("role_name") is not None:
-                raise ValueError(
-                    f"{name}: role_name names one role; with grant_service_account there are "
-                    "two: leave role_name unset"
-                )
+        grant_account = grant_service_account(name, args, "role_name")
         prefix = args.get("prefix", DEFAULT_PREFIX)
         bucket_arn = required_arg(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")

@@ -229,6 +229,22 @@ def _kms_statement(kms_key_arn: str, actions: list[str]) -> dict[str, Any]:
     }
 
 
+_WRITE_THROUGH_KEY = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+"""What S3 asks KMS for when a role writes an SSE-KMS object (and reads it back)."""
+
+
+def _create_only(sid: str, resource: str | list[str]) -> dict[str, Any]:
+    """PUTs to ``resource`` that carry ``If-None-Match``: S3 answers 412 where the key exists,
+    so nothing is replaced."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": resource,
+        "Condition": {"Null": {"s3:if-none-match": "false"}},
+    }
+
+
 def writer_policy(
     bucket_arn: str,
     prefix: str,
@@ -251,16 +267,10 @@ def writer_policy(
     statements = _read_statements(bucket_arn, prefix)
     prefix = check_prefix(prefix)
     statements.append(
-        {
-            "Sid": "CreateRuntimeObjects",
-            "Effect": "Allow",
-            "Action": "s3:PutObject",
-            "Resource": [
-                f"{bucket_arn}/{layout.object_name(prefix, subtree)}*"
-                for subtree in layout.SUBTREES
-            ],
-            "Condition": {"Null": {"s3:if-none-match": "false"}},
-        }
+        _create_only(
+            "CreateRuntimeObjects",
+            [f"{bucket_arn}/{layout.object_name(prefix, subtree)}*" for subtree in layout.SUBTREES],
+        )
     )
     if atlas_backup_writes:
         statements.append(
@@ -281,9 +291,7 @@ def writer_policy(
         }
     )
     if kms_key_arn:
-        statements.append(
-            _kms_statement(kms_key_arn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
-        )
+        statements.append(_kms_statement(kms_key_arn, _WRITE_THROUGH_KEY))
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -303,19 +311,9 @@ def grant_writer_policy(
     ``If-None-Match``, so no snapshot is ever replaced; no registry access, no delete."""
     statements = _read_statements(bucket_arn, prefix, layout.GRANTS)
     grants = layout.object_name(check_prefix(prefix), layout.GRANTS)
-    statements.append(
-        {
-            "Sid": "CreateGrantSnapshots",
-            "Effect": "Allow",
-            "Action": "s3:PutObject",
-            "Resource": f"{bucket_arn}/{grants}*",
-            "Condition": {"Null": {"s3:if-none-match": "false"}},
-        }
-    )
+    statements.append(_create_only("CreateGrantSnapshots", f"{bucket_arn}/{grants}*"))
     if kms_key_arn:
-        statements.append(
-            _kms_statement(kms_key_arn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
-        )
+        statements.append(_kms_statement(kms_key_arn, _WRITE_THROUGH_KEY))
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 

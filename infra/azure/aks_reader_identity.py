@@ -8,7 +8,11 @@ import pulumi
 from atlas_continuity.infra.args import check_when_plain, required_arg
 from atlas_continuity.infra.azure import roles
 from atlas_continuity.infra.azure.federated_identity import blob_writer_role, federated_identity
-from atlas_continuity.infra.ci_identity import https_url, kubernetes_subject
+from atlas_continuity.infra.ci_identity import (
+    grant_service_account,
+    https_url,
+    kubernetes_subject,
+)
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:AksReaderIdentity"
@@ -77,20 +81,12 @@ class AksReaderIdentity(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         subject = kubernetes_subject(args.get("namespace"), args.get("service_account"))
-        grant_account = args.get("grant_service_account")
-        grant_subject = None
-        if grant_account is not None:
-            grant_subject = kubernetes_subject(args.get("namespace"), grant_account)
-            if grant_subject == subject:
-                raise ValueError(
-                    f"{name}: grant_service_account must differ from service_account: each "
-                    "gets its own identity"
-                )
-            if args.get("identity_name") is not None:
-                raise ValueError(
-                    f"{name}: identity_name names one identity; with grant_service_account "
-                    "there are two: leave identity_name unset"
-                )
+        grant_account = grant_service_account(name, args, "identity_name")
+        grant_subject = (
+            None
+            if grant_account is None
+            else kubernetes_subject(args.get("namespace"), grant_account)
+        )
         issuer = required_arg(name, args, "oidc_issuer_url")
         check_when_plain(lambda: https_url("oidc_issuer_url", issuer), issuer)
         required_arg(name, args, "resource_group_name")

@@ -8,7 +8,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from atlas_continuity.infra.args import check_when_plain, required_arg
-from atlas_continuity.infra.ci_identity import check_k8s_namespace, check_k8s_service_account
+from atlas_continuity.infra.ci_identity import (
+    check_k8s_namespace,
+    check_k8s_service_account,
+    grant_service_account,
+)
 from atlas_continuity.infra.gcp import conditions
 from atlas_continuity.infra.gcp.store_access import grant_store_access
 from atlas_continuity.infra.naming import stable_id
@@ -87,14 +91,7 @@ class GkeReaderIdentity(pulumi.ComponentResource):
             raise ValueError(f"{name}: mode must be direct or service-account") from None
         namespace = check_k8s_namespace(args.get("namespace"))
         ksa = check_k8s_service_account(args.get("service_account"))
-        grant_ksa = args.get("grant_service_account")
-        if grant_ksa is not None:
-            grant_ksa = check_k8s_service_account(grant_ksa)
-            if grant_ksa == ksa:
-                raise ValueError(
-                    f"{name}: grant_service_account must differ from service_account: each "
-                    "gets its own identity"
-                )
+        grant_ksa = grant_service_account(name, args)  # its service account ID is derived
         bucket = required_arg(name, args, "bucket_name")
         prefix = args.get("prefix", DEFAULT_PREFIX)
         check_when_plain(lambda: conditions.reader_bindings(bucket, prefix), bucket, prefix)

@@ -6,8 +6,8 @@ import pulumi
 import pytest
 import yaml
 
-from atlas_continuity.runtime.config import config_path, load_env
 from devtools.emulators import ROOT
+from tests.helpers import env_with_repo_block
 from tests.infra.harness import run_program as run
 
 EXAMPLE = ROOT / "stacks" / "Pulumi.dev.yaml"
@@ -67,14 +67,7 @@ def test_the_dev_stack_declares_a_bucket_and_its_writers(monkeypatch):
 def test_the_atlas_hcl_block_loads_through_config_with_the_backup_list(monkeypatch, tmp_path):
     config = yaml.safe_load(EXAMPLE.read_text())["config"]
     _, exported = run(config, monkeypatch)
-    block = exported["atlas_hcl_repo"]
-    atlas_hcl = tmp_path / "atlas.hcl"
-    atlas_hcl.write_text(
-        'env "prod" {\n  migration {\n'
-        + "".join(f"    {line}\n" for line in block.splitlines())
-        + "  }\n}\n"
-    )
-    env = load_env(config_path(f"file://{atlas_hcl}"), "prod", {})
+    env = env_with_repo_block(exported["atlas_hcl_repo"], tmp_path)
     assert (env.repo, env.primary, list(env.backups)) == ("app", None, exported["backup_urls"])
 
 

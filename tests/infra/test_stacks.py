@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 from atlas_continuity.infra.plan import UNKNOWN, plan_stack
-from atlas_continuity.runtime.config import config_path, load_env
 from devtools.emulators import ROOT
+from tests.helpers import env_with_repo_block
 
 STACKS = sorted(
     p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")
@@ -193,13 +193,7 @@ def test_the_prod_atlas_hcl_block_loads_through_config_with_its_backup_list(plan
     exports = plans["prod"].deployment.exports
     block = exports["atlas_hcl_repo"]
     assert block is not UNKNOWN
-    hcl = tmp_path / "atlas.hcl"
-    hcl.write_text(
-        'env "prod" {\n  migration {\n'
-        + "".join(f"    {line}\n" for line in block.splitlines())
-        + "  }\n}\n"
-    )
-    env = load_env(config_path(f"file://{hcl}"), "prod", {})
+    env = env_with_repo_block(block, tmp_path)
     assert env.repo == "app"
     assert (
         list(env.backups)
