@@ -236,7 +236,13 @@ def deploy(
         try:
             return invoke(request)
         except _UnknownInvoke:
-            return resource_pb2.ResourceInvokeResponse(unknown=True)
+            try:
+                return resource_pb2.ResourceInvokeResponse(unknown=True)
+            except ValueError:  # a Pulumi SDK older than unknown invoke results
+                raise ValueError(
+                    f"{request.tok} can only be answered by the cloud, and this Pulumi SDK "
+                    "cannot report an unknown result: pip install -U pulumi"
+                ) from None
 
     monitor.Invoke = invoke_or_unknown
 
