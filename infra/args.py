@@ -6,6 +6,11 @@ at construction, so that `pulumi preview` fails before any resource is planned.
 
 from __future__ import annotations
 
+import difflib
+import enum
+import types
+import typing
+from collections import abc
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,3 +53,156 @@ def whole_number(
         bounds = f"at least {minimum}" if maximum is None else f"{minimum} to {maximum}"
         raise ValueError(f"{name}: {field} must be a whole number, {bounds}")
     return value
+
+
+# --- typed configuration -------------------------------------------------------------------
+
+
+def check_typed(
+    where: str,
+    value: object,
+    hint: Any,
+    *,
+    wired: Mapping[str, str] | None = None,
+    joiner: str = ".",
+) -> None:
+    """Check ``value`` against the type ``hint`` (a TypedDict, ``Mapping[K, V]``, a list, an
+    enum, ``pulumi.Input[T]``, a plain type, ``Any``); raise ValueError naming the path of the
+    first key that is unknown, missing or of the wrong type (``where.key.key``).
+
+    ``wired`` names keys of a TypedDict that the caller fills in (each with what provides it):
+    they may not be given, and are not required. ``joiner`` joins ``where`` and the keys of
+    this level (``atlas-continuity`` ``:`` ``aws``, as stack config names them)."""
+
+    origin = typing.get_origin(hint)
+    if origin in (typing.Required, typing.NotRequired):
+        check_typed(where, value, typing.get_args(hint)[0])
+        return
+    if hint is Any or hint is object:
+        return
+    if typing.is_typeddict(hint):
+        _check_typeddict(where, value, hint, wired or {}, joiner)
+        return
+    if origin in (typing.Union, types.UnionType):
+        members = [m for m in typing.get_args(hint) if not _is_deferred(m)]
+        if value is None and type(None) in members:
+            return
+        errors = []
+        for member in members:
+            try:
+                check_typed(where, value, member)
+                return
+            except ValueError as exc:
+                errors.append(exc)
+        raise (
+            errors[0]
+            if len(errors) == 1
+            else ValueError(
+                f"{where}: expected {' or '.join(_describe(m) for m in members)}, "
+                f"got {_kind(value)}"
+            )
+        )
+    if origin in (abc.Mapping, dict, abc.MutableMapping):
+        key_type, value_type = typing.get_args(hint) or (Any, Any)
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{where} must be a mapping, not {_kind(value)}")
+        for key, item in value.items():
+            check_typed(f"{where}: key {key!r}", key, key_type)
+            check_typed(f"{where}.{key}", item, value_type)
+        return
+    if origin in (abc.Sequence, list, tuple):
+        (item_type, *_) = typing.get_args(hint) or (Any,)
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{where} must be a list, not {_kind(value)}")
+        for index, item in enumerate(value):
+            check_typed(f"{where}[{index}]", item, item_type)
+        return
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        allowed = [m.value for m in hint]
+        if value not in allowed:
+            raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        return
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true or false, got {_kind(value)}")
+        return
+    if hint in (int, float):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (hint is int and not float(value).is_integer())
+        ):
+            raise ValueError(f"{where}: expected {_describe(hint)}, got {_kind(value)}")
+        return
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise ValueError(f"{where}: expected {_describe(hint)}, got {_kind(value)}")
+
+
+def _check_typeddict(
+    where: str, value: object, hint: Any, wired: Mapping[str, str], joiner: str
+) -> None:
+
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be a mapping, not {_kind(value)}")
+    # The raw annotations: pulumi.Input's forward reference to Output never resolves here.
+    fields = dict(hint.__annotations__)
+    clash = sorted(set(wired) & set(value))
+    if clash:
+        sources = sorted({wired[key] for key in clash})
+        raise ValueError(f"{where}: {clash} come from the {' and '.join(sources)}; remove them")
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        hints = [
+            f"{key!r}: did you mean {close[0]!r}?"
+            for key in unknown
+            if (close := difflib.get_close_matches(key, list(fields), n=1))
+        ]
+        raise ValueError(
+            f"{where}: unknown keys {unknown}"
+            + (f" ({'; '.join(hints)})" if hints else f" (known: {', '.join(fields)})")
+        )
+    for key in sorted(hint.__required_keys__ - set(wired)):
+        if value.get(key) is None:
+            raise ValueError(f"{where}{joiner}{key} is required")
+    for key, item in value.items():
+        check_typed(f"{where}{joiner}{key}", item, fields[key])
+
+
+def _is_deferred(hint: Any) -> bool:
+    """An awaitable or a Pulumi output: what ``pulumi.Input[T]`` allows besides ``T``, and
+    never what configuration holds."""
+
+    if isinstance(hint, typing.ForwardRef | str):
+        return True
+    origin = typing.get_origin(hint) or hint
+    return isinstance(origin, type) and (
+        issubclass(origin, abc.Awaitable) or origin.__name__ == "Output"
+    )
+
+
+def _describe(hint: Any) -> str:
+
+    if hint is str:
+        return "a string"
+    if hint is int:
+        return "a whole number"
+    if hint is float:
+        return "a number"
+    if hint is bool:
+        return "true or false"
+    if typing.is_typeddict(hint) or typing.get_origin(hint) in (abc.Mapping, dict):
+        return "a mapping"
+    if typing.get_origin(hint) in (abc.Sequence, list, tuple):
+        return "a list"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _kind(value: object) -> str:
+    kinds = {bool: "true/false", int: "a number", float: "a number", str: "a string"}
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"{kinds.get(type(value), type(value).__name__)} {value!r}"

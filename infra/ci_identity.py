@@ -135,6 +135,30 @@ def kubernetes_subject(namespace: str | None, service_account: str | None) -> st
     )
 
 
+def grant_service_account(
+    name: str, args: Mapping[str, Any], one_name: str | None = None
+) -> str | None:
+    """A reader component's ``grant_service_account``, checked: a Kubernetes name other than
+    the reader's own ``service_account`` (each gets an identity), and not given with
+    ``one_name``, the argument that names the reader's one identity if there is one (there
+    would be two)."""
+    account = args.get("grant_service_account")
+    if account is None:
+        return None
+    account = check_k8s_service_account(account)
+    if account == args.get("service_account"):
+        raise ValueError(
+            f"{name}: grant_service_account must differ from service_account: each gets its "
+            "own identity"
+        )
+    if one_name is not None and args.get(one_name) is not None:
+        raise ValueError(
+            f"{name}: {one_name} names one identity; with grant_service_account there are "
+            f"two: leave {one_name} unset"
+        )
+    return account
+
+
 def https_url(what: str, url: str) -> str:
     url = required(what, url).rstrip("/")
     if not re.match(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$", url):

@@ -44,7 +44,10 @@ class AllStoresFailed(ContinuityError):
     """No store could serve; ``exit_code`` is the most telling of the failures."""
 
     def __init__(self, what: str, failures: list[Attempt], errors: list[ContinuityError]) -> None:
-        detail = "; ".join(f"{a.url}: {a.error}" for a in failures)
+        # Most store errors name their store already; name it once.
+        detail = "; ".join(
+            a.error if a.error.startswith(a.url) else f"{a.url}: {a.error}" for a in failures
+        )
         super().__init__(f"{what}: no store could serve it ({detail})")
         self.failures = failures
         # All stores lacked it -> not found; any corruption -> integrity; else unavailable.

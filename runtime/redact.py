@@ -38,8 +38,9 @@ _QUERY_SECRET = re.compile(
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]+):[^/@\s]+@", re.I)
 _BEARER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|sharedkey)\s+)\S+")
 # Credential-bearing HTTP headers as SDKs print them: 'X-Amz-Security-Token': b'...'
+# A header name starts a word: "azure-native:authorization:RoleAssignment" is a type, not one.
 _HEADER = re.compile(
-    r"(?i)((?:x-amz-security-token|x-goog-api-key|x-ms-encryption-key|authorization)"
+    r"(?i)((?<![\w:./-])(?:x-amz-security-token|x-goog-api-key|x-ms-encryption-key|authorization)"
     r"[\"']?\s*:\s*(?!b?[\"']?(?:bearer|sharedkey)\s)b?[\"']?)[^\"'\s,}]+"
 )
 

@@ -104,3 +104,17 @@ def store_url_at(
         monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string(endpoint))
         return f"azureblob://{bucket}/{prefix}?storage_account={AZURITE_ACCOUNT}"
     raise ValueError(kind)
+
+
+def env_with_repo_block(block: str, folder: Path, env: str = "prod"):
+    """``block`` (a ``repo { ... }`` block) in an atlas.hcl env's migration, as a user pastes
+    it, loaded through ``--config`` the way the CLI loads it."""
+    from atlas_continuity.runtime.config import config_path, load_env
+
+    atlas_hcl = folder / "atlas.hcl"
+    atlas_hcl.write_text(
+        f'env "{env}" {{\n  migration {{\n'
+        + "".join(f"    {line}\n" for line in block.splitlines())
+        + "  }\n}\n"
+    )
+    return load_env(config_path(f"file://{atlas_hcl}"), env, {})

@@ -128,6 +128,8 @@ def test_all_stores_down(matrix):
     assert "push failed: no store took version" in pushed.err
     pulled = matrix.pull()
     assert pulled.code == ExitCode.UNAVAILABLE and "no store could serve it" in pulled.err
+    for url in matrix.urls:  # each store named, once
+        assert pulled.err.count(url.split("?")[0]) == 1, pulled.err
     matrix.clear()
     assert cli("tags", *stores(*matrix.urls)).code == ExitCode.NOT_FOUND  # nothing half-written
 

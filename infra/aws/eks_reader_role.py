@@ -10,7 +10,11 @@ import pulumi_aws as aws
 from atlas_continuity.infra.args import check_when_plain, required_arg
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
-from atlas_continuity.infra.ci_identity import check_k8s_namespace, check_k8s_service_account
+from atlas_continuity.infra.ci_identity import (
+    check_k8s_namespace,
+    check_k8s_service_account,
+    grant_service_account,
+)
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:EksReaderRole"
@@ -56,7 +60,12 @@ class EksReaderRoleArgs(TypedDict, total=False):
     permissions_boundary: pulumi.Input[str]
     """The ARN of a managed policy to set as the role's permissions boundary. Default: none."""
     tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
-    """Tags for the role and the pod identity association."""
+    """Tags for the roles and the pod identity associations."""
+    grant_service_account: str
+    """The Kubernetes service account (same namespace) of the Atlas operator's grant backup
+    and restore jobs. It gets a role of its own, bound the same way, that may create, read and
+    list grant snapshots under <prefix>/atlas-continuity/grants/ and nothing else (never
+    replace or delete one, never touch the registry). Default: none."""
 
 
 class EksReaderRole(pulumi.ComponentResource):
@@ -72,6 +81,10 @@ class EksReaderRole(pulumi.ComponentResource):
     under Pod Identity (the association does the binding)."""
     association_id: pulumi.Output[str | None]
     """The pod identity association's ID (null under IRSA)."""
+    grant_writer_role_arn: pulumi.Output[str | None]
+    """The grant writer's role ARN (null without grant_service_account)."""
+    grant_writer_service_account_annotations: pulumi.Output[Mapping[str, str]]
+    """Annotations the grant service account needs (as service_account_annotations)."""
 
     def __init__(
         self,
@@ -85,6 +98,7 @@ class EksReaderRole(pulumi.ComponentResource):
             raise ValueError(f"{name}: mode must be pod-identity or irsa") from None
         namespace = check_k8s_namespace(args.get("namespace"))
         service_account = check_k8s_service_account(args.get("service_account"))
+        grant_account = grant_service_account(name, args, "role_name")
         prefix = args.get("prefix", DEFAULT_PREFIX)
         bucket_arn = required_arg(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")
@@ -114,7 +128,6 @@ class EksReaderRole(pulumi.ComponentResource):
 
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = args.get("tags")
 
         if mode is EksIdentityMode.POD_IDENTITY:
             invoke = pulumi.InvokeOptions(parent=self)
@@ -122,60 +135,86 @@ class EksReaderRole(pulumi.ComponentResource):
             region = aws.get_region_output(opts=invoke).region
             partition = aws.get_partition_output(opts=invoke).partition
 
-            def pod_identity_trust(v: list[str]) -> str:
-                cluster, account_id, region_name, partition_name = v
-                arn = policies.eks_cluster_arn(partition_name, region_name, account_id, cluster)
-                return policies.to_json(
-                    policies.pod_identity_trust_policy(arn, account_id, namespace, service_account)
+            def trust_for(account_name: str) -> pulumi.Output[str]:
+                def pod_identity_trust(v: list[str]) -> str:
+                    cluster, account_id, region_name, partition_name = v
+                    arn = policies.eks_cluster_arn(partition_name, region_name, account_id, cluster)
+                    return policies.to_json(
+                        policies.pod_identity_trust_policy(arn, account_id, namespace, account_name)
+                    )
+
+                return pulumi.Output.all(cluster_name, account, region, partition).apply(
+                    pod_identity_trust
+                )
+        else:
+
+            def trust_for(account_name: str) -> pulumi.Output[str]:
+                return pulumi.Output.from_input(provider_arn).apply(
+                    lambda arn: policies.to_json(_irsa_trust(arn, namespace, account_name))
                 )
 
-            trust = pulumi.Output.all(cluster_name, account, region, partition).apply(
-                pod_identity_trust
-            )
-        else:
-            trust = pulumi.Output.from_input(provider_arn).apply(
-                lambda arn: policies.to_json(_irsa_trust(arn, namespace, service_account))
-            )
-        role = registry_role(
-            name,
-            args,
-            description=(
-                f"atlas-continuity registry reader for {namespace}/{service_account} ({mode.value})"
-            ),
-            trust=trust,
-            policy_name="registry-read",
-            policy=pulumi.Output.all(bucket_arn, prefix, kms_key_arn).apply(
-                lambda v: policies.to_json(policies.reader_policy(*v))
-            ),
-            opts=child,
-        )
-
-        association_id: pulumi.Input[str | None] = None
-        if mode is EksIdentityMode.POD_IDENTITY:
-            association = aws.eks.PodIdentityAssociation(
-                f"{name}-association",
-                cluster_name=cluster_name,
-                namespace=namespace,
-                service_account=service_account,
-                role_arn=role.arn,
-                tags=tags,
+        def bound_role(
+            label: str, account_name: str, purpose: str, policy_name: str, policy
+        ) -> tuple[aws.iam.Role, pulumi.Input[str | None], pulumi.Input[Mapping[str, str]]]:
+            """A role for ``account_name``, bound by the mode, with ``policy``: the role, the
+            association's ID and the annotations the service account needs."""
+            role = registry_role(
+                label,
+                args,
+                description=(
+                    f"atlas-continuity {purpose} for {namespace}/{account_name} ({mode.value})"
+                ),
+                trust=trust_for(account_name),
+                policy_name=policy_name,
+                policy=pulumi.Output.all(bucket_arn, prefix, kms_key_arn).apply(
+                    lambda v: policies.to_json(policy(*v))
+                ),
                 opts=child,
             )
-            association_id = association.association_id
-            annotations: pulumi.Input[Mapping[str, str]] = {}
-        else:
-            annotations = role.arn.apply(lambda arn: {IRSA_ANNOTATION: arn})
+            if mode is EksIdentityMode.IRSA:
+                return role, None, role.arn.apply(lambda arn: {IRSA_ANNOTATION: arn})
+            association = aws.eks.PodIdentityAssociation(
+                f"{label}-association",
+                cluster_name=cluster_name,
+                namespace=namespace,
+                service_account=account_name,
+                role_arn=role.arn,
+                tags=args.get("tags"),
+                opts=child,
+            )
+            return role, association.association_id, {}
+
+        role, association_id, annotations = bound_role(
+            name, service_account, "registry reader", "registry-read", policies.reader_policy
+        )
+        grant_role_arn: pulumi.Input[str | None] = None
+        grant_annotations: pulumi.Input[Mapping[str, str]] = {}
+        if grant_account is not None:
+            grant_role, _, grant_annotations = bound_role(
+                f"{name}-grants",
+                grant_account,
+                "grant writer",
+                "grant-write",
+                policies.grant_writer_policy,
+            )
+            grant_role_arn = grant_role.arn
 
         self.role_arn = role.arn
         self.role_name = role.name
         self.service_account_annotations = pulumi.Output.from_input(annotations)
         self.association_id = pulumi.Output.from_input(association_id)
+        self.grant_writer_role_arn = pulumi.Output.from_input(grant_role_arn)
+        self.grant_writer_service_account_annotations = pulumi.Output.from_input(grant_annotations)
         self.register_outputs(
             {
                 "role_arn": self.role_arn,
                 "role_name": self.role_name,
                 "service_account_annotations": self.service_account_annotations,
                 "association_id": self.association_id,
+                "grant_writer_role_arn": self.grant_writer_role_arn,
+                "grant_writer_service_account_annotations": (
+                    self.grant_writer_service_account_annotations
+                ),
             }
         )
 

@@ -188,24 +188,25 @@ def _check_bucket_arn(bucket_arn: str) -> str:
     return str(bucket_arn)
 
 
-def _read_statements(bucket_arn: str, prefix: str) -> list[dict[str, Any]]:
-    """List and read everything under the store's prefix: the runtime's objects and Atlas's
-    own backups. ``s3:GetObject`` also covers HEAD."""
+def _read_statements(bucket_arn: str, prefix: str, subtree: str = "") -> list[dict[str, Any]]:
+    """List and read everything under the store's prefix (or only its ``subtree``, a key prefix
+    of ``layout``): the runtime's objects and Atlas's own backups. ``s3:GetObject`` also covers
+    HEAD."""
     bucket_arn = _check_bucket_arn(bucket_arn)
-    prefix = check_prefix(prefix)
+    keys = layout.object_name(check_prefix(prefix), subtree).rstrip("/")
     return [
         {
             "Sid": "ListStorePrefix",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": bucket_arn,
-            "Condition": {"StringLike": {"s3:prefix": f"{prefix}/*"}},
+            "Condition": {"StringLike": {"s3:prefix": f"{keys}/*"}},
         },
         {
             "Sid": "ReadStoreObjects",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{bucket_arn}/{prefix}/*",
+            "Resource": f"{bucket_arn}/{keys}/*",
         },
     ]
 
@@ -225,6 +226,22 @@ def _kms_statement(kms_key_arn: str, actions: list[str]) -> dict[str, Any]:
         "Action": actions,
         "Resource": kms_key_arn,
         "Condition": {"StringLike": {"kms:ViaService": f"s3.*.{domain}"}},
+    }
+
+
+_WRITE_THROUGH_KEY = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+"""What S3 asks KMS for when a role writes an SSE-KMS object (and reads it back)."""
+
+
+def _create_only(sid: str, resource: str | list[str]) -> dict[str, Any]:
+    """PUTs to ``resource`` that carry ``If-None-Match``: S3 answers 412 where the key exists,
+    so nothing is replaced."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": resource,
+        "Condition": {"Null": {"s3:if-none-match": "false"}},
     }
 
 
@@ -250,16 +267,10 @@ def writer_policy(
     statements = _read_statements(bucket_arn, prefix)
     prefix = check_prefix(prefix)
     statements.append(
-        {
-            "Sid": "CreateRuntimeObjects",
-            "Effect": "Allow",
-            "Action": "s3:PutObject",
-            "Resource": [
-                f"{bucket_arn}/{layout.object_name(prefix, subtree)}*"
-                for subtree in layout.SUBTREES
-            ],
-            "Condition": {"Null": {"s3:if-none-match": "false"}},
-        }
+        _create_only(
+            "CreateRuntimeObjects",
+            [f"{bucket_arn}/{layout.object_name(prefix, subtree)}*" for subtree in layout.SUBTREES],
+        )
     )
     if atlas_backup_writes:
         statements.append(
@@ -280,9 +291,7 @@ def writer_policy(
         }
     )
     if kms_key_arn:
-        statements.append(
-            _kms_statement(kms_key_arn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
-        )
+        statements.append(_kms_statement(kms_key_arn, _WRITE_THROUGH_KEY))
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -291,6 +300,20 @@ def reader_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) 
     statements = _read_statements(bucket_arn, prefix)
     if kms_key_arn:
         statements.append(_kms_statement(kms_key_arn, ["kms:Decrypt"]))
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def grant_writer_policy(
+    bucket_arn: str, prefix: str, kms_key_arn: str | None = None
+) -> dict[str, Any]:
+    """Create, read and list grant snapshots (``<prefix>/atlas-continuity/grants/``), nothing
+    else: what the Atlas operator's grant backup and restore jobs need. A PUT must carry
+    ``If-None-Match``, so no snapshot is ever replaced; no registry access, no delete."""
+    statements = _read_statements(bucket_arn, prefix, layout.GRANTS)
+    grants = layout.object_name(check_prefix(prefix), layout.GRANTS)
+    statements.append(_create_only("CreateGrantSnapshots", f"{bucket_arn}/{grants}*"))
+    if kms_key_arn:
+        statements.append(_kms_statement(kms_key_arn, _WRITE_THROUGH_KEY))
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 

@@ -7,8 +7,12 @@ import pulumi
 
 from atlas_continuity.infra.args import check_when_plain, required_arg
 from atlas_continuity.infra.azure import roles
-from atlas_continuity.infra.azure.federated_identity import federated_identity
-from atlas_continuity.infra.ci_identity import https_url, kubernetes_subject
+from atlas_continuity.infra.azure.federated_identity import blob_writer_role, federated_identity
+from atlas_continuity.infra.ci_identity import (
+    grant_service_account,
+    https_url,
+    kubernetes_subject,
+)
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:AksReaderIdentity"
@@ -39,7 +43,12 @@ class AksReaderIdentityArgs(TypedDict, total=False):
     """The store's prefix the identity may read under, e.g. AzureBackupContainer.prefix.
     Default: "atlas"."""
     tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
-    """Tags for the managed identity."""
+    """Tags for the managed identities."""
+    grant_service_account: str
+    """The Kubernetes service account (same namespace) of the Atlas operator's grant backup
+    and restore jobs. It gets a managed identity of its own, federated the same way, with a
+    custom role (read, write and add blobs; no delete) limited to grant snapshots under
+    <prefix>/atlas-continuity/grants/. Default: none."""
 
 
 class AksReaderIdentity(pulumi.ComponentResource):
@@ -60,6 +69,10 @@ class AksReaderIdentity(pulumi.ComponentResource):
     """Annotations the Kubernetes service account needs (client and tenant ID)."""
     pod_labels: pulumi.Output[Mapping[str, str]]
     """Labels the pods need for the workload identity webhook to inject the token."""
+    grant_writer_client_id: pulumi.Output[str | None]
+    """The grant writer identity's client ID (null without grant_service_account)."""
+    grant_writer_service_account_annotations: pulumi.Output[Mapping[str, str]]
+    """Annotations the grant service account needs (client and tenant ID), or none."""
 
     def __init__(
         self,
@@ -68,6 +81,12 @@ class AksReaderIdentity(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         subject = kubernetes_subject(args.get("namespace"), args.get("service_account"))
+        grant_account = grant_service_account(name, args, "identity_name")
+        grant_subject = (
+            None
+            if grant_account is None
+            else kubernetes_subject(args.get("namespace"), grant_account)
+        )
         issuer = required_arg(name, args, "oidc_issuer_url")
         check_when_plain(lambda: https_url("oidc_issuer_url", issuer), issuer)
         required_arg(name, args, "resource_group_name")
@@ -94,14 +113,32 @@ class AksReaderIdentity(pulumi.ComponentResource):
             opts=child,
         )
 
+        grant_client_id: pulumi.Input[str | None] = None
+        grant_annotations: pulumi.Input[Mapping[str, str]] = {}
+        if grant_subject is not None:
+            label = f"{name}-grants"
+            grants = federated_identity(
+                label,
+                args,
+                issuer=issuer,
+                subject=grant_subject,
+                container_id=container_id,
+                role_definition_id=blob_writer_role(label, container_id, "grant writer", child).id,
+                condition=pulumi.Output.from_input(prefix).apply(roles.grant_writer_condition),
+                description=f"atlas-continuity grant writer for {grant_subject}",
+                opts=child,
+            )
+            grant_client_id = grants.client_id
+            grant_annotations = _annotations(grants)
+
         self.client_id = managed.client_id
         self.tenant_id = managed.tenant_id
         self.principal_id = managed.principal_id
         self.subject = pulumi.Output.from_input(subject)
-        self.service_account_annotations = pulumi.Output.all(
-            managed.client_id, managed.tenant_id
-        ).apply(lambda v: {CLIENT_ID_ANNOTATION: v[0], TENANT_ID_ANNOTATION: v[1]})
+        self.service_account_annotations = _annotations(managed)
         self.pod_labels = pulumi.Output.from_input({USE_LABEL: "true"})
+        self.grant_writer_client_id = pulumi.Output.from_input(grant_client_id)
+        self.grant_writer_service_account_annotations = pulumi.Output.from_input(grant_annotations)
         self.register_outputs(
             {
                 "client_id": self.client_id,
@@ -110,5 +147,17 @@ class AksReaderIdentity(pulumi.ComponentResource):
                 "subject": self.subject,
                 "service_account_annotations": self.service_account_annotations,
                 "pod_labels": self.pod_labels,
+                "grant_writer_client_id": self.grant_writer_client_id,
+                "grant_writer_service_account_annotations": (
+                    self.grant_writer_service_account_annotations
+                ),
             }
         )
+
+
+def _annotations(identity) -> pulumi.Output[Mapping[str, str]]:
+    """The service account annotations that let the workload identity webhook sign a pod in as
+    ``identity``."""
+    return pulumi.Output.all(identity.client_id, identity.tenant_id).apply(
+        lambda v: {CLIENT_ID_ANNOTATION: v[0], TENANT_ID_ANNOTATION: v[1]}
+    )

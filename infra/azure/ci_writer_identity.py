@@ -5,13 +5,11 @@ from collections.abc import Mapping
 from typing import Required, TypedDict
 
 import pulumi
-import pulumi_azure_native as azure_native
 
 from atlas_continuity.infra.args import check_when_plain, flag, required_arg
 from atlas_continuity.infra.azure import roles
-from atlas_continuity.infra.azure.federated_identity import federated_identity
+from atlas_continuity.infra.azure.federated_identity import blob_writer_role, federated_identity
 from atlas_continuity.infra.ci_identity import CiProvider, ci_identity_from_args
-from atlas_continuity.infra.naming import stable_id
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 
 TYPE_TOKEN = "atlas-continuity:index:AzureCiWriterIdentity"
@@ -104,23 +102,7 @@ class AzureCiWriterIdentity(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         container = pulumi.Output.from_input(container_id)
 
-        role = azure_native.authorization.RoleDefinition(
-            f"{name}-role",
-            scope=container.apply(roles.resource_group_id),
-            role_name=f"atlas-continuity blob writer {stable_id(name, max_len=40)}",
-            description=(
-                "atlas-continuity CI writer: read, write and add blobs of one backup container; "
-                "no delete"
-            ),
-            role_type="CustomRole",
-            permissions=[
-                azure_native.authorization.PermissionArgs(
-                    actions=[], data_actions=list(roles.WRITER_DATA_ACTIONS)
-                )
-            ],
-            assignable_scopes=[container.apply(roles.resource_group_id)],
-            opts=child,
-        )
+        role = blob_writer_role(name, container_id, "CI writer", child)
         managed = federated_identity(
             name,
             args,

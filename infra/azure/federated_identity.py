@@ -10,6 +10,32 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from atlas_continuity.infra.azure import roles
+from atlas_continuity.infra.naming import stable_id
+
+
+def blob_writer_role(
+    name: str, container_id: pulumi.Input[str], purpose: str, opts: pulumi.ResourceOptions
+) -> azure_native.authorization.RoleDefinition:
+    """``<name>-role``: a custom role in the container's resource group holding exactly the
+    blob data actions of ``roles.WRITER_DATA_ACTIONS`` (read, write, add; no delete)."""
+    group = pulumi.Output.from_input(container_id).apply(roles.resource_group_id)
+    return azure_native.authorization.RoleDefinition(
+        f"{name}-role",
+        scope=group,
+        role_name=f"atlas-continuity blob writer {stable_id(name, max_len=40)}",
+        description=(
+            f"atlas-continuity {purpose}: read, write and add blobs of one backup container; "
+            "no delete"
+        ),
+        role_type="CustomRole",
+        permissions=[
+            azure_native.authorization.PermissionArgs(
+                actions=[], data_actions=list(roles.WRITER_DATA_ACTIONS)
+            )
+        ],
+        assignable_scopes=[group],
+        opts=opts,
+    )
 
 
 def federated_identity(

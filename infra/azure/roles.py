@@ -93,17 +93,24 @@ def _clause(action_test: str, allowed: str) -> str:
     return f"(\n (\n  !({action_test})\n )\n OR\n (\n  {allowed}\n )\n)"
 
 
-def _read_clauses(prefix: str) -> list[str]:
+def _read_clauses(keys: str) -> list[str]:
+    """Reads of blobs, and listings, whose path (or the listing's prefix) starts with ``keys``."""
     return [
         _clause(
             f"ActionMatches{{'{READ}'}} AND NOT SubOperationMatches{{'Blob.List'}}",
-            _starts_with(_PATH, [prefix + "/"]),
+            _starts_with(_PATH, [keys]),
         ),
         _clause(
             f"ActionMatches{{'{READ}'}} AND SubOperationMatches{{'Blob.List'}}",
-            _starts_with(_LIST_PREFIX, [prefix + "/"]),
+            _starts_with(_LIST_PREFIX, [keys]),
         ),
     ]
+
+
+def _write_clause(writable: list[str]) -> str:
+    return _clause(
+        f"ActionMatches{{'{WRITE}'}} OR ActionMatches{{'{ADD}'}}", _starts_with(_PATH, writable)
+    )
 
 
 def writer_condition(prefix: str, *, atlas_backup_writes: bool = True) -> str:
@@ -119,12 +126,17 @@ def writer_condition(prefix: str, *, atlas_backup_writes: bool = True) -> str:
         writable = [prefix + "/"]
     else:
         writable = [layout.object_name(prefix, subtree) for subtree in layout.SUBTREES]
-    write = _clause(
-        f"ActionMatches{{'{WRITE}'}} OR ActionMatches{{'{ADD}'}}", _starts_with(_PATH, writable)
-    )
-    return "\nAND\n".join([*_read_clauses(prefix), write])
+    return "\nAND\n".join([*_read_clauses(prefix + "/"), _write_clause(writable)])
 
 
 def reader_condition(prefix: str) -> str:
     """Read and list only under the store's prefix."""
-    return "\nAND\n".join(_read_clauses(check_prefix(prefix)))
+    return "\nAND\n".join(_read_clauses(check_prefix(prefix) + "/"))
+
+
+def grant_writer_condition(prefix: str) -> str:
+    """Read, list and write only grant snapshots (``<prefix>/atlas-continuity/grants/``). The
+    runtime creates each snapshot with ``If-None-Match: *``; Azure cannot hold the identity to
+    that, and blob versioning keeps whatever a write would replace."""
+    grants = layout.object_name(check_prefix(prefix), layout.GRANTS)
+    return "\nAND\n".join([*_read_clauses(grants), _write_clause([grants])])

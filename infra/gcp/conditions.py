@@ -189,13 +189,14 @@ def listing_under(bucket: str, key_prefix: str) -> str:
     )
 
 
-def _read(bucket: str, prefix: str) -> Binding:
+def _read(bucket: str, keys: str, what: str = "the store") -> Binding:
+    """Read and list objects whose names start with ``keys``."""
     return Binding(
         "read",
         READ,
-        "atlas-continuity: read the store",
-        f"Read and list objects under {prefix}/",
-        f"{objects_under(bucket, prefix + '/')} || {listing_under(bucket, prefix + '/')}",
+        f"atlas-continuity: read {what}",
+        f"Read and list objects under {keys}",
+        f"{objects_under(bucket, keys)} || {listing_under(bucket, keys)}",
     )
 
 
@@ -224,7 +225,7 @@ def writer_bindings(bucket: str, prefix: str, *, atlas_backup_writes: bool = Tru
         )
         where = f"in {runtime}registry/ and {runtime}grants/"
     bindings = [
-        _read(bucket, prefix),
+        _read(bucket, prefix + "/"),
         Binding(
             "create",
             CREATE,
@@ -248,4 +249,21 @@ def writer_bindings(bucket: str, prefix: str, *, atlas_backup_writes: bool = Tru
 
 def reader_bindings(bucket: str, prefix: str) -> list[Binding]:
     """Read and list under the store's prefix; nothing else."""
-    return [_read(check_bucket(bucket), check_prefix(prefix))]
+    return [_read(check_bucket(bucket), check_prefix(prefix) + "/")]
+
+
+def grant_writer_bindings(bucket: str, prefix: str) -> list[Binding]:
+    """Create, read and list grant snapshots (``<prefix>/atlas-continuity/grants/``), nothing
+    else. Without ``storage.objects.delete`` no snapshot can be replaced."""
+    bucket = check_bucket(bucket)
+    grants = layout.object_name(check_prefix(prefix), layout.GRANTS)
+    return [
+        _read(bucket, grants, "grant snapshots"),
+        Binding(
+            "create",
+            CREATE,
+            "atlas-continuity: create grant snapshots",
+            f"Create objects in {grants}",
+            objects_under(bucket, grants),
+        ),
+    ]

@@ -8,7 +8,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from atlas_continuity.infra.args import check_when_plain, required_arg
-from atlas_continuity.infra.ci_identity import check_k8s_namespace, check_k8s_service_account
+from atlas_continuity.infra.ci_identity import (
+    check_k8s_namespace,
+    check_k8s_service_account,
+    grant_service_account,
+)
 from atlas_continuity.infra.gcp import conditions
 from atlas_continuity.infra.gcp.store_access import grant_store_access
 from atlas_continuity.infra.naming import stable_id
@@ -52,6 +56,11 @@ class GkeReaderIdentityArgs(TypedDict, total=False):
     service_account_id: str
     """service-account: the Google service account's ID (6 to 30 characters). Default:
     derived from the component name."""
+    grant_service_account: str
+    """The Kubernetes service account (same namespace) of the Atlas operator's grant backup
+    and restore jobs. It gets an identity of its own, bound the same way, that may create, read
+    and list grant snapshots under <prefix>/atlas-continuity/grants/ and nothing else (no
+    delete, so never a replace; no registry access). Default: none."""
 
 
 class GkeReaderIdentity(pulumi.ComponentResource):
@@ -65,6 +74,10 @@ class GkeReaderIdentity(pulumi.ComponentResource):
     service_account_annotations: pulumi.Output[Mapping[str, str]]
     """Annotations the Kubernetes service account needs: iam.gke.io/gcp-service-account in
     service-account mode, none in direct mode."""
+    grant_writer_principal: pulumi.Output[str | None]
+    """The IAM member the grant writer's bindings name (null without grant_service_account)."""
+    grant_writer_service_account_annotations: pulumi.Output[Mapping[str, str]]
+    """Annotations the grant service account needs (as service_account_annotations)."""
 
     def __init__(
         self,
@@ -78,6 +91,7 @@ class GkeReaderIdentity(pulumi.ComponentResource):
             raise ValueError(f"{name}: mode must be direct or service-account") from None
         namespace = check_k8s_namespace(args.get("namespace"))
         ksa = check_k8s_service_account(args.get("service_account"))
+        grant_ksa = grant_service_account(name, args)  # its service account ID is derived
         bucket = required_arg(name, args, "bucket_name")
         prefix = args.get("prefix", DEFAULT_PREFIX)
         check_when_plain(lambda: conditions.reader_bindings(bucket, prefix), bucket, prefix)
@@ -97,51 +111,75 @@ class GkeReaderIdentity(pulumi.ComponentResource):
             project_id=cluster_project, opts=pulumi.InvokeOptions(parent=self)
         )
 
-        annotations: pulumi.Input[Mapping[str, str]] = {}
-        email: pulumi.Input[str | None] = None
-        if mode is GkeIdentityMode.DIRECT:
-            member = pulumi.Output.all(cluster.number, cluster.project_id).apply(
-                lambda v: conditions.gke_principal(v[0], v[1], namespace, ksa)
-            )
-        else:
-            account = gcp.serviceaccount.Account(
-                f"{name}-sa",
-                account_id=account_id,
-                display_name=f"atlas-continuity {name}"[:100],
-                description=f"Impersonated by Kubernetes {namespace}/{ksa}",
+        def bound_member(
+            label: str, service_account: str, gsa_id: str, bindings
+        ) -> tuple[pulumi.Output[str], pulumi.Input[str | None], pulumi.Input[Mapping[str, str]]]:
+            """The member ``service_account`` acts as, granted ``bindings`` on the bucket: the
+            member, the Google service account's email (or None) and the annotations."""
+            if mode is GkeIdentityMode.DIRECT:
+                member = pulumi.Output.all(cluster.number, cluster.project_id).apply(
+                    lambda v: conditions.gke_principal(v[0], v[1], namespace, service_account)
+                )
+                email: pulumi.Input[str | None] = None
+                annotations: pulumi.Input[Mapping[str, str]] = {}
+            else:
+                account = gcp.serviceaccount.Account(
+                    f"{label}-sa",
+                    account_id=gsa_id,
+                    display_name=f"atlas-continuity {label}"[:100],
+                    description=f"Impersonated by Kubernetes {namespace}/{service_account}",
+                    project=project,
+                    opts=child,
+                )
+                gcp.serviceaccount.IAMMember(
+                    f"{label}-impersonation",
+                    service_account_id=account.name,
+                    role=conditions.WORKLOAD_IDENTITY_USER,
+                    member=cluster.project_id.apply(
+                        lambda p: conditions.gke_service_account_member(
+                            p, namespace, service_account
+                        )
+                    ),
+                    opts=child,
+                )
+                email = account.email
+                member = account.email.apply(lambda e: f"serviceAccount:{e}")
+                annotations = account.email.apply(lambda e: {GSA_ANNOTATION: e})
+            grant_store_access(
+                label,
+                bindings=bindings,
+                bucket=bucket,
+                prefix=prefix,
+                member=member,
                 project=project,
                 opts=child,
             )
-            gcp.serviceaccount.IAMMember(
-                f"{name}-impersonation",
-                service_account_id=account.name,
-                role=conditions.WORKLOAD_IDENTITY_USER,
-                member=cluster.project_id.apply(
-                    lambda p: conditions.gke_service_account_member(p, namespace, ksa)
-                ),
-                opts=child,
-            )
-            email = account.email
-            member = account.email.apply(lambda e: f"serviceAccount:{e}")
-            annotations = account.email.apply(lambda e: {GSA_ANNOTATION: e})
+            return member, email, annotations
 
-        grant_store_access(
-            name,
-            bindings=conditions.reader_bindings,
-            bucket=bucket,
-            prefix=prefix,
-            member=member,
-            project=project,
-            opts=child,
-        )
+        member, email, annotations = bound_member(name, ksa, account_id, conditions.reader_bindings)
+        grant_member: pulumi.Input[str | None] = None
+        grant_annotations: pulumi.Input[Mapping[str, str]] = {}
+        if grant_ksa is not None:
+            grant_member, _, grant_annotations = bound_member(
+                f"{name}-grants",
+                grant_ksa,
+                stable_id(f"{name}-grants-sa", max_len=30),
+                conditions.grant_writer_bindings,
+            )
 
         self.principal = member
         self.service_account_email = pulumi.Output.from_input(email)
         self.service_account_annotations = pulumi.Output.from_input(annotations)
+        self.grant_writer_principal = pulumi.Output.from_input(grant_member)
+        self.grant_writer_service_account_annotations = pulumi.Output.from_input(grant_annotations)
         self.register_outputs(
             {
                 "principal": self.principal,
                 "service_account_email": self.service_account_email,
                 "service_account_annotations": self.service_account_annotations,
+                "grant_writer_principal": self.grant_writer_principal,
+                "grant_writer_service_account_annotations": (
+                    self.grant_writer_service_account_annotations
+                ),
             }
         )

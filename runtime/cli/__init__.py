@@ -2,9 +2,9 @@
 
 Results go to stdout, logs and warnings to stderr, nothing is printed on plain success but
 the result itself. Exit codes are ``errors.ExitCode``. Each command group declares its
-subcommands next to their handlers: ``registry`` (push, pull, tags, show), ``grant`` and
-``ci``; ``options`` holds the option groups they share. At start-up only the standard library
-is imported; each command imports what it needs when it runs.
+subcommands next to their handlers: ``registry`` (push, pull, tags, show), ``grant``, ``ci``
+and ``plan``; ``options`` holds the option groups they share. At start-up only the standard
+library is imported; each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import ci, grant, ops, registry
+    from . import ci, grant, ops, plan, registry
     from .options import verbosity_options
 
     parser = _Parser(
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_commands(sub)
     grant.add_commands(sub)
     ci.add_commands(sub)
+    plan.add_commands(sub)
     return parser
 
 

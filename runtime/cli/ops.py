@@ -36,7 +36,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="copy to every store what another store holds and it lacks",
         description="Create-only: never overwrites or deletes, copies only what verifies, and "
         "keeps a push's order (pack, manifest, tag event), so it is safe to run beside "
-        "pushes and to kill. After an outage, the primary gets the pushes it missed.",
+        "pushes and to kill. After an outage, the primary gets the pushes it missed. Exits 0 "
+        "when every store took what it lacked, 6 (integrity) when a corrupt object was found "
+        "(it is copied from a store that holds it intact, never spread; the corrupt copy stays "
+        "for you to deal with), 5 when a store could not be reached.",
     )
     sync.add_argument("--grants", action="store_true", help="also the grant snapshots")
     sync.add_argument(

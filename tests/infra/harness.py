@@ -1,8 +1,11 @@
-"""Run the components (AWS, GCP, Azure) under the Pulumi SDK's mocks and record what they declare.
+"""The components under the Pulumi SDK's mocks, with a fake cloud that answers what they ask.
 
-``deploy(build)`` runs ``build()`` (which constructs components) in a mocked Pulumi program and
-returns a :class:`Deployment`: every resource registered (type token, name, inputs, the state
-the mock cloud answered with, URN), the outputs each component registered, and the components'
+The machinery is the package's own (``atlas_continuity.infra.plan``, which ``atlas-continuity
+plan`` runs too); this module adds a cloud that fills in what AWS, GCP and Azure would compute
+(ARNs, project numbers, client IDs) for a fixed account, so tests can assert on them.
+``deploy(build)`` runs ``build()`` (which constructs components) and returns a
+:class:`Deployment`: every resource registered (type token, name, inputs, the state the mock
+cloud answered with, URN, parent), the outputs each component registered, and the components'
 output attributes, resolved. ``run_program(config)`` runs the stack program (infra/program.py)
 the same way with a stack's config. Tests assert on those declared inputs, not on strings in
 the source.
@@ -11,15 +14,17 @@ the source.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import rpc, settings
+
+from atlas_continuity.infra import plan
+from atlas_continuity.infra.plan import Declared, Deployment, Mocks
+
+__all__ = ["Declared", "Deployment", "deploy", "run_program"]
 
 with warnings.catch_warnings():
     # pulumi_aws.s3 warns, on import, about its own deprecated *V2 aliases, which the
@@ -43,57 +48,11 @@ AZURE_TENANT = "00000000-0000-4000-8000-0000000000a2"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 
 
-@dataclass
-class Declared:
-    """One resource the program registered with the (mock) engine."""
+class RecordingMocks(Mocks):
+    """The test suite's fake cloud: it fills in the computed outputs each cloud would return
+    (names, ARNs, resource IDs, emails, client IDs) for the fixed account and projects above."""
 
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    urn: str = ""
-    protect: bool = False
-    state: dict[str, Any] = field(default_factory=dict)
-    """What the mock cloud answered: the inputs plus computed outputs (an ARN, a name)."""
-
-    def policy(self, key: str = "policy") -> dict[str, Any]:
-        """A JSON policy input, parsed."""
-        return json.loads(self.inputs[key])
-
-
-@dataclass
-class Deployment:
-    resources: list[Declared] = field(default_factory=list)
-    registered_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def of_type(self, type_: str) -> list[Declared]:
-        return [r for r in self.resources if r.type == type_]
-
-    def one(self, type_: str) -> Declared:
-        found = self.of_type(type_)
-        assert len(found) == 1, f"expected one {type_}, found {[r.name for r in found]}"
-        return found[0]
-
-    def none(self, type_: str) -> None:
-        assert not self.of_type(type_), f"unexpected {type_}"
-
-    def protected(self, type_: str) -> bool:
-        """Whether the one resource of ``type_`` was declared with ``protect``."""
-        return self.one(type_).protect
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Mocks that record every resource and fill in the computed outputs each cloud would
-    return (names, ARNs, resource IDs, emails, client IDs)."""
-
-    def __init__(self, deployment: Deployment) -> None:
-        self.deployment = deployment
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        state = dict(args.inputs)
-        self.deployment.resources.append(
-            Declared(args.typ, args.name, dict(args.inputs), state=state)
-        )
+    def answer(self, args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[str, dict]:
         region = args.inputs.get("region") or "us-east-1"
         if args.typ == "aws:s3/bucket:Bucket":
             bucket = args.inputs.get("bucket") or f"{args.name}-5d1e7a9"
@@ -190,7 +149,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return rid, state
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def invoke(self, args: pulumi.runtime.MockCallArgs) -> dict:
         """The provider invokes the components make, answered as AWS would for ACCOUNT."""
         return {
             "aws:index/getCallerIdentity:getCallerIdentity": {
@@ -227,71 +186,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def deploy(build: Callable[[], dict[str, pulumi.Resource]]) -> Deployment:
-    """Run ``build`` under mocks; it returns the components to resolve, by label."""
-    deployment = Deployment()
-    pulumi.runtime.set_mocks(
-        RecordingMocks(deployment), project="atlas", stack="test", preview=False
-    )
-    monitor = settings.get_monitor()
-    register_outputs = monitor.RegisterResourceOutputs
-
-    def spy(request):
-        outputs = rpc.deserialize_properties(request.outputs)
-        deployment.registered_outputs[request.urn] = dict(outputs)
-        return register_outputs(request)
-
-    monitor.RegisterResourceOutputs = spy
-    register_resource = monitor.RegisterResource
-    protected: set[str] = set()
-
-    def record_protect(request):
-        if request.protect:
-            protected.add(request.name)
-        return register_resource(request)
-
-    monitor.RegisterResource = record_protect
-
-    @pulumi.runtime.test
-    def program():
-        components = build()
-        resolved = {}
-        for label, component in components.items():
-            names = [n for n in type(component).__annotations__ if not n.startswith("_")]
-            resolved[label] = pulumi.Output.all(
-                **{n: getattr(component, n) for n in names}, urn=component.urn
-            )
-        return pulumi.Output.all(**resolved).apply(deployment.outputs.update)
-
-    program()
-    # The URN of each resource, from the mock engine's registrations (name -> URN).
-    urns = {urn.rsplit("::", 1)[1]: urn for urn in monitor.resources}
-    for resource in deployment.resources:
-        resource.urn = urns.get(resource.name, "")
-        resource.protect = resource.name in protected
-    return deployment
+    """Run ``build`` under the fake cloud; it returns the components to resolve, by label."""
+    return plan.deploy(build, RecordingMocks())
 
 
-def run_program(config: dict[str, Any], monkeypatch) -> tuple[Deployment, dict[str, Any]]:
-    """Run the stack program under mocks with ``config`` (as in a stack file); return what it
-    declared and what it exported, resolved."""
-    from atlas_continuity.infra import program
-
-    pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    )
-    exported: dict[str, Any] = {}
-    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
-
-    def build():
-        program.main()
-        return {}
-
-    d = deploy(build)
-    resolved: dict[str, Any] = {}
-
-    @pulumi.runtime.test
-    def collect():
-        return pulumi.Output.all(**exported).apply(resolved.update)
-
-    collect()
-    return d, resolved
+def run_program(config: dict[str, Any], monkeypatch=None) -> tuple[Deployment, dict[str, Any]]:
+    """Run the stack program under the fake cloud with ``config`` (as in a stack file); return
+    what it declared and what it exported, resolved."""
+    d = plan.run_program(config, RecordingMocks())
+    return d, d.exports

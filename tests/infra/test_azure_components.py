@@ -407,6 +407,9 @@ def test_reader_federates_the_service_account_and_reads_under_the_prefix():
         ({"oidc_issuer_url": "http://issuer"}, "https://"),
         ({"oidc_issuer_url": None}, "oidc_issuer_url is required"),
         ({"container_id": "acmeatlas/atlas-backup"}, "not a blob container's resource ID"),
+        ({"grant_service_account": "atlas-operator"}, "must differ"),
+        ({"grant_service_account": "g*"}, "wildcard"),
+        ({"grant_service_account": "g", "identity_name": "x"}, "leave identity_name unset"),
     ],
 )
 def test_reader_refusals_name_the_argument(args, message):
@@ -427,6 +430,7 @@ def test_no_identity_gets_delete_admin_or_anything_outside_its_container():
                 {
                     "namespace": "atlas",
                     "service_account": "op",
+                    "grant_service_account": "grants",
                     "oidc_issuer_url": AKS_ISSUER,
                     "resource_group_name": "atlas",
                     "container_id": CONTAINER_ID,
@@ -435,23 +439,59 @@ def test_no_identity_gets_delete_admin_or_anything_outside_its_container():
         }
 
     d = deploy(build)
-    (custom,) = d.of_type(ROLE_DEF)
-    assert custom.inputs["permissions"] == [
-        {"actions": [], "dataActions": list(roles.WRITER_DATA_ACTIONS)}
-    ]
+    custom = d.of_type(ROLE_DEF)  # the CI writer's and the grant writer's
+    assert len(custom) == 2
+    for role in custom:
+        assert role.inputs["permissions"] == [
+            {"actions": [], "dataActions": list(roles.WRITER_DATA_ACTIONS)}
+        ]
     assert not [a for a in roles.WRITER_DATA_ACTIONS if "delete" in a.lower()]
     assignments = d.of_type(ASSIGNMENT)
-    assert len(assignments) == 2
+    assert len(assignments) == 3
     built_in = f"/roleDefinitions/{roles.STORAGE_BLOB_DATA_READER}"
     for a in assignments:
         # Scoped to the one container, with a prefix condition on every data action.
         assert a.inputs["scope"] == CONTAINER_ID
         assert a.inputs["conditionVersion"] == "2.0"
-        assert a.inputs["condition"].count("StringStartsWith 'atlas/'") >= 2
-        assert (
-            a.inputs["roleDefinitionId"].endswith(built_in)
-            or a.inputs["roleDefinitionId"] == d.outputs["w"]["role_definition_id"]
-        )
+        assert len(re.findall(r"StringStartsWith 'atlas/", a.inputs["condition"])) >= 2
+        assert a.inputs["roleDefinitionId"].endswith(built_in) or a.inputs["roleDefinitionId"] in {
+            r.state["id"] for r in custom
+        }
     # Storage Blob Data Reader brings two control-plane actions at container scope (read the
     # container's properties; a user delegation key, which needs the blob service's scope and
     # so is unusable here) and blobs/read, which the condition scopes.
+
+
+def test_the_grant_writer_is_its_own_identity_writing_grant_snapshots_only():
+    d = reader({"grant_service_account": "atlas-grants", "prefix": "teams/db"})
+    federations = {f.inputs["subject"]: f for f in d.of_type(FEDERATION)}
+    assert set(federations) == {
+        "system:serviceaccount:atlas:atlas-operator",
+        "system:serviceaccount:atlas:atlas-grants",
+    }
+    (custom,) = d.of_type(ROLE_DEF)
+    assignments = {a.name: a.inputs for a in d.of_type(ASSIGNMENT)}
+    grants = assignments["op-grants-access"]
+    assert grants["roleDefinitionId"] == custom.state["id"]
+    assert grants["scope"] == CONTAINER_ID
+    where = "teams/db/atlas-continuity/grants/"
+    assert _clauses(grants["condition"]) == [
+        (
+            f"ActionMatches{{'{BLOBS}/read'}} AND NOT SubOperationMatches{{'Blob.List'}}",
+            [f"@Resource[{BLOBS}:path] StringStartsWith '{where}'"],
+        ),
+        (
+            f"ActionMatches{{'{BLOBS}/read'}} AND SubOperationMatches{{'Blob.List'}}",
+            [f"@Request[{BLOBS}:prefix] StringStartsWith '{where}'"],
+        ),
+        (
+            f"ActionMatches{{'{BLOBS}/write'}} OR ActionMatches{{'{BLOBS}/add/action'}}",
+            [f"@Resource[{BLOBS}:path] StringStartsWith '{where}'"],
+        ),
+    ]
+    out = d.outputs["r"]
+    assert out["grant_writer_client_id"] != out["client_id"]
+    assert out["grant_writer_service_account_annotations"] == {
+        "azure.workload.identity/client-id": out["grant_writer_client_id"],
+        "azure.workload.identity/tenant-id": AZURE_TENANT,
+    }

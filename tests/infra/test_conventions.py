@@ -22,19 +22,25 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from atlas_continuity.infra import aws as package
 from atlas_continuity.infra import azure as azure_package
 from atlas_continuity.infra import gcp as gcp_package
+from atlas_continuity.infra import kubernetes as kubernetes_package
 from atlas_continuity.infra.aws import AwsCiWriterRole, EksReaderRole, S3BackupBucket
 from atlas_continuity.infra.azure import (
     AksReaderIdentity,
     AzureBackupContainer,
     AzureCiWriterIdentity,
 )
+from atlas_continuity.infra.continuity_plan import ContinuityPlan
 from atlas_continuity.infra.gcp import GcpCiWriterIdentity, GcsBackupBucket, GkeReaderIdentity
+from atlas_continuity.infra.kubernetes import AtlasOperator
 from tests.infra.harness import ACCOUNT, deploy
 
 AWS_COMPONENTS = [S3BackupBucket, AwsCiWriterRole, EksReaderRole]
 GCP_COMPONENTS = [GcsBackupBucket, GcpCiWriterIdentity, GkeReaderIdentity]
 AZURE_COMPONENTS = [AzureBackupContainer, AzureCiWriterIdentity, AksReaderIdentity]
-COMPONENTS = AWS_COMPONENTS + GCP_COMPONENTS + AZURE_COMPONENTS
+KUBERNETES_COMPONENTS = [AtlasOperator]
+COMPONENTS = AWS_COMPONENTS + GCP_COMPONENTS + AZURE_COMPONENTS + KUBERNETES_COMPONENTS
+ALL_COMPONENTS = [*COMPONENTS, ContinuityPlan]
+"""With the plan that composes them (tests/infra/test_stacks.py declares it)."""
 BUCKET_ARN = "arn:aws:s3:::acme-atlas-backup"
 
 
@@ -123,7 +129,17 @@ def everything():
                 "container_id": box.container_id,
             },
         )
+        k8s = AtlasOperator(
+            "k8s",
+            {
+                "grant_store_url": bucket.store_url,
+                "runtime_image": "ghcr.io/acme/atlas-continuity:0.2.0",
+                "service_account_annotations": aks.service_account_annotations,
+                "pod_labels": aks.pod_labels,
+            },
+        )
         return {
+            "k8s": k8s,
             "backup": bucket,
             "ci": writer,
             "operator": pod,
@@ -144,13 +160,14 @@ def test_components_are_exported_from_the_package():
         (package, AWS_COMPONENTS),
         (gcp_package, GCP_COMPONENTS),
         (azure_package, AZURE_COMPONENTS),
+        (kubernetes_package, KUBERNETES_COMPONENTS),
     ):
         assert {c.__name__ for c in components} <= set(pkg.__all__)
     for component in COMPONENTS:
         assert issubclass(component, pulumi.ComponentResource)
 
 
-@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("component", ALL_COMPONENTS, ids=lambda c: c.__name__)
 def test_constructor_is_name_args_opts(component):
     parameters = list(inspect.signature(component.__init__).parameters)
     assert parameters == ["self", "name", "args", "opts"]
@@ -171,6 +188,7 @@ def test_type_tokens_are_in_the_index_module(everything):
         ("box", "AzureBackupContainer"),
         ("azci", "AzureCiWriterIdentity"),
         ("aks", "AksReaderIdentity"),
+        ("k8s", "AtlasOperator"),
     ):
         urn = everything.outputs[label]["urn"]
         assert urn.endswith(f"$atlas-continuity:index:{component}::{label}"), urn
@@ -203,9 +221,9 @@ def test_no_deprecated_resource_type_is_declared(everything):
 
 def test_the_component_analyzer_accepts_them_and_every_field_is_documented():
     """What a later issue needs to publish the components to other languages unchanged."""
-    result = Analyzer("atlas-continuity").analyze(COMPONENTS)
+    result = Analyzer("atlas-continuity").analyze(ALL_COMPONENTS)
     definitions = result["component_definitions"]
-    assert set(definitions) == {c.__name__ for c in COMPONENTS}
+    assert set(definitions) == {c.__name__ for c in ALL_COMPONENTS}
     for name, definition in definitions.items():
         assert definition.description, name
         for kind, properties in (("input", definition.inputs), ("output", definition.outputs)):
@@ -231,6 +249,8 @@ def test_the_component_analyzer_accepts_them_and_every_field_is_documented():
             "resourceGroupName",
             "containerId",
         },
+        "AtlasOperator": set(),
+        "ContinuityPlan": set(),
     }
     for definition in result["type_definitions"].values():
         if definition.enum:

@@ -1,4 +1,4 @@
-"""The copy-paste examples in docs/infra-aws.md run as written (under the Pulumi mocks)."""
+"""The copy-paste examples in docs/infra-*.md run as written (under the Pulumi mocks)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ DOCS = {
     "infra-aws.md": ("S3BackupBucket", "AwsCiWriterRole", "EksReaderRole"),
     "infra-gcp.md": ("GcsBackupBucket", "GcpCiWriterIdentity", "GkeReaderIdentity"),
     "infra-azure.md": ("AzureBackupContainer", "AzureCiWriterIdentity", "AksReaderIdentity"),
+    "infra-kubernetes.md": ("AtlasOperator",),
+    "infra-plan.md": ("ContinuityPlan",),
 }
 DOC = ROOT / "docs" / "infra-aws.md"
 SECTIONS = DOCS["infra-aws.md"]

@@ -163,8 +163,100 @@ def test_role_options_are_passed_through():
         ({**POD_IDENTITY, "bucket_arn": None}, "bucket_arn is required"),
         ({**POD_IDENTITY, "prefix": "*"}, "prefix"),
         ({**POD_IDENTITY, "max_session_duration": 50000}, "between 3600 and 43200"),
+        ({**POD_IDENTITY, "grant_service_account": "atlas-operator"}, "must differ"),
+        ({**POD_IDENTITY, "grant_service_account": "grants*"}, "wildcard"),
+        ({**IRSA, "grant_service_account": "grants", "role_name": "r"}, "leave role_name unset"),
     ],
 )
 def test_bad_arguments_are_refused_at_construction(args, message):
     with pytest.raises(ValueError, match=message):
         reader(args)
+
+
+# --- the grant writer --------------------------------------------------------------------------
+
+GRANT_WRITER = {"grant_service_account": "atlas-grants", "kms_key_arn": KEY_ARN}
+
+
+def roles_by_name(d) -> dict:
+    return {r.name: r for r in d.of_type(ROLE)}
+
+
+def test_without_a_grant_service_account_there_is_one_role():
+    d = reader(POD_IDENTITY)
+    assert list(roles_by_name(d)) == ["k8s-role"]
+    out = d.outputs["role"]
+    assert (out["grant_writer_role_arn"], out["grant_writer_service_account_annotations"]) == (
+        None,
+        {},
+    )
+
+
+def test_the_grant_writer_has_its_own_pod_identity_role_for_its_own_service_account():
+    d = reader({**POD_IDENTITY, **GRANT_WRITER})
+    roles = roles_by_name(d)
+    assert set(roles) == {"k8s-role", "k8s-grants-role"}
+    (statement,) = roles["k8s-grants-role"].policy("assumeRolePolicy")["Statement"]
+    tags = statement["Condition"]["StringEquals"]
+    assert tags["aws:RequestTag/kubernetes-service-account"] == "atlas-grants"
+    assert tags["aws:RequestTag/kubernetes-namespace"] == "atlas"
+    associations = {a.inputs["serviceAccount"]: a.inputs for a in d.of_type(ASSOCIATION)}
+    out = d.outputs["role"]
+    assert associations["atlas-grants"]["roleArn"] == out["grant_writer_role_arn"]
+    assert associations["atlas-operator"]["roleArn"] == out["role_arn"]
+    assert out["grant_writer_service_account_annotations"] == {}
+
+
+def test_the_grant_writer_creates_reads_and_lists_grant_snapshots_only():
+    d = reader({**POD_IDENTITY, **GRANT_WRITER})
+    policies = {r.name: r.policy() for r in d.of_type(ROLE_POLICY)}
+    grants = f"{BUCKET_ARN}/atlas/atlas-continuity/grants/"
+    assert policies["k8s-grants-grant-write"]["Statement"] == [
+        {
+            "Sid": "ListStorePrefix",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": BUCKET_ARN,
+            "Condition": {"StringLike": {"s3:prefix": "atlas/atlas-continuity/grants/*"}},
+        },
+        {
+            "Sid": "ReadStoreObjects",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{grants}*",
+        },
+        {
+            "Sid": "CreateGrantSnapshots",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{grants}*",
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
+        },
+        {
+            "Sid": "RegistryKeyThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": KEY_ARN,
+            "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+        },
+    ]
+    # The operator's own role stays a reader.
+    assert [s["Action"] for s in policies["k8s-registry-read"]["Statement"]] == [
+        "s3:ListBucket",
+        "s3:GetObject",
+        ["kms:Decrypt"],
+    ]
+
+
+def test_under_irsa_the_grant_writer_trusts_its_service_account_and_is_annotated():
+    d = reader({**IRSA, **GRANT_WRITER})
+    roles = roles_by_name(d)
+    (statement,) = roles["k8s-grants-role"].policy("assumeRolePolicy")["Statement"]
+    assert statement["Condition"]["StringEquals"][f"{ISSUER}:sub"] == (
+        "system:serviceaccount:atlas:atlas-grants"
+    )
+    out = d.outputs["role"]
+    assert out["grant_writer_service_account_annotations"] == {
+        "eks.amazonaws.com/role-arn": out["grant_writer_role_arn"]
+    }
+    d.none(ASSOCIATION)

@@ -375,6 +375,7 @@ def test_no_identity_gets_admin_delete_in_the_runtime_folder_or_anything_outside
                 {
                     "namespace": "atlas",
                     "service_account": "op",
+                    "grant_service_account": "grants",
                     "bucket_name": B,
                     "mode": "service-account",
                 },
@@ -518,6 +519,8 @@ def test_reader_through_a_google_service_account_needs_the_annotation():
         ({"service_account_id": "atlas-reader"}, "service_account_id is for mode service-account"),
         ({"cluster_project": "X"}, "not a GCP project ID"),
         ({"prefix": "a/../b"}, "prefix"),
+        ({"grant_service_account": "op"}, "must differ"),
+        ({"grant_service_account": "g*"}, "wildcard"),
     ],
 )
 def test_reader_refusals_name_the_argument(args, message):
@@ -529,3 +532,46 @@ def test_reader_refusals_name_the_argument(args, message):
                 )
             }
         )
+
+
+GRANTS = f"{OBJECTS}atlas/atlas-continuity/grants/"
+GRANT_READ = (
+    f'resource.name.startsWith("{GRANTS}") || '
+    '(resource.type == "storage.googleapis.com/Bucket" && '
+    f'resource.name == "projects/_/buckets/{B}" && api.getAttribute('
+    '"storage.googleapis.com/objectListPrefix", "").startsWith("atlas/atlas-continuity/grants/"))'
+)
+
+
+@pytest.mark.parametrize("mode", ["direct", "service-account"])
+def test_the_grant_writer_creates_reads_and_lists_grant_snapshots_only(mode):
+    args = {
+        "namespace": "atlas",
+        "service_account": "atlas-operator",
+        "grant_service_account": "atlas-grants",
+        "bucket_name": B,
+        "mode": mode,
+    }
+    d = deploy(lambda: {"r": GkeReaderIdentity("op", args)})
+    out = d.outputs["r"]
+    member = out["grant_writer_principal"]
+    bindings = grants(d)
+    assert {k: v for k, v in bindings.items() if k.startswith("op-grants-")} == {
+        "op-grants-read": (["storage.objects.get", "storage.objects.list"], member, GRANT_READ),
+        "op-grants-create": (
+            ["storage.objects.create"],
+            member,
+            f'resource.name.startsWith("{GRANTS}")',
+        ),
+    }
+    assert bindings["op-read"][1] == out["principal"] != member
+    if mode == "direct":
+        assert member.endswith("/subject/ns/atlas/sa/atlas-grants")
+        assert out["grant_writer_service_account_annotations"] == {}
+    else:
+        email = member.removeprefix("serviceAccount:")
+        assert out["grant_writer_service_account_annotations"] == {
+            "iam.gke.io/gcp-service-account": email
+        }
+        impersonation = {m.name: m.inputs["member"] for m in d.of_type(SA_MEMBER)}
+        assert impersonation["op-grants-impersonation"].endswith("[atlas/atlas-grants]")

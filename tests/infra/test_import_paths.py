@@ -25,6 +25,7 @@ CLOUDS = {
     "aws": ("atlas_continuity.infra.aws", "pulumi_aws"),
     "gcp": ("atlas_continuity.infra.gcp", "pulumi_gcp"),
     "azure": ("atlas_continuity.infra.azure", "pulumi_azure_native"),
+    "kubernetes": ("atlas_continuity.infra.kubernetes", "pulumi_kubernetes"),
 }
 PROBE = """
 import json, sys, importlib
@@ -94,7 +95,7 @@ def test_each_cloud_imports_with_its_extra_alone(fresh_venv):
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout))
     assert sdk in loaded
-    others = {s for c, (_, s) in CLOUDS.items() if c != cloud} | {"pulumi_kubernetes"}
+    others = {s for c, (_, s) in CLOUDS.items() if c != cloud}
     assert not loaded & others
     # The runtime's cloud SDKs stay out too: infra imports only the store contract.
     assert (

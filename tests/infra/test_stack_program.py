@@ -6,8 +6,8 @@ import pulumi
 import pytest
 import yaml
 
-from atlas_continuity.runtime.config import config_path, load_env
 from devtools.emulators import ROOT
+from tests.helpers import env_with_repo_block
 from tests.infra.harness import run_program as run
 
 EXAMPLE = ROOT / "stacks" / "Pulumi.dev.yaml"
@@ -19,14 +19,14 @@ def _clean_config():
     pulumi.runtime.set_all_config({})  # config is process-wide in the SDK
 
 
-def test_the_example_stack_declares_bucket_writers_and_reader(monkeypatch):
+def test_the_dev_stack_declares_a_bucket_and_its_writers(monkeypatch):
     config = yaml.safe_load(EXAMPLE.read_text())["config"]
     d, exported = run(config, monkeypatch)
     types = [r.type for r in d.resources if r.type.startswith("atlas-continuity:index:")]
     assert sorted(types) == [
         "atlas-continuity:index:AwsCiWriterRole",
         "atlas-continuity:index:AwsCiWriterRole",
-        "atlas-continuity:index:EksReaderRole",
+        "atlas-continuity:index:ContinuityPlan",
         "atlas-continuity:index:S3BackupBucket",
     ]
     (url,) = exported["backup_urls"]
@@ -34,7 +34,7 @@ def test_the_example_stack_declares_bucket_writers_and_reader(monkeypatch):
     assert url == exported["store_url"] == f"s3://{bucket}/atlas?region=us-east-1"
     roles = exported["aws_ci_role_arns"]
     assert set(roles) == {"github-main", "github-production"}
-    assert set(exported["aws_reader_role_arns"]) == {"prod"}
+    assert exported["aws_reader_role_arns"] == {}  # dev has no cluster
     # Everything the ci init github template reads, from the outputs alone: the push job's role
     # among the repository's variables, the deploy job's in the production environment's.
     assert exported["ci_variables"] == {
@@ -67,20 +67,13 @@ def test_the_example_stack_declares_bucket_writers_and_reader(monkeypatch):
 def test_the_atlas_hcl_block_loads_through_config_with_the_backup_list(monkeypatch, tmp_path):
     config = yaml.safe_load(EXAMPLE.read_text())["config"]
     _, exported = run(config, monkeypatch)
-    block = exported["atlas_hcl_repo"]
-    atlas_hcl = tmp_path / "atlas.hcl"
-    atlas_hcl.write_text(
-        'env "prod" {\n  migration {\n'
-        + "".join(f"    {line}\n" for line in block.splitlines())
-        + "  }\n}\n"
-    )
-    env = load_env(config_path(f"file://{atlas_hcl}"), "prod", {})
+    env = env_with_repo_block(exported["atlas_hcl_repo"], tmp_path)
     assert (env.repo, env.primary, list(env.backups)) == ("app", None, exported["backup_urls"])
 
 
 def test_no_cloud_configured_declares_nothing(monkeypatch):
     d, exported = run({"atlas-continuity:repo": "svc"}, monkeypatch)
-    assert d.resources == []
+    assert [r.type for r in d.resources] == ["atlas-continuity:index:ContinuityPlan"]
     assert exported["backup_urls"] == []
 
 
@@ -312,3 +305,134 @@ def test_writers_of_one_issuer_share_its_provider_whatever_their_order(monkeypat
         (statement,) = role.policy("assumeRolePolicy")["Statement"]
         assert statement["Principal"] == {"Federated": provider.state["arn"]}
     assert list(exported["aws_ci_role_arns"]) == ["production", "main"]  # config order
+
+
+# --- config errors name the key and its path ---------------------------------------------------
+
+OPERATOR_STACK = {
+    "atlas-continuity:gcp": {
+        "bucket": {"location": "EU"},
+        "readers": {
+            "gke": {
+                "namespace": "atlas",
+                "service_account": "op",
+                "grant_service_account": "grants",
+            }
+        },
+    },
+    "atlas-continuity:operator": {
+        "cloud": "gcp",
+        "reader": "gke",
+        "settings": {"runtime_image": "ghcr.io/acme/atlas-continuity:0.2.0"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        # a wrong key, at every depth
+        ({"atlas-continuity:gpc": {}}, r"^atlas-continuity:gpc: unknown config key"),
+        (
+            {"atlas-continuity:aws": {"bucket": {"create_kms_keys": True}}},
+            r"^atlas-continuity:aws\.bucket: unknown keys \['create_kms_keys'\] "
+            r"\('create_kms_keys': did you mean 'create_kms_key'\?\)",
+        ),
+        (
+            {
+                **OPERATOR_STACK,
+                "atlas-continuity:operator": {
+                    "cloud": "gcp",
+                    "reader": "gke",
+                    "settings": {"chart_versoin": "1"},
+                },
+            },
+            r"^atlas-continuity:operator\.settings: unknown keys \['chart_versoin'\]",
+        ),
+        # a wrong type
+        (
+            {"atlas-continuity:aws": {"bucket": {"create_kms_key": "yes"}}},
+            r"^atlas-continuity:aws\.bucket\.create_kms_key: expected true or false, "
+            r"got a string 'yes'",
+        ),
+        (
+            {"atlas-continuity:gcp": {"bucket": {"location": "EU", "labels": {"team": 7}}}},
+            r"^atlas-continuity:gcp\.bucket\.labels\.team: expected a string, got a number 7",
+        ),
+        (
+            {"atlas-continuity:repo": ["app"]},
+            r"^atlas-continuity:repo: expected a string, got a list",
+        ),
+        (
+            {
+                "atlas-continuity:aws": {
+                    "ci_writers": {"main": {**GITHUB, "branch": ["main"], "jobs": ["push"]}}
+                }
+            },
+            r"^atlas-continuity:aws\.ci_writers\.main\.branch: expected a string, got a list",
+        ),
+        # a missing required key
+        (
+            {"atlas-continuity:gcp": {"bucket": {}}},
+            r"^atlas-continuity:gcp\.bucket\.location is required",
+        ),
+        ({"atlas-continuity:azure": {}}, r"^atlas-continuity:azure\.container is required"),
+        (
+            {"atlas-continuity:aws": {"readers": {"prod": {"namespace": "atlas"}}}},
+            r"^atlas-continuity:aws\.readers\.prod\.service_account is required",
+        ),
+        (
+            {**OPERATOR_STACK, "atlas-continuity:operator": {"cloud": "gcp"}},
+            r"^atlas-continuity:operator\.reader is required",
+        ),
+        # the operator's references
+        (
+            {**OPERATOR_STACK, "atlas-continuity:operator": {"cloud": "aws", "reader": "gke"}},
+            r"^atlas-continuity:operator\.cloud: aws is not configured",
+        ),
+        (
+            {**OPERATOR_STACK, "atlas-continuity:operator": {"cloud": "gcp", "reader": "eks"}},
+            r"^atlas-continuity:operator\.reader: no reader 'eks' under "
+            r"atlas-continuity:gcp\.readers",
+        ),
+        (
+            {
+                **OPERATOR_STACK,
+                "atlas-continuity:operator": {
+                    "cloud": "gcp",
+                    "reader": "gke",
+                    "settings": {"namespace": "elsewhere"},
+                },
+            },
+            r"^atlas-continuity:operator\.settings: \['namespace'\] come from the reader",
+        ),
+        (
+            {
+                **OPERATOR_STACK,
+                "atlas-continuity:gcp": {
+                    "bucket": {"location": "EU"},
+                    "readers": {"gke": {"namespace": "atlas", "service_account": "op"}},
+                },
+            },
+            r"^atlas-continuity:gcp\.readers\.gke\.grant_service_account is required: the "
+            r"operator's grant jobs",
+        ),
+    ],
+)
+def test_a_config_mistake_is_refused_naming_its_key(config, message, monkeypatch):
+    with pytest.raises(ValueError, match=message):
+        run(config, monkeypatch)
+
+
+def test_the_operator_gets_the_reader_s_service_accounts_and_the_cloud_s_store(monkeypatch):
+    d, exported = run(OPERATOR_STACK, monkeypatch)
+    (release,) = d.of_type("kubernetes:helm.sh/v3:Release")
+    assert release.inputs["namespace"] == "atlas"
+    assert release.inputs["values"]["serviceAccount"]["name"] == "op"
+    (cron,) = d.of_type("kubernetes:batch/v1:CronJob")
+    pod = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "grants"
+    assert pod["containers"][0]["command"][5] == exported["gcp_store_url"]
+    members = {m.inputs["member"] for m in d.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert any(m.endswith("/ns/atlas/sa/grants") for m in members)
+    assert exported["operator_grant_backup_schedule"] == "*/30 * * * *"

@@ -42,7 +42,8 @@ GRANT = {"grant.json": b'{"token":"t0k3n"}\n'}
 class Contract:
     store_url: str
     documents: dict[str, dict]
-    """writer (Atlas backup writes on, the default), strict (off), reader."""
+    """writer (Atlas backup writes on, the default), strict (off), reader, and grants: the
+    reader's grant writer, which the Atlas operator's grant backup jobs use."""
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,7 @@ def contract() -> Contract:
                 {
                     "namespace": "atlas",
                     "service_account": "atlas-operator",
+                    "grant_service_account": "atlas-grants",
                     "cluster_name": "prod",
                     **wired,
                 },
@@ -92,6 +94,7 @@ def contract() -> Contract:
             "writer": declared["ci-registry-write"],
             "strict": declared["ci-strict-registry-write"],
             "reader": declared["operator-registry-read"],
+            "grants": declared["operator-grants-grant-write"],
         },
     )
 
@@ -286,6 +289,54 @@ def test_the_reader_pulls_and_restores_the_grant_and_cannot_push(
     assert pushed.code == ExitCode.AUTH and "access denied" in pushed.err
 
 
+# --- the grant writer of the operator's backup jobs ---------------------------------------------
+
+
+def test_the_grant_writer_saves_and_restores_a_data_root_and_nothing_else(
+    contract: Contract, aws: IamMoto, as_user, tmp_path
+):
+    root = tmp_path / "data"
+    for resource in ("app/schema", "billing/migrations"):
+        state_dir(root / resource, {"grant.json": resource.encode()})
+    as_user("writer")
+    src = write_dir(tmp_path / "src", MIGRATIONS)
+    assert cli("push", src, "--repo", "grants-app", "--primary", contract.store_url).code == 0
+
+    as_user("grants")
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    with aws.recorded() as requests:
+        saved = cli("grant", "save", "--data-root", root, "--store", contract.store_url)
+        back = cli("grant", "restore", "--data-root", restored, "--store", contract.store_url)
+    assert (saved.code, back.code) == (0, 0), saved.err + back.err
+    for resource in ("app/schema", "billing/migrations"):
+        assert (restored / resource / ".atlas" / "grant.json").read_bytes() == resource.encode()
+    assert requests and decide([contract.documents["grants"]], requests) == ["Allowed"] * len(
+        requests
+    ), [str(r) for r in requests]
+    # The registry is out of its reach, for reading too. (moto ignores the listing's prefix
+    # condition and lets it list; the evaluator, which honours it, refuses every request.)
+    with aws.recorded() as requests:
+        pulled = cli(
+            "pull", tmp_path / "out", "--repo", "grants-app", "--primary", contract.store_url
+        )
+    assert pulled.code in (ExitCode.AUTH, ExitCode.NOT_FOUND) and not (tmp_path / "out").exists()
+    assert set(decide([contract.documents["grants"]], requests)) == {"ImplicitlyDenied"}
+    pushed = cli("push", src, "--repo", "grants-app-2", "--primary", contract.store_url)
+    assert pushed.code == ExitCode.AUTH
+    arn = f"arn:aws:s3:::{BUCKET}"
+    grant = f"{arn}/atlas/{layout.grants_prefix('default')}x.json"
+    cases = [
+        (IamRequest("s3:PutObject", grant, {"s3:if-none-match": "*"}), "Allowed"),
+        (IamRequest("s3:PutObject", grant), "ImplicitlyDenied"),
+        (IamRequest("s3:PutObject", f"{arn}/atlas/app/x.sql"), "ImplicitlyDenied"),
+        (IamRequest("s3:GetObject", f"{arn}/atlas/app/x.sql"), "ImplicitlyDenied"),
+        (IamRequest("s3:ListBucket", arn, {"s3:prefix": "atlas/"}), "ImplicitlyDenied"),
+        (IamRequest("s3:DeleteObject", grant), "ImplicitlyDenied"),
+    ]
+    assert decide([contract.documents["grants"]], [r for r, _ in cases]) == [d for _, d in cases]
+
+
 # --- Atlas's own backups beside the runtime's folder -------------------------------------------
 
 
@@ -353,7 +404,7 @@ def test_enforcement_is_on_and_the_control_user_may_do_what_the_identities_may_n
     control.get_object(Bucket=OTHER_BUCKET, Key="atlas/seed.json")
 
 
-@pytest.mark.parametrize("role", ["writer", "strict", "reader"])
+@pytest.mark.parametrize("role", ["writer", "strict", "reader", "grants"])
 def test_no_identity_deletes_administers_or_leaves_its_bucket_and_prefix(aws: IamMoto, role):
     c = aws.client(role)
     assert denied(lambda: c.delete_object(Bucket=BUCKET, Key="atlas/seed.json"))

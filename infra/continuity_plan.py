@@ -1,0 +1,509 @@
+"""ContinuityPlan: one environment's whole continuity plan, from one typed args object.
+
+It composes, on each cloud configured (AWS, GCP, Azure): the backup store, the CI writer
+identities (one per OIDC subject a pipeline uses) and the Kubernetes reader identities; and,
+when asked, the Atlas operator on one cluster, with its reader and grant writer identities and
+its grants backed up to that cloud's store. The stack program (program.py) builds one from the
+stack's config; a platform repo can build one from code.
+
+Every argument is checked before anything is declared, and a mistake is refused with its path:
+``<name>:gcp.ci_writers.main.brnach: unknown keys``. Needs the aws, gcp, azure and kubernetes
+extras (``all``): it can compose any of them.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Required, TypedDict
+
+import pulumi
+
+from atlas_continuity.infra.args import check_typed
+from atlas_continuity.infra.aws import (
+    AwsCiWriterRole,
+    AwsCiWriterRoleArgs,
+    EksReaderRole,
+    EksReaderRoleArgs,
+    S3BackupBucket,
+    S3BackupBucketArgs,
+)
+from atlas_continuity.infra.aws.ci_writer_role import oidc_issuer
+from atlas_continuity.infra.azure import (
+    AksReaderIdentity,
+    AksReaderIdentityArgs,
+    AzureBackupContainer,
+    AzureBackupContainerArgs,
+    AzureCiWriterIdentity,
+    AzureCiWriterIdentityArgs,
+)
+from atlas_continuity.infra.ci_variables import CiVariables
+from atlas_continuity.infra.gcp import (
+    GcpCiWriterIdentity,
+    GcpCiWriterIdentityArgs,
+    GcsBackupBucket,
+    GcsBackupBucketArgs,
+    GkeReaderIdentity,
+    GkeReaderIdentityArgs,
+)
+from atlas_continuity.infra.kubernetes import AtlasOperator, AtlasOperatorArgs
+from atlas_continuity.runtime.config import repo_block
+
+TYPE_TOKEN = "atlas-continuity:index:ContinuityPlan"
+
+
+class Cloud(StrEnum):
+    """A cloud of the plan. ``backup_urls`` lists the stores in this order."""
+
+    AWS = "aws"
+    """Amazon S3, IAM roles for CI, EKS for the cluster."""
+    GCP = "gcp"
+    """Google Cloud Storage, Workload Identity Federation for CI, GKE for the cluster."""
+    AZURE = "azure"
+    """Azure Blob Storage, managed identities for CI, AKS for the cluster."""
+
+
+class AwsPlanArgs(TypedDict, total=False):
+    """The AWS part of a ContinuityPlan."""
+
+    bucket: S3BackupBucketArgs
+    """The backup bucket (S3BackupBucketArgs). Default: all defaults."""
+    ci_writers: Mapping[str, Mapping[str, Any]]
+    """Name -> AwsCiWriterRoleArgs (bucket_arn, prefix and kms_key_arn come from the bucket),
+    plus jobs: the ci init jobs the role serves. Writers of one OIDC issuer share the
+    account's one IAM OIDC provider: the one with create_oidc_provider creates it."""
+    readers: Mapping[str, Mapping[str, Any]]
+    """Name -> EksReaderRoleArgs (bucket_arn, prefix and kms_key_arn come from the bucket)."""
+
+
+class GcpPlanArgs(TypedDict, total=False):
+    """The GCP part of a ContinuityPlan."""
+
+    bucket: Required[GcsBackupBucketArgs]
+    """The backup bucket (GcsBackupBucketArgs; location is required)."""
+    ci_writers: Mapping[str, Mapping[str, Any]]
+    """Name -> GcpCiWriterIdentityArgs (bucket_name and prefix come from the bucket), plus
+    jobs: the ci init jobs the identity serves."""
+    readers: Mapping[str, Mapping[str, Any]]
+    """Name -> GkeReaderIdentityArgs (bucket_name and prefix come from the bucket)."""
+
+
+class AzurePlanArgs(TypedDict, total=False):
+    """The Azure part of a ContinuityPlan."""
+
+    container: Required[AzureBackupContainerArgs]
+    """The storage account and container (AzureBackupContainerArgs; resource_group_name is
+    required)."""
+    ci_writers: Mapping[str, Mapping[str, Any]]
+    """Name -> AzureCiWriterIdentityArgs (container_id and prefix come from the container),
+    plus jobs: the ci init jobs the identity serves."""
+    readers: Mapping[str, Mapping[str, Any]]
+    """Name -> AksReaderIdentityArgs (container_id and prefix come from the container)."""
+
+
+class ContinuityOperatorArgs(TypedDict, total=False):
+    """The Atlas operator of a ContinuityPlan, on one cluster."""
+
+    cloud: Required[Cloud]
+    """The cloud of the cluster: its reader identity and its store serve the operator."""
+    reader: Required[str]
+    """The name of that cloud's reader (under readers) that is the operator's identity: its
+    namespace and service account are the operator's, its grant_service_account the grant
+    jobs'."""
+    settings: AtlasOperatorArgs
+    """AtlasOperatorArgs, less what the plan wires: namespace and service accounts (the
+    reader's), their annotations and labels (the reader's outputs) and grant_store_url (the
+    cloud's store). With runtime_image, the grants are backed up to the store."""
+
+
+class ContinuityPlanArgs(TypedDict, total=False):
+    """Inputs of ContinuityPlan: each cloud's part, and the operator. Configure one, two or
+    three clouds."""
+
+    repo: str
+    """The registry repository name in the atlas.hcl block. Default: "app"."""
+    aws: AwsPlanArgs
+    """The AWS store and identities."""
+    gcp: GcpPlanArgs
+    """The GCP store and identities."""
+    azure: AzurePlanArgs
+    """The Azure store and identities."""
+    operator: ContinuityOperatorArgs
+    """The Atlas operator on one cluster. Default: none."""
+
+
+@dataclass
+class _CloudParts:
+    """How one cloud's part is built: its components, what the store wires into the
+    identities, and what each identity puts in ci_variables and the stack outputs."""
+
+    store_key: str
+    store: type
+    writer: type
+    writer_args: type
+    reader: type
+    reader_args: type
+    wiring: Callable[[Any], dict[str, Any]]
+    pipeline: Callable[[Any], dict[str, pulumi.Input[str]]]
+    """Pipeline-wide variables every job of a writer of this cloud reads (AWS_REGION)."""
+    identity: Callable[[Any], dict[str, pulumi.Input[str]]]
+    """The variables a job served by a writer reads."""
+    exports: Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any]]
+    """(store, writers, readers) -> stack outputs."""
+
+
+def _aws_exports(bucket, writers, readers) -> dict[str, Any]:
+    return {
+        "aws_bucket": bucket.bucket_name,
+        "aws_store_url": bucket.store_url,
+        "aws_ci_role_arns": {name: w.role_arn for name, w in writers.items()},
+        "aws_reader_role_arns": {name: r.role_arn for name, r in readers.items()},
+        "aws_reader_service_account_annotations": {
+            name: r.service_account_annotations for name, r in readers.items()
+        },
+    }
+
+
+def _gcp_exports(bucket, writers, readers) -> dict[str, Any]:
+    return {
+        "gcp_bucket": bucket.bucket_name,
+        "gcp_store_url": bucket.store_url,
+        "gcp_ci_workload_identity_providers": {
+            name: w.workload_identity_provider for name, w in writers.items()
+        },
+        "gcp_ci_service_accounts": {name: w.service_account_email for name, w in writers.items()},
+        "gcp_reader_principals": {name: r.principal for name, r in readers.items()},
+        "gcp_reader_service_account_annotations": {
+            name: r.service_account_annotations for name, r in readers.items()
+        },
+    }
+
+
+def _azure_exports(container, writers, readers) -> dict[str, Any]:
+    return {
+        "azure_storage_account": container.account_name,
+        "azure_container": container.container_name,
+        "azure_store_url": container.store_url,
+        "azure_ci_client_ids": {name: w.client_id for name, w in writers.items()},
+        "azure_reader_client_ids": {name: r.client_id for name, r in readers.items()},
+        "azure_reader_service_account_annotations": {
+            name: r.service_account_annotations for name, r in readers.items()
+        },
+    }
+
+
+CLOUDS: dict[Cloud, _CloudParts] = {
+    Cloud.AWS: _CloudParts(
+        store_key="bucket",
+        store=S3BackupBucket,
+        writer=AwsCiWriterRole,
+        writer_args=AwsCiWriterRoleArgs,
+        reader=EksReaderRole,
+        reader_args=EksReaderRoleArgs,
+        wiring=lambda b: {
+            "bucket_arn": b.bucket_arn,
+            "prefix": b.prefix,
+            "kms_key_arn": b.kms_key_arn,
+        },
+        pipeline=lambda b: {"AWS_REGION": b.region},
+        identity=lambda w: {"AWS_ROLE_ARN": w.role_arn},
+        exports=_aws_exports,
+    ),
+    Cloud.GCP: _CloudParts(
+        store_key="bucket",
+        store=GcsBackupBucket,
+        writer=GcpCiWriterIdentity,
+        writer_args=GcpCiWriterIdentityArgs,
+        reader=GkeReaderIdentity,
+        reader_args=GkeReaderIdentityArgs,
+        wiring=lambda b: {"bucket_name": b.bucket_name, "prefix": b.prefix},
+        pipeline=lambda b: {},
+        identity=lambda w: {
+            "GCP_WORKLOAD_IDENTITY_PROVIDER": w.workload_identity_provider,
+            "GCP_WORKLOAD_IDENTITY_AUDIENCE": w.audience,
+            "GCP_SERVICE_ACCOUNT": w.service_account_email.apply(lambda e: e or ""),
+        },
+        exports=_gcp_exports,
+    ),
+    Cloud.AZURE: _CloudParts(
+        store_key="container",
+        store=AzureBackupContainer,
+        writer=AzureCiWriterIdentity,
+        writer_args=AzureCiWriterIdentityArgs,
+        reader=AksReaderIdentity,
+        reader_args=AksReaderIdentityArgs,
+        wiring=lambda c: {"container_id": c.container_id, "prefix": c.prefix},
+        pipeline=lambda c: {},
+        identity=lambda w: {
+            "AZURE_CLIENT_ID": w.client_id,
+            "AZURE_TENANT_ID": w.tenant_id,
+            "AZURE_SUBSCRIPTION_ID": w.subscription_id,
+        },
+        exports=_azure_exports,
+    ),
+}
+_WIRED_KEYS = {
+    Cloud.AWS: ("bucket_arn", "prefix", "kms_key_arn"),
+    Cloud.GCP: ("bucket_name", "prefix"),
+    Cloud.AZURE: ("container_id", "prefix"),
+}
+_OPERATOR_WIRED = {
+    "namespace": "reader",
+    "service_account": "reader",
+    "grant_service_account": "reader",
+    "service_account_annotations": "reader",
+    "pod_labels": "reader",
+    "grant_service_account_annotations": "reader",
+    "grant_store_url": "cloud's store",
+}
+
+
+@dataclass
+class _Built:
+    store: Any
+    writers: dict[str, Any] = field(default_factory=dict)
+    readers: dict[str, Any] = field(default_factory=dict)
+    reader_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class ContinuityPlan(pulumi.ComponentResource):
+    """An environment's continuity plan: backup stores on one to three clouds, the CI writer
+    and Kubernetes reader identities that use them, and the Atlas operator with its grants
+    backed up. Its outputs are what pipelines and atlas.hcl need."""
+
+    backup_urls: pulumi.Output[list[str]]
+    """Every store's URL, in the order aws, gcp, azure: atlas.hcl's repo.backup list."""
+    store_url: pulumi.Output[str | None]
+    """The first store's URL: where the CI templates keep the grant."""
+    atlas_hcl_repo: pulumi.Output[str]
+    """An atlas.hcl ``repo { ... }`` block naming the repository and the backup list."""
+    ci_identities: pulumi.Output[Mapping[str, Any]]
+    """Per CI provider, cloud and writer name, the identity's references (role ARN, workload
+    identity provider and service account, client, tenant and subscription IDs)."""
+    ci_variables: pulumi.Output[Mapping[str, Any]]
+    """Per CI provider and repository, every variable the ci init template reads: the
+    pipeline-wide ones ("variables") and each environment's ("environments")."""
+
+    def __init__(
+        self,
+        name: str,
+        args: ContinuityPlanArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        check_typed(name, args, ContinuityPlanArgs, joiner=":")
+        configured = [cloud for cloud in Cloud if args.get(cloud.value) is not None]
+        entries = {cloud: _entries(name, cloud, args[cloud.value]) for cloud in configured}
+        if Cloud.AWS in entries:
+            _check_oidc_providers(name, entries[Cloud.AWS][0])
+        operator = args.get("operator")
+        if operator is not None:
+            _check_operator(name, operator, entries)
+
+        super().__init__(TYPE_TOKEN, name, {}, opts)
+        ci = CiVariables()
+        identities: dict[str, dict[str, dict[str, Any]]] = {}
+        built: dict[Cloud, _Built] = {}
+        exports: dict[str, Any] = {}
+        for cloud in configured:
+            built[cloud] = self._cloud(name, cloud, args[cloud.value], entries[cloud], ci)
+            parts = CLOUDS[cloud]
+            b = built[cloud]
+            exports.update(parts.exports(b.store, b.writers, b.readers))
+            for writer_name, (writer_args, _) in entries[cloud][0].items():
+                provider = str(getattr(writer_args["provider"], "value", writer_args["provider"]))
+                identities.setdefault(provider, {}).setdefault(cloud.value, {})[writer_name] = (
+                    parts.identity(b.writers[writer_name])
+                )
+
+        urls = [built[cloud].store.store_url for cloud in configured]
+        repo = args.get("repo") or "app"
+        backup_urls = pulumi.Output.all(*urls)
+        # The grant goes to the first store, whichever cloud's writer a job uses.
+        ci_variables = ci.output({"ATLAS_GRANT_STORE": urls[0]} if urls else {})
+
+        if operator is not None:
+            exports.update(self._operator(name, operator, built, entries))
+
+        self.backup_urls = backup_urls
+        self.store_url = backup_urls.apply(lambda u: u[0] if u else None)
+        self.atlas_hcl_repo = backup_urls.apply(lambda u: repo_block(repo, u))
+        self.ci_identities = pulumi.Output.from_input(identities)
+        self.ci_variables = pulumi.Output.from_input(ci_variables)
+        # What the stack program exports, leaf by leaf (an offline plan then shows each value
+        # it can know, even where a neighbour is known only after apply).
+        self.stack_outputs = {
+            "backup_urls": self.backup_urls,
+            "store_url": self.store_url,
+            "atlas_hcl_repo": self.atlas_hcl_repo,
+            **exports,
+            "ci_identities": identities,
+            "ci_variables": ci_variables,
+        }
+        self.register_outputs(
+            {
+                "backup_urls": self.backup_urls,
+                "store_url": self.store_url,
+                "atlas_hcl_repo": self.atlas_hcl_repo,
+                "ci_identities": self.ci_identities,
+                "ci_variables": self.ci_variables,
+            }
+        )
+
+    def _child(self, name: str, label: str) -> pulumi.ResourceOptions:
+        """Options for a component the plan declares as ``<name>-<label>``: parented to the plan,
+        and aliased to ``<label>`` at the stack's top, where the stack program of 0.2 put it."""
+        return pulumi.ResourceOptions(
+            parent=self,
+            aliases=[pulumi.Alias(name=label, parent=pulumi.ROOT_STACK_RESOURCE)],
+        )
+
+    def _cloud(
+        self,
+        name: str,
+        cloud: Cloud,
+        config: Mapping[str, Any],
+        entries: tuple[dict[str, tuple[dict, list]], dict[str, dict]],
+        ci: CiVariables,
+    ) -> _Built:
+        parts = CLOUDS[cloud]
+        writer_entries, reader_entries = entries
+        label = f"{cloud.value}-backup"
+        store = parts.store(
+            f"{name}-{label}", dict(config.get(parts.store_key) or {}), self._child(name, label)
+        )
+        wired = parts.wiring(store)
+        b = _Built(store)
+        # An AWS account holds one IAM OIDC provider per issuer: the writer that creates it
+        # comes first, and the writers of the same issuer trust it.
+        ordered = sorted(
+            writer_entries.items(), key=lambda kv: not kv[1][0].get("create_oidc_provider")
+        )
+        providers: dict[str, pulumi.Output[str]] = {}
+        for writer_name, (writer_args, _) in ordered:
+            label = f"{cloud.value}-ci-{writer_name}"
+            writer_args = dict(writer_args)
+            issuer = None
+            if cloud is Cloud.AWS:
+                issuer = oidc_issuer(f"{name}:{cloud.value}.ci_writers.{writer_name}", writer_args)
+                if issuer in providers and not writer_args.get("create_oidc_provider"):
+                    writer_args.setdefault("oidc_provider_arn", providers[issuer])
+            b.writers[writer_name] = parts.writer(
+                f"{name}-{label}", {**writer_args, **wired}, self._child(name, label)
+            )
+            if issuer is not None and writer_args.get("create_oidc_provider"):
+                providers[issuer] = b.writers[writer_name].oidc_provider_arn
+        for writer_name, (writer_args, jobs) in writer_entries.items():
+            ci.cover(
+                f"{name}:{cloud.value}.ci_writers.{writer_name}",
+                cloud.value,
+                writer_args,
+                jobs,
+                pipeline=parts.pipeline(store),
+                identity=parts.identity(b.writers[writer_name]),
+            )
+        # config order, as written (the AWS loop above may create some writers first)
+        b.writers = {w: b.writers[w] for w in writer_entries}
+        for reader_name, reader_args in reader_entries.items():
+            label = f"{cloud.value}-reader-{reader_name}"
+            b.readers[reader_name] = parts.reader(
+                f"{name}-{label}", {**reader_args, **wired}, self._child(name, label)
+            )
+            b.reader_args[reader_name] = reader_args
+        return b
+
+    def _operator(
+        self,
+        name: str,
+        operator: Mapping[str, Any],
+        built: dict[Cloud, _Built],
+        entries: dict,
+    ) -> dict[str, Any]:
+        cloud = Cloud(operator["cloud"])
+        b = built[cloud]
+        reader = b.readers[operator["reader"]]
+        reader_args = b.reader_args[operator["reader"]]
+        settings = dict(operator.get("settings") or {})
+        wired: dict[str, Any] = {
+            "namespace": reader_args["namespace"],
+            "service_account": reader_args["service_account"],
+            "service_account_annotations": reader.service_account_annotations,
+        }
+        if cloud is Cloud.AZURE:
+            wired["pod_labels"] = reader.pod_labels
+        if settings.get("runtime_image") is not None:
+            wired.update(
+                grant_store_url=b.store.store_url,
+                grant_service_account=reader_args["grant_service_account"],
+                grant_service_account_annotations=(reader.grant_writer_service_account_annotations),
+            )
+        deployed = AtlasOperator(
+            f"{name}-operator",
+            {**settings, **wired},  # type: ignore[typeddict-item]
+            pulumi.ResourceOptions(parent=self),
+        )
+        return {
+            "operator_namespace": deployed.namespace,
+            "operator_release": deployed.release_name,
+            "operator_chart_version": deployed.chart_version,
+            "operator_grant_volume_claim": deployed.grant_volume_claim,
+            "operator_grant_backup_schedule": deployed.grant_backup_schedule,
+        }
+
+
+def _entries(
+    name: str, cloud: Cloud, config: Mapping[str, Any]
+) -> tuple[dict[str, tuple[dict, Any]], dict[str, dict]]:
+    """The cloud's writers (args, jobs) and readers (args), each checked against its
+    component's Args, less what the store wires in."""
+    parts = CLOUDS[cloud]
+    where = f"{name}:{cloud.value}"
+    wired = dict.fromkeys(_WIRED_KEYS[cloud], "container" if cloud is Cloud.AZURE else "bucket")
+    writers = {}
+    for writer_name, writer_args in (config.get("ci_writers") or {}).items():
+        args = dict(writer_args)
+        jobs = args.pop("jobs", None)
+        check_typed(f"{where}.ci_writers.{writer_name}", args, parts.writer_args, wired=wired)
+        writers[writer_name] = (args, jobs)
+    readers = {}
+    for reader_name, reader_args in (config.get("readers") or {}).items():
+        check_typed(f"{where}.readers.{reader_name}", reader_args, parts.reader_args, wired=wired)
+        readers[reader_name] = dict(reader_args)
+    return writers, readers
+
+
+def _check_oidc_providers(name: str, writers: dict[str, tuple[dict, Any]]) -> None:
+    """At most one AWS writer per issuer creates the account's IAM OIDC provider."""
+    creators: set[str] = set()
+    for writer_name, (args, _) in writers.items():
+        if args.get("create_oidc_provider"):
+            where = f"{name}:aws.ci_writers.{writer_name}"
+            issuer = oidc_issuer(where, args)
+            if issuer in creators:
+                raise ValueError(
+                    f"{where}: another writer already creates the OIDC provider for {issuer} "
+                    "(an account holds one per issuer); remove create_oidc_provider here"
+                )
+            creators.add(issuer)
+
+
+def _check_operator(name: str, operator: Mapping[str, Any], entries: dict) -> None:
+    where = f"{name}:operator"
+    cloud = Cloud(operator["cloud"])
+    if cloud not in entries:
+        raise ValueError(f"{where}.cloud: {cloud.value} is not configured in this plan")
+    readers = entries[cloud][1]
+    reader = operator["reader"]
+    if reader not in readers:
+        known = ", ".join(readers) or "none"
+        raise ValueError(
+            f"{where}.reader: no reader {reader!r} under {name}:{cloud.value}.readers "
+            f"(readers there: {known})"
+        )
+    settings = operator.get("settings") or {}
+    check_typed(f"{where}.settings", settings, AtlasOperatorArgs, wired=_OPERATOR_WIRED)
+    if settings.get("runtime_image") is not None and not readers[reader].get(
+        "grant_service_account"
+    ):
+        raise ValueError(
+            f"{name}:{cloud.value}.readers.{reader}.grant_service_account is required: the "
+            "operator's grant jobs (settings.runtime_image) need an identity of their own"
+        )

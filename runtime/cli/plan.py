@@ -1,0 +1,61 @@
+"""plan: what `pulumi up -s STACK` would declare, computed offline under Pulumi's mocks."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import BadInput, ExitCode
+from .options import verbosity_options
+
+if TYPE_CHECKING:
+    from . import Output
+
+EXTRA = "all"
+"""The extra that brings Pulumi and every component's provider SDK: the program can compose
+any of them."""
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    plan = sub.add_parser(
+        "plan",
+        help="show what a stack would declare, offline (needs the infra extras)",
+        description="Run the stack program in this process under Pulumi's mocks and print "
+        "the resources it would declare, with their key inputs and the outputs that can be "
+        "known before anything exists. Nothing is sent anywhere, and this is not a diff "
+        "against deployed state: read it before `pulumi preview`.",
+    )
+    verbosity_options(plan)
+    plan.add_argument(
+        "--stack", required=True, metavar="NAME", help="the stack: stacks/Pulumi.NAME.yaml"
+    )
+    plan.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        help="the Pulumi project (Pulumi.yaml); default: the nearest at or above the "
+        "current directory",
+    )
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
+    plan.set_defaults(handler=cmd_plan)
+
+
+def cmd_plan(args: argparse.Namespace, out: Output) -> int:
+    try:
+        from atlas_continuity.infra import plan as offline
+    except ImportError as exc:
+        raise BadInput(
+            f"plan needs Pulumi and the component SDKs ({exc.name} is not installed): "
+            f"pip install 'atlas-continuity[{EXTRA}]'"
+        ) from None
+    start = Path(args.project_dir) if args.project_dir else Path.cwd()
+    try:
+        project = offline.project_dir(start.resolve())
+        result = offline.plan_stack(args.stack, project)
+    except ValueError as exc:  # a config mistake, or no such stack: the message names it
+        raise BadInput(str(exc)) from None
+    report = offline.render_json(result)
+    out.result(report, offline.render_text(result))
+    for warning in result.deployment.warnings:
+        out.warn(warning)
+    return ExitCode.OK

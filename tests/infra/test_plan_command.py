@@ -1,0 +1,165 @@
+"""``atlas-continuity plan --stack NAME``: the stack program run offline, read before a real
+``pulumi preview``. It says plainly what it is, lists what would be declared, and refuses a
+config mistake with BAD_INPUT and the key's path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from atlas_continuity.infra.plan import plan_stack
+from atlas_continuity.runtime.errors import ExitCode
+from devtools.emulators import ROOT
+from tests.helpers import cli
+
+OFFLINE = "Nothing was sent to any cloud or cluster, and this is not a diff against deployed state"
+
+
+def project(tmp_path: Path, config: dict) -> Path:
+    """A Pulumi project like the repository's, with one stack ``t`` holding ``config``."""
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: acme-atlas\nruntime: python\nmain: infra/\nstackConfigDir: stacks\n"
+    )
+    (tmp_path / "stacks" / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": config}))
+    return tmp_path
+
+
+def test_the_dev_plan_says_what_it_is_and_lists_what_would_be_declared(monkeypatch):
+    monkeypatch.chdir(ROOT / "stacks")  # the project is found above the current folder
+    r = cli("plan", "--stack", "dev")
+    assert r.code == 0, r.err
+    flat = " ".join(r.out.split())
+    assert flat.startswith("Offline plan of stack 'dev' (project atlas-continuity")
+    assert OFFLINE in flat
+    lines = r.out.splitlines()
+    assert "atlas-continuity:index:ContinuityPlan  atlas-continuity" in lines
+    assert any(
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider" in line
+        and "url=https://token.actions.githubusercontent.com" in line
+        for line in lines
+    )
+    assert "  aws_reader_role_arns: {}" in lines
+    assert any(
+        line.startswith("  aws_ci_role_arns: {") and "(known after apply)" in line for line in lines
+    )
+    assert r.err == ""
+
+
+def test_the_json_plan_holds_every_resource_and_marks_what_is_unknown():
+    r = cli("plan", "--stack", "prod", "--project-dir", ROOT, "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["offline"] is True and OFFLINE in report["notice"]
+    expected = plan_stack("prod", ROOT).deployment.counts()
+    assert report["counts"] == expected
+    assert len(report["resources"]) == sum(expected.values())
+    assert (
+        report["outputs"]["backup_urls"][0] == "s3://acme-atlas-prod-backup/atlas?region=us-east-1"
+    )
+    roles = report["outputs"]["aws_ci_role_arns"]
+    assert roles == {"github-main": None, "github-production": None, "gitlab-main": None}
+    assert "outputs.aws_ci_role_arns.github-main" in report["unknown"]
+    (claim,) = [
+        r for r in report["resources"] if r["type"] == "kubernetes:core/v1:PersistentVolumeClaim"
+    ]
+    assert claim["protect"] and claim["retain_on_delete"]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"atlas-continuity:aws": {"bucket": {"create_kms_keys": True}}},
+            "atlas-continuity:aws.bucket: unknown keys ['create_kms_keys'] "
+            "('create_kms_keys': did you mean 'create_kms_key'?)",
+        ),
+        (
+            {"atlas-continuity:aws": {"bucket": {"noncurrent_version_expiration_days": "90"}}},
+            "atlas-continuity:aws.bucket.noncurrent_version_expiration_days: expected a whole "
+            "number, got a string '90'",
+        ),
+        (
+            {"atlas-continuity:gcp": {"ci_writers": {}}},
+            "atlas-continuity:gcp.bucket is required",
+        ),
+        ({"atlas-continuity:azur": {}}, "atlas-continuity:azur: unknown config key"),
+    ],
+    ids=["wrong-key", "wrong-type", "missing-key", "wrong-namespace-key"],
+)
+def test_a_config_mistake_exits_bad_input_naming_the_key(config, message, tmp_path):
+    r = cli("plan", "--stack", "t", "--project-dir", project(tmp_path, config))
+    assert r.code == ExitCode.BAD_INPUT
+    assert message in r.err and r.out == ""
+    as_json = cli("plan", "--stack", "t", "--project-dir", tmp_path, "--json")
+    assert as_json.code == ExitCode.BAD_INPUT
+    assert message in json.loads(as_json.out)["error"]["message"]
+
+
+def test_an_unknown_stack_exits_bad_input_naming_the_stacks_there():
+    r = cli("plan", "--stack", "qa", "--project-dir", ROOT)
+    assert r.code == ExitCode.BAD_INPUT
+    assert "no stack 'qa'" in r.err and "stacks here: dev, prod, staging" in r.err
+
+
+def test_a_folder_outside_any_project_exits_bad_input(tmp_path):
+    r = cli("plan", "--stack", "dev", "--project-dir", tmp_path)
+    assert r.code == ExitCode.BAD_INPUT and "no Pulumi.yaml" in r.err
+
+
+def test_without_pulumi_the_command_names_the_extra_to_install():
+    code = (
+        "import sys\n"
+        "sys.modules['pulumi'] = None  # as if the infra extras were not installed\n"
+        "from atlas_continuity.runtime.cli import main\n"
+        f"sys.exit(main(['plan', '--stack', 'dev', '--project-dir', {str(ROOT)!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == ExitCode.BAD_INPUT, proc.stderr
+    assert "pip install 'atlas-continuity[all]'" in proc.stderr
+    assert "pulumi is not installed" in proc.stderr
+
+
+def test_help_stays_fast_and_imports_no_pulumi():
+    code = (
+        "import sys, time\n"
+        "start = time.perf_counter()\n"
+        "from atlas_continuity.runtime.cli import main\n"
+        "try:\n    main(['plan', '--help'])\nexcept SystemExit:\n    pass\n"
+        "elapsed = time.perf_counter() - start\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('pulumi', 'yaml', 'boto3')]\n"
+        "print(elapsed, heavy, file=sys.stderr)\n"
+        "sys.exit(1 if heavy or elapsed > 0.1 else 0)\n"
+    )
+    # The best of three: a busy machine can stall one start.
+    results = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        for _ in range(3)
+    ]
+    assert min(r.returncode for r in results) == 0, [r.stderr for r in results]
+    assert "not a diff against deployed state" in " ".join(results[0].stdout.split())
+
+
+def test_the_plan_sends_nothing_anywhere(monkeypatch):
+    """No socket is opened while the plan runs."""
+    import socket
+
+    opened: list[tuple] = []
+    real = socket.socket.connect
+
+    def spy(self, address):
+        opened.append(address)
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    started = time.monotonic()
+    r = cli("plan", "--stack", "staging", "--project-dir", ROOT)
+    assert r.code == 0, r.err
+    assert opened == [], opened
+    assert time.monotonic() - started < 30
