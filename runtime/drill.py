@@ -3,7 +3,7 @@
 Per store: does the tag's version restore (every byte verified, ``atlas.sum`` checked), how many
 moves of the tag it lags behind the newest any store holds (its RPO, in versions), how long the
 restore took (its RTO), and with a grant series named, whether the newest grant restores too.
-Nothing is written outside a temporary folder.
+Nothing is written outside a temporary folder, and each store's copy is gone before the next.
 """
 
 from __future__ import annotations
@@ -11,29 +11,45 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import grants, layout
-from .errors import ContinuityError, ExitCode, IntegrityError, Unavailable
+from .errors import TROUBLE, ContinuityError, ExitCode, gravest, trouble
+from .inventory import Entry, read_verified
+from .manifest import TagEvent
 from .pull import pull
+from .registry import Registry
+from .stores.base import Store
 from .targets import Target
 from .text import markdown_table
 
+_CODES = {word: code for code, word in TROUBLE.items()}
+
 
 @dataclass
-class StoreDrill:
-    url: str
+class Restore:
+    """One thing restored from one store alone: the tag's version, or the newest grant."""
+
     restores: bool = False
+    problem: str | None = None
+    """corrupt, missing, credentials rejected, misconfigured or unavailable; None if it restores."""
+    error: str | None = None
+
+    def failed(self, exc: ContinuityError) -> None:
+        self.problem, self.error = trouble(exc), str(exc)
+
+
+@dataclass
+class StoreDrill(Restore):
+    url: str = ""
     digest: str | None = None
     lag: int | None = None
     """Moves of the tag newer than this store's value, on any store; None: not known."""
     rto_seconds: float | None = None
-    grant: str | None = None
-    """restores, or why not; None when no grant series was asked for."""
-    error: str | None = None
-    error_kind: str | None = None
+    grant: Restore | None = None
+    """None when no grant series was asked for."""
 
 
 @dataclass
@@ -41,26 +57,37 @@ class DrillReport:
     repo: str
     tag: str
     max_lag: int
+    grant: str | None = None
     stores: list[StoreDrill] = field(default_factory=list)
+    tag_exists: bool = False
+    """Some store holds a move of the tag that verifies."""
+    lost: list[str] = field(default_factory=list)
+    """Versions the tag points at on some store that no store holds."""
 
     @property
     def exit_code(self) -> ExitCode:
-        kinds = {s.error_kind for s in self.stores if s.error_kind}
-        if "IntegrityError" in kinds:
-            return ExitCode.INTEGRITY
-        if kinds:
-            return ExitCode.UNAVAILABLE
-        if any(s.lag is None or s.lag > self.max_lag for s in self.stores):
-            return ExitCode.GAPS
-        return ExitCode.OK
+        tag_missing = ExitCode.GAPS if self.tag_exists else ExitCode.NOT_FOUND
+        codes = [_code(s, tag_missing) for s in self.stores]
+        # A grant is kept where `grant save --store` put it: a store without it is listed, not
+        # failed, as long as one store restores it.
+        restored = any(s.grant and s.grant.restores for s in self.stores)
+        grant_missing = ExitCode.OK if restored else ExitCode.NOT_FOUND
+        codes += [_code(s.grant, grant_missing) for s in self.stores if s.grant]
+        if self.lost:
+            codes.append(ExitCode.INTEGRITY)
+        lagging = any(s.lag is None or s.lag > self.max_lag for s in self.stores if s.restores)
+        return gravest(codes + [ExitCode.GAPS] * lagging)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "repo": self.repo,
             "tag": self.tag,
             "max_lag": self.max_lag,
+            "grant": self.grant,
             "ok": self.exit_code == ExitCode.OK,
-            "stores": [vars(s) for s in self.stores],
+            "lost": self.lost,
+            "exit_code": int(self.exit_code),
+            "stores": [asdict(s) for s in self.stores],
         }
 
     def markdown(self) -> str:
@@ -71,19 +98,24 @@ class DrillReport:
             lag = "?" if s.lag is None else str(s.lag)
             if s.lag is None or s.lag > self.max_lag:
                 lag = f"**{lag}**"
-            rows.append(
-                (
-                    s.url,
-                    "yes" if s.restores else f"**no**: {s.error}",
-                    lag,
-                    "-" if s.rto_seconds is None else f"{s.rto_seconds:.1f} s",
-                    s.grant or "-",
-                )
-            )
-        header = ("store", "restores", "versions behind", "restore time", "grant")
-        return f"### Restore drill of `{self.repo}` `{self.tag}`: {verdict}\n\n" + markdown_table(
-            header, rows
-        )
+            row = [s.url, _cell(s), lag, "-" if s.rto_seconds is None else f"{s.rto_seconds:.2f} s"]
+            rows.append(row + ([_cell(s.grant)] if s.grant else []))
+        header = ["store", "restores", "versions behind", "restore time"]
+        header += [f"grant `{self.grant}`"] if self.grant else []
+        title = f"### Restore drill of `{self.repo}` `{self.tag}`: {verdict}\n\n"
+        return title + markdown_table(header, rows)
+
+
+def _cell(r: Restore) -> str:
+    return "yes" if r.restores else f"**no** ({r.problem}): {r.error}"
+
+
+def _code(r: Restore, missing: ExitCode) -> ExitCode:
+    """What one failed restore means for the drill; ``missing``: what a store that lacks it
+    means (a gap when another store holds it, not found when none does)."""
+    if r.problem is None:
+        return ExitCode.OK
+    return missing if r.problem == "missing" else _CODES.get(r.problem, ExitCode.UNAVAILABLE)
 
 
 def drill(
@@ -95,65 +127,129 @@ def drill(
     max_lag: int = 0,
     tick: Callable[[], None] = lambda: None,
 ) -> DrillReport:
-    report = DrillReport(repo, layout.check_name("tag", tag), max_lag)
-    moves = _moves(targets, repo, tag)
-    everywhere: set[int] = set().union(*moves.values())
-    with tempfile.TemporaryDirectory(prefix="atlas-continuity-drill-") as tmp:
-        for i, target in enumerate(targets):
-            result = StoreDrill(target.store.url)
-            report.stores.append(result)
-            mine = moves.get(target.store.url)
-            if mine is not None:
-                head = max(mine, default=-1)
-                result.lag = sum(1 for t in everywhere if t > head)
-            started = time.monotonic()
-            alone = [Target("primary", target.store)]
-            try:
-                pulled = pull(alone, repo, Path(tmp) / f"dir-{i}", tag=tag)
-                result.restores, result.digest = True, pulled.digest
-                result.rto_seconds = round(time.monotonic() - started, 3)
-            except ContinuityError as exc:
-                result.error, result.error_kind = str(exc), _kind(exc)
-            if grant is not None:
-                result.grant = _grant(target, grant, Path(tmp) / f"grant-{i}")
-            tick()
+    report = DrillReport(repo, layout.check_name("tag", tag), max_lag, grant)
+    moves = _Moves(targets, repo, tag)
+    report.tag_exists = any(head is not None for head in moves.heads.values())
+    for target in targets:
+        url = target.store.url
+        result = StoreDrill(url=url, lag=moves.lag(url))
+        report.stores.append(result)
+        if url in moves.errors:  # the store could not even be listed: say why, not "skipped"
+            result.failed(moves.errors[url])
+        else:
+            _restore(target, repo, tag, result)
+        if grant is not None:
+            result.grant = _grant(target, grant)
+        tick()
+    report.lost = _lost(targets, repo, moves, report.stores)
     return report
 
 
-def _moves(targets: list[Target], repo: str, tag: str) -> dict[str, set[int]]:
-    """The times of the tag's moves each store holds (by its listing; ahead-of-clock ones
-    left out); a store that cannot be listed has none."""
-    latest = time.time_ns() + layout.CLOCK_SKEW_NS
-    moves: dict[str, set[int]] = {}
-    for target in targets:
+def _lost(targets: list[Target], repo: str, moves: _Moves, results: list[StoreDrill]) -> list[str]:
+    """The versions a store's tag points at that it lacks, and that no store holds either."""
+    lacking = {moves.digests[r.url] for r in results if r.problem == "missing"} - {None}
+    lacking -= {r.digest for r in results if r.restores}
+    lost = []
+    for digest in sorted(lacking):
+        held = False
+        for target in targets:
+            try:
+                held = Registry(target.store, repo).manifest_size(digest) is not None
+            except ContinuityError:
+                held = True  # a store that cannot say may hold it: not lost, as far as we know
+            if held:
+                break
+        if not held:
+            lost.append(f"sha256:{digest}")
+    return lost
+
+
+def _restore(target: Target, repo: str, tag: str, result: StoreDrill) -> None:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="atlas-continuity-drill-") as tmp:
         try:
-            keys = target.store.list(layout.tags_prefix(repo, tag))
+            pulled = pull([Target("primary", target.store)], repo, Path(tmp) / "dir", tag=tag)
+            result.restores, result.digest = True, pulled.digest
+            result.rto_seconds = round(time.monotonic() - started, 3)
+        except ContinuityError as exc:
+            result.failed(exc)
+
+
+class _Moves:
+    """The tag's moves on each store, as far as the drill needs them verified: each store's
+    newest move that verifies (its value), and every move newer than the oldest such value."""
+
+    def __init__(self, targets: list[Target], repo: str, tag: str) -> None:
+        self.repo = repo
+        self.errors: dict[str, ContinuityError] = {}
+        self.decoded: dict[str, TagEvent] = {}
+        self.listed: dict[str, list[Entry]] = {}
+        self.heads: dict[str, int | None] = {}
+        self.digests: dict[str, str | None] = {}
+        """The version each store's value points at."""
+        stores = {t.store.url: t.store for t in targets}
+        for url, store in stores.items():
+            try:
+                self.listed[url] = _events(store.list(layout.tags_prefix(repo, tag)), repo)
+            except ContinuityError as exc:
+                self.errors[url] = exc
+                continue
+            head = next((e for e in self.listed[url] if self._verifies(store, e)), None)
+            self.heads[url] = head and head.time_ns
+            self.digests[url] = head and self.decoded[head.key].digest
+        known = [h for h in self.heads.values() if h is not None]
+        oldest = min(known, default=None)
+        self.newer: set[int] = set()
+        for url, events in self.listed.items():
+            for e in events:
+                if oldest is None or e.time_ns <= oldest or e.time_ns in self.newer:
+                    continue
+                if self._verifies(stores[url], e):
+                    self.newer.add(e.time_ns)
+        self.history = {e.time_ns for events in self.listed.values() for e in events}
+
+    def _verifies(self, store: Store, entry: Entry) -> bool:
+        try:
+            _, self.decoded[entry.key] = read_verified(store, self.repo, entry)
+            return True
         except ContinuityError:
-            continue
-        parsed = (layout.parse_tag_event_key(repo, k) for k in keys)
-        moves[target.store.url] = {p[1] for p in parsed if p is not None and p[1] <= latest}
-    return moves
+            return False
+
+    def lag(self, url: str) -> int | None:
+        if url not in self.heads:
+            return None
+        head = self.heads[url]
+        if head is None:  # the store lacks the tag: it lags every move
+            return len(self.history)
+        return sum(1 for t in self.newer if t > head)
 
 
-def _kind(exc: ContinuityError) -> str:
-    """IntegrityError when anything this store served was corrupt, whatever else failed."""
-    if isinstance(exc, IntegrityError) or exc.exit_code == ExitCode.INTEGRITY:
-        return "IntegrityError"
-    return "Unavailable" if isinstance(exc, Unavailable) else type(exc).__name__
+def _events(keys: list[str], repo: str) -> list[Entry]:
+    """A tag's events from their keys, newest first; those dated ahead of the clock left out,
+    as readers leave them out."""
+    entries = []
+    for key in keys:
+        parsed = layout.parse_tag_event_key(repo, key)
+        if parsed is not None:
+            entries.append(Entry("tag", key, parsed[0], parsed[1], parsed[2]))
+    return sorted((e for e in entries if not e.ahead_of_clock), key=lambda e: -e.time_ns)
 
 
-def _grant(target: Target, name: str, into: Path) -> str:
+def _grant(target: Target, name: str) -> Restore:
     """Whether the newest grant of series ``name`` restores from this store alone, in the
     layout it was saved in (a state folder, or an operator's data root)."""
     from .grants.caches import find_snapshot
 
     cache = grants.Cache(target.store.url, target.store)
-    try:
-        snapshot, *_ = find_snapshot([cache], name)
-        if snapshot.layout == grants.DATA_ROOT_LAYOUT:
-            grants.restore([cache], name, data_root=into / "data")
-        else:
-            grants.restore([cache], name, state_dir=into / ".atlas")
-        return "restores"
-    except ContinuityError as exc:
-        return f"no: {exc}"
+    result = Restore()
+    with tempfile.TemporaryDirectory(prefix="atlas-continuity-drill-grant-") as tmp:
+        try:
+            snapshot, *_ = find_snapshot([cache], name)
+            if snapshot.layout == grants.DATA_ROOT_LAYOUT:
+                grants.restore([cache], name, data_root=Path(tmp) / "data")
+            else:
+                grants.restore([cache], name, state_dir=Path(tmp) / ".atlas")
+            result.restores = True
+        except ContinuityError as exc:
+            result.failed(exc)
+    return result

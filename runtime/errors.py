@@ -28,14 +28,15 @@ class ExitCode(enum.IntEnum):
     UNAVAILABLE = 5
     """No store could complete the operation (unreachable, timed out, throttled). Retryable."""
     INTEGRITY = 6
-    """Data failed verification on every store that had it (a corrupt pack or manifest)."""
+    """Data failed verification on every store that had it (a corrupt pack or manifest); verify,
+    sync and drill: on any store, or a version a tag points at is held intact by none."""
     AUTH = 7
     """A store rejected the credentials; no silent fallback was made."""
     REFUSED = 8
     """Refused to lose data: a history rewrite, or replacing a non-empty target, without --force."""
     GAPS = 9
-    """verify or drill: a store lacks what another holds, or lags behind it; nothing is
-    corrupt. sync closes the gaps."""
+    """verify or drill: a store lacks what another holds, or lags behind it (sync closes
+    these), or holds a tag move dated ahead of this machine's clock; nothing is corrupt."""
 
 
 class ContinuityError(Exception):
@@ -92,3 +93,34 @@ class EveryTargetFailed(ContinuityError):
     def __init__(self, message: str, codes: Iterable[int | None]) -> None:
         super().__init__(message)
         self.exit_code = common_exit_code(codes)
+
+
+_GRAVITY = (
+    ExitCode.INTEGRITY,
+    ExitCode.BAD_INPUT,
+    ExitCode.AUTH,
+    ExitCode.UNAVAILABLE,
+    ExitCode.NOT_FOUND,
+    ExitCode.GAPS,
+)
+
+
+def gravest(codes: Iterable[int]) -> ExitCode:
+    """verify, sync and drill find several things at once: exit with the one that most needs a
+    person (corruption first, a store nobody can read next, a gap last); OK when none."""
+    present = set(codes)
+    return next((code for code in _GRAVITY if code in present), ExitCode.OK)
+
+
+TROUBLE = {
+    ExitCode.INTEGRITY: "corrupt",
+    ExitCode.NOT_FOUND: "missing",
+    ExitCode.AUTH: "credentials rejected",
+    ExitCode.BAD_INPUT: "misconfigured",
+    ExitCode.UNAVAILABLE: "unavailable",
+}
+"""What went wrong with a store, in the words reports use (``--json`` included)."""
+
+
+def trouble(exc: ContinuityError) -> str:
+    return TROUBLE.get(exc.exit_code, "unavailable")

@@ -3,8 +3,9 @@
 Create-only: nothing is overwritten or deleted, so sync may run while pushes run, and may be
 killed at any point. Only bytes read back verified are copied, so a corrupt object is never
 spread. Copies keep the write order of a push: a pack before the manifest that names it, a
-version before a tag event that points at it, so a store never holds a tag it cannot serve.
-Tag events and grant snapshots dated ahead of the clock are not copied: readers ignore them.
+version before a tag event that points at it; and what a store already holds is verified before
+anything is written on top of it, so a store never holds a tag it cannot serve. Tag events and
+grant snapshots dated ahead of the clock are not copied: readers ignore them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout
-from .errors import ContinuityError, ExitCode
+from .errors import ContinuityError, ExitCode, IntegrityError, gravest
 from .inventory import KINDS, Entry, list_entries, read_verified
 from .manifest import Manifest, TagEvent
 from .stores.base import ObjectExists
@@ -29,6 +30,7 @@ class StoreSync:
     """Objects written (planned, in a dry run), by kind."""
     error: str | None = None
     """Why this store could not take part (unreachable, say)."""
+    error_code: ExitCode | None = None
 
 
 @dataclass
@@ -36,13 +38,15 @@ class SyncReport:
     repo: str
     stores: list[StoreSync]
     problems: list[str]
+    """Gaps sync could not close: nothing intact to copy, or a corrupt object in the way."""
+    warnings: list[str] = field(default_factory=list)
+    """What sync met and stepped around: a corrupt copy it read past, a move dated ahead."""
     dry_run: bool = False
 
     @property
     def exit_code(self) -> ExitCode:
-        if any(s.error for s in self.stores):
-            return ExitCode.UNAVAILABLE
-        return ExitCode.INTEGRITY if self.problems else ExitCode.OK
+        codes = [s.error_code for s in self.stores if s.error_code is not None]
+        return gravest(codes + [ExitCode.INTEGRITY] * bool(self.problems))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +56,7 @@ class SyncReport:
                 {"url": s.url, "copied": dict(s.copied), "error": s.error} for s in self.stores
             ],
             "problems": self.problems,
+            "warnings": self.warnings,
         }
 
 
@@ -60,14 +65,40 @@ class _Side:
         self.store, self.repo = target.store, repo
         self.report = StoreSync(target.store.url)
         self.entries: dict[str, Entry] = {}
+        self.intact: dict[str, bool] = {}
+        """Objects this store held before, read back: do they verify? What sync wrote does."""
         try:
             self.entries, _ = list_entries(self.store, repo, grants)
         except ContinuityError as exc:
-            self.report.error = str(exc)
+            self.fail(exc)
 
     @property
     def live(self) -> bool:
         return self.report.error is None
+
+    def fail(self, exc: ContinuityError) -> None:
+        self.report.error, self.report.error_code = str(exc), exc.exit_code
+
+    def holds_intact(self, key: str, manifest: Manifest | None, problems: list[str]) -> bool:
+        """Whether this store holds ``key`` and it verifies: the ground a copy stands on."""
+        entry = self.entries.get(key)
+        if entry is None or not self.live:
+            return False
+        if key not in self.intact:
+            try:
+                read_verified(self.store, self.repo, entry, manifest)
+                self.intact[key] = True
+            except IntegrityError as exc:
+                problems.append(f"{exc}; nothing is written on top of it (see verify)")
+                self.intact[key] = False
+            except ContinuityError as exc:
+                self.fail(exc)
+                return False
+        return self.intact[key]
+
+    def took(self, key: str, entry: Entry) -> None:
+        self.entries[key] = entry
+        self.intact[key] = True
 
 
 def sync(
@@ -80,7 +111,7 @@ def sync(
 ) -> SyncReport:
     sides = [_Side(t, repo, grants) for t in targets]
     live = [s for s in sides if s.live]
-    report = SyncReport(repo, [s.report for s in sides], [], dry_run)
+    report = SyncReport(repo, [s.report for s in sides], [], dry_run=dry_run)
     union: dict[str, Entry] = {}
     for side in live:
         union.update(side.entries)
@@ -91,15 +122,13 @@ def sync(
         if entry.key not in cache:
             cache[entry.key] = None
             for side in live:
-                if entry.key in side.entries:
+                if entry.key in side.entries and side.live:
                     tick()
                     try:
                         cache[entry.key] = read_verified(side.store, repo, entry, manifest)
                         break
                     except ContinuityError as exc:
-                        report.problems.append(f"not copied from here: {exc}")
-            if cache[entry.key] is None:
-                report.problems.append(f"{entry.key}: no store holds it intact; not copied")
+                        report.warnings.append(f"not copied from here: {exc}")
         return cache[entry.key]
 
     # What each pack's files are: a pack is copied only verified file by file.
@@ -109,53 +138,74 @@ def sync(
         if e.kind == "manifest" and (found := verified(e)) is not None
     }
     by_pack = {m.pack.sha256: m for m in manifests.values()}
+    ground = _Ground(repo, manifests, report.problems)
     for kind in KINDS:
         for key in sorted(k for k, e in union.items() if e.kind == kind):
             entry = union[key]
+            lacking = [s for s in live if s.live and key not in s.entries]
+            if not lacking or (kind == "pack" and entry.name not in by_pack):
+                continue  # a pack no manifest names is left by a killed push: it serves no one
             if entry.ahead_of_clock:
-                report.problems.append(f"{key}: dated ahead of this machine's clock; not copied")
+                holders = ", ".join(s.store.url for s in live if key in s.entries)
+                report.warnings.append(
+                    f"{key} (on {holders}): dated ahead of this machine's clock; not copied"
+                )
                 continue
-            for side in live:
-                if key in side.entries or not _ready(side, entry, manifests, verified):
-                    continue
-                found = verified(entry, by_pack.get(entry.name) if kind == "pack" else None)
-                if found is None:
-                    break
-                if not dry_run:
-                    try:
-                        side.store.put(key, found[0])
-                    except ObjectExists:  # a push or another sync wrote it meanwhile
-                        pass
-                    except ContinuityError as exc:
-                        side.report.error = str(exc)
-                        continue
-                side.entries[key] = entry
-                side.report.copied[kind] += 1
+            found = verified(entry, by_pack.get(entry.name) if kind == "pack" else None)
+            if found is None:
+                report.problems.append(
+                    f"{key}: no store holds it intact; not copied to "
+                    + ", ".join(s.store.url for s in lacking)
+                )
+                continue
+            for side in lacking:
+                if ground.ready(side, entry, found[1]):
+                    _copy(side, key, entry, found[0], dry_run)
     return report
 
 
-def _ready(
-    side: _Side,
-    entry: Entry,
-    manifests: dict[str, Manifest],
-    verified: Callable[[Entry], tuple[bytes, object] | None],
-) -> bool:
-    """Whether ``side`` may take ``entry`` now: a manifest once it has its pack, a tag event
-    once it has its version; a pack only if a manifest names it (an orphan from a killed push
-    serves no one)."""
-    if not side.live:
-        return False
-    if entry.kind == "pack":
-        return any(m.pack.sha256 == entry.name for m in manifests.values())
-    if entry.kind == "manifest":
-        manifest = manifests.get(entry.name)
-        return manifest is not None and (
-            layout.pack_key(side.repo, manifest.pack.sha256) in side.entries
-        )
-    if entry.kind == "tag":
-        found = verified(entry)
-        if found is None:
+def _copy(side: _Side, key: str, entry: Entry, data: bytes, dry_run: bool) -> None:
+    if not dry_run:
+        try:
+            side.store.put(key, data)
+        except ObjectExists:  # a push or another sync wrote it meanwhile: check it, not trust it
+            side.entries[key] = entry
+            return
+        except ContinuityError as exc:
+            side.fail(exc)
+            return
+    side.took(key, entry)
+    side.report.copied[entry.kind] += 1
+
+
+@dataclass
+class _Ground:
+    """Whether a store may take an object now: a manifest once it holds the pack intact, a
+    tag event once it holds the version intact; grant snapshots stand alone."""
+
+    repo: str
+    manifests: dict[str, Manifest]
+    problems: list[str]
+
+    def ready(self, side: _Side, entry: Entry, decoded: object) -> bool:
+        if entry.kind == "manifest":
+            return self._version(side, self.manifests[entry.name])
+        if entry.kind == "tag":
+            event: TagEvent = decoded  # type: ignore[assignment]
+            manifest = self.manifests.get(event.digest)
+            if manifest is None:
+                self.problems.append(
+                    f"{entry.key}: points at version sha256:{event.digest}, which no store holds "
+                    f"intact; not copied to {side.store.url}"
+                )
+                return False
+            return self._version(side, manifest, with_manifest=True)
+        return True
+
+    def _version(self, side: _Side, manifest: Manifest, with_manifest: bool = False) -> bool:
+        pack = layout.pack_key(self.repo, manifest.pack.sha256)
+        if not side.holds_intact(pack, manifest, self.problems):
             return False
-        event: TagEvent = found[1]  # type: ignore[assignment]
-        return layout.manifest_key(side.repo, event.digest) in side.entries
-    return True
+        return not with_manifest or side.holds_intact(
+            layout.manifest_key(self.repo, manifest.digest), None, self.problems
+        )

@@ -1,10 +1,12 @@
 """``verify``: is every copy intact, and does each store hold what the others hold?
 
 The answer is a matrix, stores across, and down: each tag (is this store's value the newest any
-store has?), each version (are its manifest and pack here, and do they verify, file by file?),
+store has, and does its newest move verify?), each version (are its manifest and pack here, and
+do they verify, file by file?), with ``every`` each tag event and each pack no manifest names,
 and with ``grants`` each grant snapshot. A cell is ``ok``, ``missing`` (a gap that ``sync``
-closes), ``behind`` (a tag whose newest move this store lacks, also a gap), ``corrupt``, or
-``unavailable`` (the store could not be asked).
+closes), ``behind`` (a tag whose newest move this store lacks, also a gap), ``corrupt``,
+``unavailable`` (the store could not be asked), or ``-`` (not held, and not expected: a pack
+left by a killed push).
 """
 
 from __future__ import annotations
@@ -15,19 +17,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout
-from .errors import ContinuityError, ExitCode, IntegrityError, NotFound
+from .errors import ContinuityError, ExitCode, IntegrityError, NotFound, gravest
 from .inventory import Entry, list_entries, read_verified
 from .manifest import Manifest
 from .targets import Target
 
-OK, MISSING, BEHIND, CORRUPT, UNAVAILABLE = "ok", "missing", "behind", "corrupt", "unavailable"
+OK, MISSING, BEHIND, CORRUPT, UNAVAILABLE, ABSENT = (
+    "ok",
+    "missing",
+    "behind",
+    "corrupt",
+    "unavailable",
+    "-",
+)
 GAPS = (MISSING, BEHIND)
 
 
 @dataclass
 class Row:
     kind: str
-    """tag, version, event or grant."""
+    """tag, version, event, pack or grant."""
     name: str
     cells: dict[str, str]
     """store URL -> status."""
@@ -40,23 +49,11 @@ class VerifyReport:
     rows: list[Row] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     """What is wrong, one line each, naming the store and the object."""
-
-    @property
-    def status(self) -> str:
-        cells = {c for row in self.rows for c in row.cells.values()}
-        if CORRUPT in cells:
-            return CORRUPT
-        if UNAVAILABLE in cells:
-            return UNAVAILABLE
-        return "gaps" if cells & set(GAPS) or self.problems else OK
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return {
-            CORRUPT: ExitCode.INTEGRITY,
-            UNAVAILABLE: ExitCode.UNAVAILABLE,
-            "gaps": ExitCode.GAPS,
-        }.get(self.status, ExitCode.OK)
+    warnings: list[str] = field(default_factory=list)
+    """What is odd but harms no copy: keys the layout does not name."""
+    status: str = OK
+    """ok, gaps, corrupt, unavailable or not-found."""
+    exit_code: ExitCode = ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +62,7 @@ class VerifyReport:
             "stores": self.stores,
             "rows": [{"kind": r.kind, "name": r.name, "cells": r.cells} for r in self.rows],
             "problems": self.problems,
+            "warnings": self.warnings,
         }
 
 
@@ -74,15 +72,19 @@ class _Store:
     def __init__(self, target: Target, repo: str, grants: bool, tick: Callable[[], None]):
         self.url, self.store, self.repo, self.tick = target.store.url, target.store, repo, tick
         self.problems: list[str] = []
+        self.unexpected: list[str] = []
         self.entries: dict[str, Entry] = {}
-        self.down: str | None = None
+        self.down: ContinuityError | None = None
         self.decoded: dict[str, object] = {}
         self.status: dict[str, str] = {}
+        self.corrupt_tags: set[str] = set()
+        """Tags whose newest move here does not verify: a reader of this store fails on it."""
+        self.skewed = False
         try:
             self.entries, unexpected = list_entries(self.store, repo, grants)
-            self.problems += [f"{self.url}: {k}: not an object of the layout" for k in unexpected]
+            self.unexpected = [f"{self.url}: {k}: not an object of the layout" for k in unexpected]
         except ContinuityError as exc:
-            self.down = str(exc)
+            self.down = exc
 
     def check(self, key: str, manifest: Manifest | None = None) -> str:
         """The status of one object here, read and verified at most once."""
@@ -111,18 +113,27 @@ class _Store:
             return UNAVAILABLE
 
     def heads(self) -> dict[str, Entry]:
-        """Each tag's newest event here that verifies; events dated ahead are reported."""
+        """Each tag's newest move here, as a reader resolves it: events dated ahead of the
+        clock are left out (and reported); a newest move that does not verify makes the tag
+        corrupt here, as readers do not fall back to an older one."""
         heads: dict[str, Entry] = {}
+        seen: set[str] = set()
         for entry in sorted((e for e in self.entries.values() if e.kind == "tag"), key=_newest):
-            if entry.name in heads:
+            if entry.name in seen:
                 continue
             if entry.ahead_of_clock:
+                self.skewed = True
                 self.problems.append(
-                    f"{self.url}: {entry.key}: tag {entry.name!r} has an event dated ahead of "
-                    "this machine's clock; readers ignore it"
+                    f"{self.url}: {entry.key}: tag {entry.name!r} has a move dated ahead of "
+                    "this machine's clock; readers ignore it until then"
                 )
-            elif self.check(entry.key) == OK:
+                continue
+            seen.add(entry.name)
+            status = self.check(entry.key)
+            if status == OK:
                 heads[entry.name] = entry
+            elif status == CORRUPT:
+                self.corrupt_tags.add(entry.name)
         return heads
 
 
@@ -140,41 +151,84 @@ def verify(
     tick: Callable[[], None] = lambda: None,
 ) -> VerifyReport:
     """Check every store: the tags (``tag`` alone, when given), the versions they point at
-    (``every``: every version and tag event any store holds), and with ``grants`` the grant
-    snapshots."""
+    (``every``: every version, tag event and pack any store holds), and with ``grants`` the
+    grant snapshots."""
     with ThreadPoolExecutor(max(1, len(targets))) as pool:
         sides = list(pool.map(lambda t: _Store(t, repo, grants, tick), targets))
         report = VerifyReport(repo, [s.url for s in sides])
         heads = list(pool.map(lambda s: {} if s.down else s.heads(), sides))
-        names = {tag} if tag else {n for h in heads for n in h}
+        names = {tag} if tag else {n for h in heads for n in h} | _corrupt_tags(sides)
         digests = _tag_rows(report, sides, heads, sorted(names))
+        pointed = set(digests)
         if every:
             events = _union(sides, "tag")
             digests |= {_event_digest(sides, key) for key in events} - {None}
             digests |= {e.name for s in sides for e in s.entries.values() if e.kind == "manifest"}
         manifests = {d: _intact_manifest(sides, d) for d in sorted(digests)}
+        lost: list[str] = []
         for digest, manifest in manifests.items():
             statuses = pool.map(_version(digest, manifest), sides)
             cells = dict(zip(report.stores, statuses, strict=True))
             report.rows.append(Row("version", f"sha256:{digest}", cells))
+            if manifest is None and digest in pointed and set(cells.values()) == {MISSING}:
+                lost.append(
+                    f"version sha256:{digest}, which a tag points at, is on no store: it is "
+                    "lost (restore its objects from the buckets' versioning)"
+                )
         if every:
             for key in sorted(events):
                 report.rows.append(Row("event", key, _cells(pool, sides, key)))
+            named = {m.pack.sha256 for m in manifests.values() if m is not None}
+            for key in sorted(k for k in _union(sides, "pack") if k.rsplit("/", 1)[1] not in named):
+                report.rows.append(Row("pack", key, _cells(pool, sides, key, held_only=True)))
         if grants:
             for key in sorted(_union(sides, "grant")):
                 report.rows.append(Row("grant", key, _cells(pool, sides, key)))
     for side in sides:
         if side.down is not None:
-            report.problems.append(side.down)
+            report.problems.append(str(side.down))
         report.problems += side.problems
+        report.warnings += side.unexpected
+    report.problems += lost
+    _conclude(report, sides, lost=bool(lost), tag=tag)
     return report
+
+
+def _conclude(report: VerifyReport, sides: list[_Store], *, lost: bool, tag: str | None) -> None:
+    """The status and exit code: the gravest thing found."""
+    cells = {c for row in report.rows for c in row.cells.values()}
+    codes = [s.down.exit_code for s in sides if s.down is not None]
+    if CORRUPT in cells or lost:
+        codes.append(ExitCode.INTEGRITY)
+    if UNAVAILABLE in cells:
+        codes.append(ExitCode.UNAVAILABLE)
+    found = any(c not in (MISSING, ABSENT) for c in cells)
+    if found and (cells & set(GAPS) or any(s.skewed for s in sides)):
+        codes.append(ExitCode.GAPS)
+    if not codes and not found:
+        codes.append(ExitCode.NOT_FOUND)
+        what = f"tag {tag!r} of {report.repo!r}" if tag else f"repository {report.repo!r}"
+        report.problems.append(
+            f"{what}: nothing on any store; check the repository name and the store URLs"
+        )
+    report.exit_code = gravest(codes)
+    report.status = {
+        ExitCode.OK: OK,
+        ExitCode.GAPS: "gaps",
+        ExitCode.INTEGRITY: CORRUPT,
+        ExitCode.NOT_FOUND: "not-found",
+    }.get(report.exit_code, UNAVAILABLE)
+
+
+def _corrupt_tags(sides: list[_Store]) -> set[str]:
+    return {name for s in sides for name in s.corrupt_tags}
 
 
 def _tag_rows(
     report: VerifyReport, sides: list[_Store], heads: list[dict[str, Entry]], names: list[str]
 ) -> set[str]:
-    """A row per tag: is each store's value the newest move any store has? Returns the
-    digests the tags point at."""
+    """A row per tag: is each store's value the newest move any store has, and readable?
+    Returns the digests the tags point at."""
     digests: set[str] = set()
     for name in names:
         newest = max((h[name].time_ns for h in heads if name in h), default=None)
@@ -182,6 +236,8 @@ def _tag_rows(
         for side, head in zip(sides, heads, strict=True):
             if side.down is not None:
                 cells[side.url] = UNAVAILABLE
+            elif name in side.corrupt_tags:
+                cells[side.url] = CORRUPT
             elif name not in head:
                 cells[side.url] = MISSING
             else:
@@ -230,5 +286,15 @@ def _version(digest: str, manifest: Manifest | None) -> Callable[[_Store], str]:
     return cell
 
 
-def _cells(pool: ThreadPoolExecutor, sides: list[_Store], key: str) -> dict[str, str]:
-    return dict(zip((s.url for s in sides), pool.map(lambda s: s.check(key), sides), strict=True))
+def _cells(
+    pool: ThreadPoolExecutor, sides: list[_Store], key: str, *, held_only: bool = False
+) -> dict[str, str]:
+    """Each store's status of one object; with ``held_only`` a store without it is ``-``, not
+    a gap (a pack no manifest names is copied nowhere)."""
+
+    def cell(side: _Store) -> str:
+        if held_only and side.down is None and key not in side.entries:
+            return ABSENT
+        return side.check(key)
+
+    return dict(zip((s.url for s in sides), pool.map(cell, sides), strict=True))
