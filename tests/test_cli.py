@@ -11,7 +11,7 @@ import pytest
 from atlas_continuity.runtime.errors import BadInput, ExitCode
 from atlas_continuity.runtime.redact import redact
 
-from .helpers import cli, stores
+from .helpers import cli, read_tree, stores
 
 
 def test_help_imports_no_cloud_sdk_pulumi_or_progress_bar():
@@ -183,3 +183,40 @@ def test_a_command_past_its_deadline_stops_calling_stores(tmp_path, small_dir, m
     assert time.monotonic() - started < 3
     assert r.code == ExitCode.UNAVAILABLE, r.err
     assert "--deadline passed" in r.err
+
+
+def test_an_unwritable_job_summary_costs_one_warning_not_the_result(
+    make_store, small_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    summary = tmp_path / "no-such-folder" / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    url = make_store("file")
+    warning = (
+        f"job summary not written to {summary} ($GITHUB_STEP_SUMMARY): No such file or directory"
+    )
+
+    pushed = cli("push", small_dir, *stores(url))
+    assert pushed.code == 0, pushed.err
+    assert pushed.out.startswith("sha256:")
+    pulled = cli("pull", tmp_path / "out", *stores(url))
+    assert pulled.code == 0, pulled.err
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
+    drilled = cli("drill", *stores(url))
+    assert drilled.code == 0, drilled.err
+    assert f"{url}: restores;" in drilled.out
+    for r in (pushed, pulled, drilled):
+        assert r.err.count(f"warning: {warning}") == 1, r.err
+        assert r.err.count(f"::warning title=atlas-continuity::{warning}") == 1, r.err
+
+
+def test_the_job_summary_warning_is_given_once(tmp_path, monkeypatch, caplog):
+    from atlas_continuity.runtime.cli import Output
+
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))  # a folder: not a file to append to
+    out = Output(as_json=False)
+    out.summary("one")
+    out.summary("two")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"job summary not written to {tmp_path} ($GITHUB_STEP_SUMMARY): Is a directory"
+    ]

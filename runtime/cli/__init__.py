@@ -64,6 +64,7 @@ class Output:
         self.github = os.environ.get("GITHUB_ACTIONS") == "true"
         self.show_progress = not (as_json or quiet)
         """A progress bar may be drawn (and is, on a terminal only): not for machines."""
+        self._summary_failed = False
 
     def warn(self, message: str) -> None:
         from ..redact import redact
@@ -85,13 +86,23 @@ class Output:
 
     def summary(self, markdown: str) -> None:
         """Add ``markdown`` to the job's summary page where the CI offers one (GitHub Actions'
-        $GITHUB_STEP_SUMMARY); elsewhere nothing."""
+        $GITHUB_STEP_SUMMARY); elsewhere nothing.
+
+        The summary is a copy of the result, never the result: a file that cannot be written
+        costs one warning, not the command's output or its exit code."""
         from ..redact import redact
 
         path = os.environ.get("GITHUB_STEP_SUMMARY")
-        if path:
+        if not path or self._summary_failed:
+            return
+        try:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(redact(markdown) + "\n")
+        except OSError as exc:
+            self._summary_failed = True
+            self.warn(
+                f"job summary not written to {path} ($GITHUB_STEP_SUMMARY): {exc.strerror or exc}"
+            )
 
 
 def _escape_annotation(message: str) -> str:
