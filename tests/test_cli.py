@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -220,3 +221,49 @@ def test_the_job_summary_warning_is_given_once(tmp_path, monkeypatch, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         f"job summary not written to {tmp_path} ($GITHUB_STEP_SUMMARY): Is a directory"
     ]
+
+
+FORGED = "a\nb\x1b[31mred\x1b]0;title\x07"
+"""A name that would start a line of its own, recolour the terminal and retitle it."""
+
+
+def _assert_escaped(err: str, name: str = FORGED) -> None:
+    assert not any(c in err for c in "\x1b\x07\r"), err
+    assert not any(line.startswith("b") for line in err.splitlines()), err
+    assert name.encode("unicode_escape").decode().replace("\\n", "\\x0a") in err
+
+
+def test_warnings_show_a_stores_key_names_escaped(make_store, small_dir, monkeypatch):
+    from atlas_continuity.runtime import layout
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    planted = Path(url.removeprefix("file://")) / layout.repo_prefix("app") / FORGED
+    planted.write_text("")
+    r = cli("verify", *stores(url))
+    assert "::warning title=atlas-continuity::" in r.err
+    _assert_escaped(r.err)
+
+
+def test_usage_errors_show_arguments_escaped():
+    r = cli("tags", FORGED)
+    assert r.code == ExitCode.USAGE
+    _assert_escaped(r.err)
+
+
+def test_log_lines_and_tracebacks_are_escaped_line_by_line():
+    import logging
+
+    from atlas_continuity.runtime.cli import _Formatter
+
+    try:
+        raise ValueError(f"boom {FORGED}")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("t", logging.ERROR, __file__, 1, "key %s", (FORGED,), exc_info)
+    lines = _Formatter("%(levelname)s: %(message)s").format(record).splitlines()
+    escaped = "a\\x0ab\\x1b[31mred\\x1b]0;title\\x07"
+    assert lines[0] == f"error: key {escaped}"
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[-1] == f"ValueError: boom {escaped}"
