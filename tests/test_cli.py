@@ -84,6 +84,13 @@ def test_invalid_tag_and_repo_names(make_store, small_dir):
         ("s3://user:hunter2@bucket/x", "hunter2"),
         ("X-Amz-Security-Token=FQoGZXIvYXdz&X-Amz-Signature=deadbeef", "FQoGZXIvYXdz"),
         ("Authorization: Bearer eyJhbGciOi", "eyJhbGciOi"),
+        # A URL inside a query is percent-encoded once, or twice by a careful hand.
+        ("s3://b/pre?endpoint=http%3A%2F%2Fu%3Ahunter2%40127.0.0.1%3A1", "hunter2"),
+        ("s3://b/pre?endpoint=http%253A%252F%252Fu%253Ahunter2%2540127.0.0.1", "hunter2"),
+        ("azureblob://c/pre?endpoint=http://127.0.0.1:1/acct%3Fsig%3DSECRET7", "SECRET7"),
+        ("azureblob://c/p?endpoint=http%3A%2F%2Fh%2Fa%3Fsv%3D1%26sig%3DSECRET7%26x", "SECRET7"),
+        ("endpoint=http%253A%252F%252Fh%252Fa%253Fsig%253DSECRET7", "SECRET7"),
+        ("http://u:pa%40ss%2Fword@host/x", "ss%2Fword"),
     ],
 )
 def test_secrets_are_redacted(text, secret):
@@ -94,17 +101,39 @@ def test_secrets_are_redacted(text, secret):
 def test_redaction_keeps_what_is_not_secret():
     text = "s3://b/x?region=us-east-1&monkey=banana key_id=7"
     assert redact(text) == text
+    encoded = "s3://b/x?endpoint=https%3A%2F%2Fhost%3A443%2Fp%3Fmonkey%3D1 and https://h:1/a"
+    assert redact(encoded) == encoded
     # A Pulumi type token names the module, not a header (the offline plan prints them).
     token = "azure-native:authorization:RoleAssignment  atlas-ci-access"
     assert redact(token) == token
     assert "s3cr3t" not in redact("{'Authorization': 's3cr3t'}")
 
 
-def test_secret_in_a_store_url_never_reaches_the_output(make_store, small_dir):
-    url = "azureblob://c/x?storage_account=a&sig=TOPSECRET"
-    r = cli("push", small_dir, *stores(url), "--json")
-    assert r.code == ExitCode.BAD_INPUT
-    assert "TOPSECRET" not in r.out + r.err
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("azureblob://c/x?storage_account=a&sig=TOPSECRET", "TOPSECRET"),
+        ("s3://b/pre?endpoint=http%3A%2F%2Fu%3Ahunter2%40127.0.0.1%3A1", "hunter2"),
+        ("s3://b/pre?endpoint=http%253A%252F%252Fu%253Ahunter2%2540127.0.0.1", "hunter2"),
+        ("azureblob://c/pre?endpoint=http://127.0.0.1:1/acct%3Fsig%3DSECRET7", "SECRET7"),
+        ("s3://AKIDUSER:hunter2@b/pre", "hunter2"),
+        ("s3://ghp_TOKENASUSER@b/pre", "ghp_TOKENASUSER"),
+        ("file://u:hunter2@host/srv/store", "hunter2"),
+    ],
+)
+def test_secret_in_a_store_url_never_reaches_the_output(
+    url, secret, small_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # file://u:p@host/x was once a folder u:p@host below this one
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    for args in (["push", small_dir, *stores(url)], ["grant", "status", "--store", url]):
+        r = cli(*args, "--json")
+        assert r.code == ExitCode.BAD_INPUT, r.err
+        assert "credentials never go in a store URL" in r.err
+        assert secret not in r.out + r.err
+        assert not summary.exists() or secret not in summary.read_text()
 
 
 def test_reference_docs_are_generated_from_the_code():

@@ -10,7 +10,11 @@ import pytest
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 from atlas_continuity.runtime.config import config_path, load_env, repo_block
 from atlas_continuity.runtime.errors import BadInput
-from atlas_continuity.runtime.stores.url import check_prefix, format_store_url, parse_store_url
+from atlas_continuity.runtime.stores.url import (
+    check_prefix,
+    format_store_url,
+    parse_store_url,
+)
 from devtools.emulators import ROOT
 
 CANONICAL = [
@@ -143,3 +147,63 @@ def test_every_documented_store_url_keeps_the_contract(where, url):
         f"{where}: {url} uses prefix {parsed.prefix!r}, not the components' {DEFAULT_PREFIX!r}: "
         "a grant or registry URL outside what the components provision"
     )
+
+
+# --- credentials ------------ ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "reason"),
+    [
+        ("s3://AKIDUSER:hunter2@b/pre", "hunter2", "a user name or password"),
+        ("s3://ghp_TOKENASUSER@b/pre", "ghp_TOKENASUSER", "a user name or password"),
+        ("s3://t0k3n%40b/pre", "t0k3n", "a user name or password"),
+        ("file://u:hunter2@host/srv/store", "hunter2", "a user name or password"),
+        ("azureblob://c/pre?storage_account=a&sig=SECRET7", "SECRET7", "'sig' is a credential"),
+        ("s3://b/pre?X-Amz-Signature=SECRET7", "SECRET7", "'X-Amz-Signature' is a credential"),
+        (
+            "s3://b/pre?endpoint=http://u:hunter2@127.0.0.1:1",
+            "hunter2",
+            "'endpoint' carries a user name or password",
+        ),
+        (
+            "s3://b/pre?endpoint=http%3A%2F%2Fu%3Ahunter2%40127.0.0.1%3A1",
+            "hunter2",
+            "'endpoint' carries a user name or password",
+        ),
+        (
+            "s3://b/pre?endpoint=http%253A%252F%252Fu%253Ahunter2%2540127.0.0.1",
+            "hunter2",
+            "'endpoint' carries a user name or password",
+        ),
+        (
+            "azureblob://c/pre?endpoint=http://127.0.0.1:1/acct%3Fsig%3DSECRET7",
+            "SECRET7",
+            "'endpoint' carries the secret parameter 'sig'",
+        ),
+        (
+            "azureblob://c/pre?endpoint=http://127.0.0.1:1/acct%253Fsv%253D1%2526sig%253DSECRET7",
+            "SECRET7",
+            "'endpoint' carries the secret parameter 'sig'",
+        ),
+    ],
+)
+def test_a_store_url_carrying_credentials_is_refused_without_quoting_them(url, secret, reason):
+    with pytest.raises(BadInput, match="credentials never go in a store URL") as refused:
+        parse_store_url(url)
+    message = str(refused.value)
+    assert reason in message
+    assert secret not in message
+    assert "SDK finds them in its own chain" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://b/pre?endpoint=http://127.0.0.1:9000/path%3Fregion%3Dx",
+        "azureblob://c/p?endpoint=https://acct.blob.core.windows.net/?comp=list",
+        "file:///srv/mirror@2024/store",
+    ],
+)
+def test_urls_without_credentials_are_not_mistaken_for_some(url):
+    parse_store_url(url)

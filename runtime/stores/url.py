@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
 
 from .. import layout
 from ..errors import BadInput
-from ..redact import redact
+from ..redact import SECRET_PARAMS, redact
 
 CLOUD_SCHEMES = ("s3", "gs", "azureblob")
 """Schemes whose URL names a bucket (or container) and a prefix inside it."""
@@ -24,6 +24,12 @@ PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 prefix can be embedded verbatim in an IAM resource ARN, a CEL condition and an Azure ABAC
 expression without quoting: no wildcard, no quote, no space."""
 PREFIX_MAX = 512
+
+CREDENTIALS_GO_ELSEWHERE = (
+    "credentials never go in a store URL: each store's SDK finds them in its own chain "
+    "(environment variables, a profile, a workload or managed identity; for Azure also "
+    "AZURE_STORAGE_CONNECTION_STRING)"
+)
 
 
 def check_prefix(prefix: str | None, where: str = "store URL") -> str:
@@ -109,8 +115,20 @@ def parse_store_url(url: str) -> StoreURL:
         )
     if parts.fragment:
         raise BadInput(f"malformed store URL {display!r}: fragments (#...) are not allowed")
+    # Checked before anything else is said about the URL: no message may quote a credential.
+    if "@" in unquote(parts.netloc):
+        raise BadInput(f"{_bare(parts)}: a user name or password; {CREDENTIALS_GO_ELSEWHERE}")
     params: dict[str, str] = {}
     for key, value in params_list:
+        if key.lower() in SECRET_PARAMS:
+            raise BadInput(
+                f"{_bare(parts)}: parameter {key!r} is a credential; {CREDENTIALS_GO_ELSEWHERE}"
+            )
+        carried = _credential_in(value)
+        if carried:
+            raise BadInput(
+                f"{_bare(parts)}: parameter {key!r} carries {carried}; {CREDENTIALS_GO_ELSEWHERE}"
+            )
         if key in params:
             raise BadInput(f"malformed store URL {display!r}: parameter {key!r} given twice")
         params[key] = value
@@ -125,13 +143,40 @@ def parse_store_url(url: str) -> StoreURL:
         bucket = unquote(parts.netloc)
         if not bucket:
             raise BadInput(f"malformed store URL {display!r}: no bucket or container name")
-        if "@" in bucket or ":" in bucket:
+        if ":" in bucket:
             raise BadInput(
-                f"malformed store URL {display!r}: credentials and ports do not belong in the "
-                "URL; use the SDK's credential chain and the endpoint= parameter"
+                f"malformed store URL {display!r}: a port does not belong in the bucket's "
+                "place; give a store's address with the endpoint= parameter"
             )
         prefix = check_prefix(path, f"store URL {display!r}")
     return StoreURL(scheme=scheme, bucket=bucket, prefix=prefix, params=params, display=display)
+
+
+def _bare(parts: SplitResult) -> str:
+    """The URL without its query and user name or password: what a message about a credential
+    in it may quote."""
+    return f"store URL {parts.scheme}://{unquote(parts.netloc).rpartition('@')[2]}{parts.path}"
+
+
+def _credential_in(value: str) -> str | None:
+    """What credential ``value``, when it is a URL (an endpoint), carries: a user name or
+    password, or a secret parameter; None if none. It is decoded as often as it was encoded
+    (a URL inside a query is encoded once, and a user may have encoded it once more)."""
+    while True:  # each pass decodes, so the value shrinks until nothing is left to decode
+        try:
+            parts = urlsplit(value)
+            names = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+        except ValueError:  # not a URL: nothing of a URL's to carry
+            return None
+        if "@" in parts.netloc:
+            return "a user name or password"
+        secret = next((k for k in names if k.lower() in SECRET_PARAMS), None)
+        if secret:
+            return f"the secret parameter {secret!r}"
+        decoded = unquote(value)
+        if decoded == value:
+            return None
+        value = decoded
 
 
 def format_store_url(
