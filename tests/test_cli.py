@@ -296,3 +296,45 @@ def test_log_lines_and_tracebacks_are_escaped_line_by_line():
     assert lines[0] == f"error: key {escaped}"
     assert lines[1] == "Traceback (most recent call last):"
     assert lines[-1] == f"ValueError: boom {escaped}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["push", "DIR"], ["pull", "OUT"], ["tags"], ["show"], ["verify"], ["sync"], ["drill"]],
+)
+def test_one_store_given_twice_is_refused_by_every_command(command, tmp_path, small_dir):
+    store = tmp_path / "store"
+    store.mkdir()
+    args = [{"DIR": small_dir, "OUT": tmp_path / "out"}.get(a, a) for a in command]
+    r = cli(*args, *stores(store.as_uri(), f"{store.as_uri()}/"))
+    assert r.code == ExitCode.BAD_INPUT, r.err
+    assert f"{store.as_uri()} and {store.as_uri()}/ are the same store" in r.err
+    assert list(store.iterdir()) == [] and not (tmp_path / "out").exists()
+
+
+def test_one_store_given_twice_in_atlas_hcl_is_refused(tmp_path, small_dir):
+    from atlas_continuity.runtime.config import repo_block
+
+    primary = "s3://b/atlas?region=us-east-1"
+    config = tmp_path / "atlas.hcl"
+    block = repo_block("app", ["gs://c/atlas", "s3://b/atlas/"], url=primary)
+    config.write_text('env "prod" {\n  migration {\n' + block + "  }\n}\n")
+    r = cli("push", small_dir, "--config", f"file://{config}", "--env", "prod")
+    assert r.code == ExitCode.BAD_INPUT
+    assert f"{primary} and s3://b/atlas/ are the same store" in r.err
+
+
+@pytest.mark.parametrize("action", ["save", "restore", "status"])
+def test_one_grant_cache_given_twice_is_refused(action, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "grant").write_text("{}")
+    grant = ["grant", action, "--state-dir", state]
+    cache = (tmp_path / "cache").as_uri()
+    r = cli(*grant, "--cache-dir", "cache", "--store", cache)
+    assert r.code == ExitCode.BAD_INPUT, r.err
+    assert f"--cache-dir cache and {cache} are the same store" in r.err
+    r = cli(*grant, "--store", "gs://b/atlas", "--store", "gs://b/atlas/")
+    assert r.code == ExitCode.BAD_INPUT and "are the same store" in r.err
+    assert not (tmp_path / "cache").exists()

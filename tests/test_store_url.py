@@ -12,6 +12,7 @@ from atlas_continuity.runtime.config import config_path, load_env, repo_block
 from atlas_continuity.runtime.errors import BadInput
 from atlas_continuity.runtime.stores.url import (
     check_prefix,
+    distinct_stores,
     format_store_url,
     parse_store_url,
 )
@@ -149,7 +150,7 @@ def test_every_documented_store_url_keeps_the_contract(where, url):
     )
 
 
-# --- credentials ------------ ------------------------------------------------------------------
+# --- credentials and identity ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -207,3 +208,56 @@ def test_a_store_url_carrying_credentials_is_refused_without_quoting_them(url, s
 )
 def test_urls_without_credentials_are_not_mistaken_for_some(url):
     parse_store_url(url)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("file:///x/a", "file:///x/a/"),
+        ("file:///x/a", "file:///x//a"),
+        ("s3://b/pre?region=us-east-1", "s3://b/pre/"),
+        ("s3://b/pre", "s3://b//pre/?profile=ci&region=eu-west-1"),
+        (
+            "s3://b/pre?region=us-east-1&endpoint=http://h:9000",
+            "s3://b/pre/?endpoint=HTTP://H:9000/&region=us-east-1",
+        ),
+        (
+            "azureblob://c/p?storage_account=a&endpoint=https://a.blob.core.windows.net",
+            "azureblob://c/p?endpoint=https://a.blob.core.windows.net:443/&storage_account=a",
+        ),
+        ("gs://b/pre", "gs://b/pre/"),
+    ],
+)
+def test_one_store_spelled_two_ways_has_one_identity(a, b):
+    assert parse_store_url(a).identity == parse_store_url(b).identity
+    with pytest.raises(BadInput, match="are the same store: give each store once"):
+        distinct_stores([a, b])
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("file:///x/a", "file:///x/a/b"),
+        ("s3://b/pre", "s3://b/pre2"),
+        ("s3://b/pre", "gs://b/pre"),
+        ("s3://b/pre", "s3://c/pre"),
+        ("s3://b/pre?endpoint=http://h:9000", "s3://b/pre?endpoint=http://h:9001"),
+        ("s3://b/pre", "s3://b/pre?endpoint=http://h:9000"),
+        ("azureblob://c/p?storage_account=a", "azureblob://c/p?storage_account=b"),
+    ],
+)
+def test_different_stores_have_different_identities(a, b):
+    assert parse_store_url(a).identity != parse_store_url(b).identity
+    assert [u.display for u in distinct_stores([a, b])] == [a, b]
+
+
+def test_a_folder_and_a_link_to_it_are_one_store(tmp_path):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "store")
+    with pytest.raises(BadInput, match="same store"):
+        distinct_stores([(tmp_path / "store").as_uri(), (tmp_path / "link").as_uri()])
+
+
+def test_the_same_url_twice_is_named_once():
+    with pytest.raises(BadInput, match=r"^gs://b/pre is given twice: give each store once$"):
+        distinct_stores(["gs://b/pre", "gs://b/pre"])

@@ -7,8 +7,9 @@ what it provisions is exactly what the runtime reads. Nothing here imports a clo
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
 
@@ -24,6 +25,9 @@ PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 prefix can be embedded verbatim in an IAM resource ARN, a CEL condition and an Azure ABAC
 expression without quoting: no wildcard, no quote, no space."""
 PREFIX_MAX = 512
+
+ACCESS_PARAMS = frozenset({"region", "profile"})
+"""Parameters that say how to reach or sign for a store, not which store it is."""
 
 CREDENTIALS_GO_ELSEWHERE = (
     "credentials never go in a store URL: each store's SDK finds them in its own chain "
@@ -91,6 +95,52 @@ class StoreURL:
     def format(self) -> str:
         """The URL again, in canonical form: ``parse_store_url(u.format()) == u``."""
         return format_store_url(self.scheme, self.bucket, self.prefix, self.params)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """Which store this is, however the URL spells it: the scheme, the bucket, the prefix
+        and the parameters that locate it (an endpoint, an account; not a region or a
+        profile); for a folder, its absolute path with links resolved."""
+        if self.scheme == "file":
+            return (self.scheme, os.path.realpath(os.path.expanduser(self.prefix)))
+        where = sorted(
+            (k, _endpoint_identity(v) if k == "endpoint" else v)
+            for k, v in self.params.items()
+            if k not in ACCESS_PARAMS
+        )
+        return (self.scheme, self.bucket, self.prefix, *(f"{k}={v}" for k, v in where))
+
+
+def _endpoint_identity(endpoint: str) -> str:
+    """``endpoint`` as compared: scheme and host in lower case, no default port, no final /."""
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError:  # refused when the store opens; compared as given until then
+        return endpoint
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def distinct_stores(urls: Sequence[str], names: Sequence[str] | None = None) -> list[StoreURL]:
+    """Parse ``urls``; BadInput naming the pair when two of them are one store, spelled alike
+    or not: one store counted as two would report a copy that does not exist. ``names`` says
+    how the user gave each (a --cache-dir folder), when not as the URL itself."""
+    parsed = [parse_store_url(url) for url in urls]
+    shown = list(names) if names is not None else [u.display for u in parsed]
+    seen: dict[tuple[str, ...], int] = {}
+    for i, url in enumerate(parsed):
+        first = seen.setdefault(url.identity, i)
+        if first != i:
+            same = (
+                f"{shown[i]} is given twice"
+                if shown[first] == shown[i]
+                else f"{shown[first]} and {shown[i]} are the same store"
+            )
+            raise BadInput(f"{same}: give each store once")
+    return parsed
 
 
 def parse_store_url(url: str) -> StoreURL:
