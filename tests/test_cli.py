@@ -338,3 +338,78 @@ def test_one_grant_cache_given_twice_is_refused(action, tmp_path, monkeypatch):
     r = cli(*grant, "--store", "gs://b/atlas", "--store", "gs://b/atlas/")
     assert r.code == ExitCode.BAD_INPUT and "are the same store" in r.err
     assert not (tmp_path / "cache").exists()
+
+
+# What a missing folder is to each command, and a missing bucket: one and the same.
+def _missing_bucket(emulators) -> str:
+    return f"s3://no-such-bucket/atlas?region=us-east-1&endpoint={emulators['s3'].endpoint}"
+
+
+MISSING_STORE_COMMANDS = [
+    ["pull", "OUT"],
+    ["pull", "OUT", "--dry-run"],
+    ["tags"],
+    ["show"],
+    ["verify"],
+    ["sync"],
+    ["sync", "--dry-run"],
+    ["drill"],
+]
+
+
+@pytest.mark.parametrize("command", MISSING_STORE_COMMANDS)
+@pytest.mark.parametrize("role", ["primary", "backup"])
+def test_a_missing_folder_is_met_as_a_missing_bucket(
+    command, role, make_store, emulators, tmp_path, small_dir
+):
+    present = make_store("file")
+    assert cli("push", small_dir, *stores(present)).code == 0
+    missing_folder = tmp_path / "typo"
+    results = []
+    for missing in (missing_folder.as_uri(), _missing_bucket(emulators)):
+        args = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+        plan = stores(missing, present) if role == "primary" else stores(present, missing)
+        r = cli(*args, *plan)
+        results.append((r.code, "does not exist" in r.out + r.err))
+    assert results[0] == results[1]
+    assert not missing_folder.exists()
+
+
+def test_a_missing_folder_alone_is_bad_input_and_stays_missing(tmp_path):
+    missing = tmp_path / "typo"
+    r = cli("pull", tmp_path / "out", *stores(missing.as_uri()))
+    assert r.code == ExitCode.BAD_INPUT
+    assert f"folder {str(missing)!r} does not exist" in r.err
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("action", ["restore", "status"])
+def test_a_missing_grant_store_folder_is_met_as_a_missing_bucket(action, emulators, tmp_path, home):
+    home.fresh()
+    missing_folder = tmp_path / "typo"
+    folder, bucket = (
+        cli("grant", action, "--store", url)
+        for url in (missing_folder.as_uri(), _missing_bucket(emulators))
+    )
+    assert folder.code == bucket.code
+    for r in (folder, bucket):
+        assert "does not exist" in r.err + r.out, r.err
+    assert not missing_folder.exists()
+
+
+def test_push_and_grant_save_start_a_new_folder_store_and_a_cache_folder_may_be_missing(
+    tmp_path, small_dir, home
+):
+    new_store = tmp_path / "new" / "store"
+    assert cli("push", small_dir, *stores(new_store.as_uri())).code == 0
+    assert cli("pull", tmp_path / "out", *stores(new_store.as_uri())).code == 0
+
+    state = home.fresh() / ".atlas"
+    state.mkdir()
+    (state / "grant").write_text("{}")
+    grant_store, cache = (tmp_path / "grant-store").as_uri(), tmp_path / "cache"
+    nothing_cached = cli("grant", "restore", "--cache-dir", cache)
+    assert nothing_cached.code == ExitCode.NOT_FOUND, nothing_cached.err
+    assert cli("grant", "save", "--cache-dir", cache, "--store", grant_store).code == 0
+    assert cli("grant", "status", "--store", grant_store).code == 0
+    assert cache.is_dir()

@@ -117,7 +117,7 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
     directory = _default_dir(args.dir, env)
     mdir = atlas_sum.read_dir(directory, dir_format)
     with (
-        open_targets(plan, store_settings(args)) as targets,
+        open_targets(plan, store_settings(args, create_store=True)) as targets,
         progress("pushing", len(targets), out.show_progress, unit="store") as tick,
     ):
         report = push(
