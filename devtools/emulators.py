@@ -76,12 +76,12 @@ class Emulator:
             ):
                 return self
             time.sleep(0.05)
+        why = self.output()  # read before stop(), which removes the log
         self.stop()
-        raise RuntimeError(
-            f"{self.name} did not listen on {self.port} in {timeout}s:\n{self.output()}"
-        )
+        raise RuntimeError(f"{self.name} did not listen on {self.port} in {timeout}s:\n{why}")
 
     def output(self) -> str:
+        """The tail of what the server printed, to say why it did not start (until stop())."""
         return Path(self.log_path).read_text(errors="replace")[-4000:]
 
     def kill(self) -> None:

@@ -123,7 +123,7 @@ def repo_block(name: str, backups: list[str], url: str | None = None) -> str:
 
 def store_plan(primary: str | None, backups: list[str], from_config: AtlasEnv | None) -> StorePlan:
     """Each flag wins over its atlas.hcl attribute (--primary over url, --backup over backup);
-    at least one store must remain."""
+    at least one store must remain, each given once."""
     if from_config is not None:
         primary = primary or from_config.primary
         backups = backups or list(from_config.backups)
@@ -133,6 +133,7 @@ def store_plan(primary: str | None, backups: list[str], from_config: AtlasEnv | 
             "no stores: give --primary/--backup, or --config with migration.repo "
             "{ url, backup } in the selected env"
         )
+    plan.check()
     return plan
 
 

@@ -10,32 +10,52 @@ import re
 
 MASK = "REDACTED"
 
-_SECRET_PARAMS = (
-    "sig",
-    "signature",
-    "x-amz-signature",
-    "x-amz-credential",
-    "x-amz-security-token",
-    "x-goog-signature",
-    "x-goog-credential",
-    "token",
-    "access_token",
-    "sas",
-    "sas_token",
-    "password",
-    "secret",
-    "key",
-    "accountkey",
-    "sharedaccesssignature",
-    "client_secret",
+SECRET_PARAMS = frozenset(
+    {
+        "sig",
+        "signature",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-goog-signature",
+        "x-goog-credential",
+        "token",
+        "access_token",
+        "sas",
+        "sas_token",
+        "password",
+        "secret",
+        "key",
+        "accountkey",
+        "sharedaccesssignature",
+        "client_secret",
+    }
 )
-# A secret parameter starts the text or follows a separator: "monkey=1" keeps its value.
+"""Query and connection-string parameters whose value is a credential (compared lower-case)."""
+
+
+def _written_or_encoded(chars: str) -> str:
+    """One of ``chars`` as written, or percent-encoded once or more: a URL inside a URL's
+    query is encoded once (``@`` is ``%40``), a URL inside that twice (``%2540``)."""
+    codes = "|".join(f"{ord(c):02X}" for c in chars)
+    return f"(?:[{re.escape(chars)}]|%(?:25)*(?:{codes}))"
+
+
+_COLON, _SLASH, _AT, _EQUALS = map(_written_or_encoded, ":/@=")
+_BEFORE_PARAM = _written_or_encoded("?&;,\"'( \t\r\n")
+_VALUE_END = _written_or_encoded("&;,\"') \t\r\n")
+_NAMES = "|".join(re.escape(p) for p in sorted(SECRET_PARAMS))
+# A secret parameter starts the text or follows a separator ("monkey=1" keeps its value), and
+# its value runs to the next one.
 _QUERY_SECRET = re.compile(
-    r"(?i)(?P<k>(?:^|(?<=[?&;,\s\"'(]))(?:"
-    + "|".join(re.escape(p) for p in _SECRET_PARAMS)
-    + r")=)[^&;,\s\"')]+"
+    rf"(?i)(?P<k>(?:^|{_BEFORE_PARAM})(?:{_NAMES}){_EQUALS})(?:(?!{_VALUE_END}).)+"
 )
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]+):[^/@\s]+@", re.I)
+# scheme://user:password@, written or encoded: the password goes, up to the last @ before the
+# next / or space (better a host too many than a password character too few).
+_USERINFO = re.compile(
+    rf"(?i)(?P<head>[a-z][a-z0-9+.-]*{_COLON}{_SLASH}{_SLASH}"
+    rf"(?:(?!{_COLON}|{_AT})[^/@:\s])+{_COLON})[^/@\s]+(?={_AT})"
+)
 _BEARER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|sharedkey)\s+)\S+")
 # Credential-bearing HTTP headers as SDKs print them: 'X-Amz-Security-Token': b'...'
 # A header name starts a word: "azure-native:authorization:RoleAssignment" is a type, not one.
@@ -47,7 +67,7 @@ _HEADER = re.compile(
 
 def redact(text: str) -> str:
     """Return ``text`` with URL passwords, SAS signatures, keys and tokens masked."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _USERINFO.sub(lambda m: f"{m['head']}{MASK}", text)
     text = _QUERY_SECRET.sub(lambda m: f"{m['k']}{MASK}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", text)
     return _HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .stores import open_store, parse_store_url
+from .stores import open_store
 from .stores.base import Store, StoreSettings
+from .stores.url import distinct_stores
 
 ATLAS_CLOUD = "Atlas Cloud (written and read by the Atlas CLI, not by this runtime)"
 
@@ -32,9 +33,9 @@ class StorePlan:
         return self.primary if self.primary else ATLAS_CLOUD
 
     def check(self) -> None:
-        """Parse every URL, so a typo fails before anything is read or written."""
-        for url in self.urls():
-            parse_store_url(url)
+        """Parse every URL and refuse one store given twice, so a typo fails before anything
+        is read or written."""
+        distinct_stores(self.urls())
 
     def urls(self) -> list[str]:
         return ([self.primary] if self.primary else []) + list(self.backups)

@@ -93,7 +93,9 @@ def make_store(emulators, tmp_path) -> Callable[[str], str]:
     def make(kind: str) -> str:
         name = unique_bucket()
         if kind == "file":
-            return (tmp_path / name).as_uri()
+            folder = tmp_path / name
+            folder.mkdir()  # a store that exists, as the buckets of the other kinds do
+            return folder.as_uri()
         return create_bucket(kind, emulators, name)
 
     return make

@@ -10,7 +10,12 @@ import pytest
 from atlas_continuity.infra.store import DEFAULT_PREFIX
 from atlas_continuity.runtime.config import config_path, load_env, repo_block
 from atlas_continuity.runtime.errors import BadInput
-from atlas_continuity.runtime.stores.url import check_prefix, format_store_url, parse_store_url
+from atlas_continuity.runtime.stores.url import (
+    check_prefix,
+    distinct_stores,
+    format_store_url,
+    parse_store_url,
+)
 from devtools.emulators import ROOT
 
 CANONICAL = [
@@ -143,3 +148,116 @@ def test_every_documented_store_url_keeps_the_contract(where, url):
         f"{where}: {url} uses prefix {parsed.prefix!r}, not the components' {DEFAULT_PREFIX!r}: "
         "a grant or registry URL outside what the components provision"
     )
+
+
+# --- credentials and identity ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "reason"),
+    [
+        ("s3://AKIDUSER:hunter2@b/pre", "hunter2", "a user name or password"),
+        ("s3://ghp_TOKENASUSER@b/pre", "ghp_TOKENASUSER", "a user name or password"),
+        ("s3://t0k3n%40b/pre", "t0k3n", "a user name or password"),
+        ("file://u:hunter2@host/srv/store", "hunter2", "a user name or password"),
+        ("azureblob://c/pre?storage_account=a&sig=SECRET7", "SECRET7", "'sig' is a credential"),
+        ("s3://b/pre?X-Amz-Signature=SECRET7", "SECRET7", "'X-Amz-Signature' is a credential"),
+        (
+            "s3://b/pre?endpoint=http://u:hunter2@127.0.0.1:1",
+            "hunter2",
+            "'endpoint' carries a user name or password",
+        ),
+        (
+            "s3://b/pre?endpoint=http%3A%2F%2Fu%3Ahunter2%40127.0.0.1%3A1",
+            "hunter2",
+            "'endpoint' carries a user name or password",
+        ),
+        (
+            "s3://b/pre?endpoint=http%253A%252F%252Fu%253Ahunter2%2540127.0.0.1",
+            "hunter2",
+            "'endpoint' carries a user name or password",
+        ),
+        (
+            "azureblob://c/pre?endpoint=http://127.0.0.1:1/acct%3Fsig%3DSECRET7",
+            "SECRET7",
+            "'endpoint' carries the secret parameter 'sig'",
+        ),
+        (
+            "azureblob://c/pre?endpoint=http://127.0.0.1:1/acct%253Fsv%253D1%2526sig%253DSECRET7",
+            "SECRET7",
+            "'endpoint' carries the secret parameter 'sig'",
+        ),
+    ],
+)
+def test_a_store_url_carrying_credentials_is_refused_without_quoting_them(url, secret, reason):
+    with pytest.raises(BadInput, match="credentials never go in a store URL") as refused:
+        parse_store_url(url)
+    message = str(refused.value)
+    assert reason in message
+    assert secret not in message
+    assert "SDK finds them in its own chain" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://b/pre?endpoint=http://127.0.0.1:9000/path%3Fregion%3Dx",
+        "azureblob://c/p?endpoint=https://acct.blob.core.windows.net/?comp=list",
+        "file:///srv/mirror@2024/store",
+    ],
+)
+def test_urls_without_credentials_are_not_mistaken_for_some(url):
+    parse_store_url(url)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("file:///x/a", "file:///x/a/"),
+        ("file:///x/a", "file:///x//a"),
+        ("s3://b/pre?region=us-east-1", "s3://b/pre/"),
+        ("s3://b/pre", "s3://b//pre/?profile=ci&region=eu-west-1"),
+        (
+            "s3://b/pre?region=us-east-1&endpoint=http://h:9000",
+            "s3://b/pre/?endpoint=HTTP://H:9000/&region=us-east-1",
+        ),
+        (
+            "azureblob://c/p?storage_account=a&endpoint=https://a.blob.core.windows.net",
+            "azureblob://c/p?endpoint=https://a.blob.core.windows.net:443/&storage_account=a",
+        ),
+        ("gs://b/pre", "gs://b/pre/"),
+    ],
+)
+def test_one_store_spelled_two_ways_has_one_identity(a, b):
+    assert parse_store_url(a).identity == parse_store_url(b).identity
+    with pytest.raises(BadInput, match="are the same store: give each store once"):
+        distinct_stores([a, b])
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("file:///x/a", "file:///x/a/b"),
+        ("s3://b/pre", "s3://b/pre2"),
+        ("s3://b/pre", "gs://b/pre"),
+        ("s3://b/pre", "s3://c/pre"),
+        ("s3://b/pre?endpoint=http://h:9000", "s3://b/pre?endpoint=http://h:9001"),
+        ("s3://b/pre", "s3://b/pre?endpoint=http://h:9000"),
+        ("azureblob://c/p?storage_account=a", "azureblob://c/p?storage_account=b"),
+    ],
+)
+def test_different_stores_have_different_identities(a, b):
+    assert parse_store_url(a).identity != parse_store_url(b).identity
+    assert [u.display for u in distinct_stores([a, b])] == [a, b]
+
+
+def test_a_folder_and_a_link_to_it_are_one_store(tmp_path):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "store")
+    with pytest.raises(BadInput, match="same store"):
+        distinct_stores([(tmp_path / "store").as_uri(), (tmp_path / "link").as_uri()])
+
+
+def test_the_same_url_twice_is_named_once():
+    with pytest.raises(BadInput, match=r"^gs://b/pre is given twice: give each store once$"):
+        distinct_stores(["gs://b/pre", "gs://b/pre"])

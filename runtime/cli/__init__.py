@@ -26,10 +26,8 @@ class _Parser(argparse.ArgumentParser):
     """Subparsers are of the parser's own class, so every level exits the same way."""
 
     def error(self, message: str) -> None:  # argparse's own exit code 2 is ours too
-        from ..redact import redact
-
         self.print_usage(sys.stderr)
-        self.exit(ExitCode.USAGE, redact(f"{self.prog}: error: {message}\n"))
+        self.exit(ExitCode.USAGE, safe_line(f"{self.prog}: error: {message}") + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,17 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
 # -- output -------------------------------------------------------------------------------
 
 
+def safe_line(text: str) -> str:
+    """``text`` as one line that is safe to print: secrets redacted, and every character that
+    could move the cursor, recolour or retitle a terminal, or start a forged line (key names
+    come from a store's listing) shown as its escape."""
+    from ..redact import redact
+    from ..text import printable
+
+    return printable(redact(text))
+
+
 class Output:
     def __init__(self, as_json: bool, quiet: bool = False) -> None:
         self.as_json = as_json
         self.github = os.environ.get("GITHUB_ACTIONS") == "true"
         self.show_progress = not (as_json or quiet)
         """A progress bar may be drawn (and is, on a terminal only): not for machines."""
+        self._summary_failed = False
 
     def warn(self, message: str) -> None:
-        from ..redact import redact
-
-        message = redact(message)
+        message = safe_line(message)
         log.warning("%s", message)
         if self.github:
             print(
@@ -85,13 +92,23 @@ class Output:
 
     def summary(self, markdown: str) -> None:
         """Add ``markdown`` to the job's summary page where the CI offers one (GitHub Actions'
-        $GITHUB_STEP_SUMMARY); elsewhere nothing."""
+        $GITHUB_STEP_SUMMARY); elsewhere nothing.
+
+        The summary is a copy of the result, never the result: a file that cannot be written
+        costs one warning, not the command's output or its exit code."""
         from ..redact import redact
 
         path = os.environ.get("GITHUB_STEP_SUMMARY")
-        if path:
+        if not path or self._summary_failed:
+            return
+        try:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(redact(markdown) + "\n")
+        except OSError as exc:
+            self._summary_failed = True
+            self.warn(
+                f"job summary not written to {path} ($GITHUB_STEP_SUMMARY): {exc.strerror or exc}"
+            )
 
 
 def _escape_annotation(message: str) -> str:
@@ -111,14 +128,31 @@ def iso_time(time_ns: int) -> str:
 # -- logging and the entry point ----------------------------------------------------------
 
 
+_TRUSTED = ("Traceback (most recent call last):", "  File ", "\nThe above", "\nDuring handling")
+"""How the traceback module starts the parts of a traceback it writes itself."""
+
+
 class _Formatter(logging.Formatter):
-    """Lower-case level names; the whole formatted record, traceback included, is redacted."""
+    """Lower-case level names; every line of a record, traceback included, made safe_line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        from ..redact import redact
-
         record.levelname = record.levelname.lower()
-        return redact(super().format(record))
+        return super().format(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return safe_line(super().formatMessage(record))
+
+    def formatException(self, ei) -> str:
+        import traceback
+
+        lines: list[str] = []
+        for chunk in traceback.TracebackException(*ei[:3]).format():
+            text = chunk.removesuffix("\n")
+            # Frames and the chain's headers are ours, several lines each; anything else is an
+            # exception's message, which may come from a store: one line, whatever it holds.
+            trusted = chunk.startswith(_TRUSTED)
+            lines += map(safe_line, text.split("\n")) if trusted else [safe_line(text)]
+        return "\n".join(lines)
 
 
 def _setup_logging(quiet: bool, verbose: int) -> None:

@@ -123,7 +123,8 @@ def _save(
     files = grants.read_local(state_dir, data_root)
     shape = grants.STATE_LAYOUT if data_root is None else grants.DATA_ROOT_LAYOUT
     snapshot = grants.make_snapshot(args.name, files, shape, provenance.collect(Path.cwd()))
-    with grants.open_caches(args.cache_dir, args.store, store_settings(args)) as caches:
+    settings = store_settings(args, create_store=True)
+    with grants.open_caches(args.cache_dir, args.store, settings) as caches:
         results = grants.save(snapshot, caches, dry_run=dry_run)
     for r in results:
         if r.status == "failed":

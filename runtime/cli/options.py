@@ -69,8 +69,9 @@ def time_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
-def store_settings(args: argparse.Namespace) -> StoreSettings:
-    """The time bounds the flags give; the command's deadline starts counting now."""
+def store_settings(args: argparse.Namespace, *, create_store: bool = False) -> StoreSettings:
+    """The time bounds the flags give; the command's deadline starts counting now.
+    ``create_store``: the command starts a local store whose folder does not exist yet."""
     import math
     import time
 
@@ -92,6 +93,7 @@ def store_settings(args: argparse.Namespace) -> StoreSettings:
         request_deadline=args.request_deadline,
         deadline_at=None if args.deadline is None else time.monotonic() + args.deadline,
         attempts=args.attempts,
+        create_store=create_store,
     )
 
 

@@ -117,7 +117,7 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
     directory = _default_dir(args.dir, env)
     mdir = atlas_sum.read_dir(directory, dir_format)
     with (
-        open_targets(plan, store_settings(args)) as targets,
+        open_targets(plan, store_settings(args, create_store=True)) as targets,
         progress("pushing", len(targets), out.show_progress, unit="store") as tick,
     ):
         report = push(
@@ -145,6 +145,8 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
             "written" if s.manifest_written else "present",
             ", ".join(s.tags_moved) or "none",
         )
+    # A version no store holds is not a result: print the digest only when one took it.
+    out.result(report.to_json(), None if report.status == "failed" else f"sha256:{report.digest}")
     out.summary(
         f"### Push of `{report.repo}`: {report.status}, version `sha256:{report.digest[:12]}`\n\n"
         + markdown_table(
@@ -155,8 +157,6 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
             ],
         )
     )
-    # A version no store holds is not a result: print the digest only when one took it.
-    out.result(report.to_json(), None if report.status == "failed" else f"sha256:{report.digest}")
     if report.status == "failed":
         codes = {s.exit_code for s in report.stores}
         log.error("push failed: no store took version %s", report.digest[:12])
@@ -193,6 +193,7 @@ def cmd_pull(args: argparse.Namespace, out: Output) -> int:
         out.warn(f"served from {report.manifest_from}, not the first store")
     if report.files_from is not None:
         log.info("manifest from %s, files from %s", report.manifest_from, report.files_from)
+    out.result(report.to_json(), None)
     out.summary(
         f"### Pull of `{report.repo}` `{report.ref}`: version `sha256:{report.digest[:12]}`\n\n"
         + markdown_table(
@@ -200,7 +201,6 @@ def cmd_pull(args: argparse.Namespace, out: Output) -> int:
             [(report.manifest_from, report.files_from or "-", "; ".join(report.problems) or "-")],
         )
     )
-    out.result(report.to_json(), None)
     return ExitCode.OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from ..fallback import AllStoresFailed, Attempt
 from ..manifest import sha256_hex
 from ..stores import open_store
 from ..stores.base import Store, StoreSettings
+from ..stores.url import distinct_stores
 from . import folders
 from .snapshot import DATA_ROOT_LAYOUT, MAX_SNAPSHOT_BYTES, STATE_DIR, STATE_LAYOUT, Snapshot
 
@@ -37,17 +38,25 @@ class Cache:
 def open_caches(
     cache_dirs: list[str], store_urls: list[str], settings: StoreSettings
 ) -> Iterator[list[Cache]]:
-    """Caches in the order they are listed in reports: folders first, then stores."""
+    """Caches in the order they are listed in reports: folders first, then stores, each once.
+
+    A CI cache folder is missing whenever the CI has nothing cached yet: it reads as empty
+    and a save makes it, for every command."""
     if not cache_dirs and not store_urls:
         raise BadInput("no caches: give --cache-dir DIR and/or --store URL")
     for folder in cache_dirs:
         if Path(folder).is_symlink():  # a save would write, and a prune delete, elsewhere
             raise BadInput(f"--cache-dir {folder}: a symbolic link; give the folder itself")
+    paths = [Path(folder).absolute() for folder in cache_dirs]
+    distinct_stores(
+        [path.as_uri() for path in paths] + store_urls,
+        [f"--cache-dir {folder}" for folder in cache_dirs] + store_urls,
+    )
+    folder_settings = replace(settings, create_store=True)
     caches: list[Cache] = []
     try:
-        for folder in cache_dirs:
-            path = Path(folder).absolute()
-            caches.append(Cache(str(folder), open_store(path.as_uri(), settings), path))
+        for folder, path in zip(cache_dirs, paths, strict=True):
+            caches.append(Cache(str(folder), open_store(path.as_uri(), folder_settings), path))
         for url in store_urls:
             store = open_store(url, settings)
             caches.append(Cache(store.url, store))

@@ -86,6 +86,12 @@ class StoreSettings:
     """First pause between attempts, in seconds; doubled each time."""
     concurrency: int = 16
     """Parallel requests per store."""
+    create_store: bool = False
+    """A write may start a store that does not exist yet, where its kind allows: a local
+    folder only, as buckets and containers are provisioned, never made by the runtime. push
+    and grant save set it; to every other command a missing folder is what a missing bucket
+    is, a StoreConfigError, so a mistyped path is reported instead of read as empty or
+    filled as a new store."""
 
 
 @runtime_checkable

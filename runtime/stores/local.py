@@ -24,16 +24,39 @@ _TMP_PREFIX = f".{ownership.TAG}-"
 class LocalStore:
     """Objects are files below ``root``; writes are create-only and atomic (temp file + link)."""
 
-    def __init__(self, root: Path, url: str) -> None:
+    def __init__(self, root: Path, url: str, create: bool = False) -> None:
         self.root = root
         self.url = url
+        self.create = create
+        """The folder may be missing: it reads as empty and the first write makes it."""
         self._swept: set[Path] = set()
+        self._root_found = False
 
     @classmethod
     def from_url(cls, url, settings: StoreSettings) -> LocalStore:
         url.check_params(set())
         root = Path(url.prefix).expanduser().absolute()
-        return cls(root, url.display)
+        return cls(root, url.display, create=settings.create_store)
+
+    def _check_root(self) -> None:
+        """The folder must be one, and exist unless this store may create it: a missing
+        folder is met as a missing bucket is (see StoreSettings.create_store)."""
+        if self._root_found:
+            return
+        try:
+            info = self.root.stat()
+        except FileNotFoundError:
+            if self.create:
+                return
+            raise StoreConfigError(
+                f"{self.url}: folder {str(self.root)!r} does not exist (only push and grant "
+                "save start a new store; create the folder first to use it otherwise)"
+            ) from None
+        except OSError as exc:
+            raise self._classify(exc, "") from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise StoreConfigError(f"{self.url}: not a directory")
+        self._root_found = True
 
     def _path(self, key: str) -> Path:
         """The file for ``key``; refuses a key or a folder on its way that could lead elsewhere
@@ -49,6 +72,7 @@ class LocalStore:
         return self.root / key
 
     def put(self, key: str, data: bytes) -> None:
+        self._check_root()
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +100,7 @@ class LocalStore:
     def get(self, key: str, limit: int | None = None) -> bytes:
         # A folder may be a CI cache anyone could have written: never follow a link, never
         # block on a FIFO, never read a device.
+        self._check_root()
         try:
             fd = os.open(self._path(key), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except (FileNotFoundError, NotADirectoryError):
@@ -94,6 +119,7 @@ class LocalStore:
         return data
 
     def stat(self, key: str) -> int | None:
+        self._check_root()
         try:
             return self._path(key).lstat().st_size
         except (FileNotFoundError, NotADirectoryError):
@@ -107,8 +133,7 @@ class LocalStore:
         # Walk only the deepest folder the prefix names, then filter by the rest of it.
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self._path(f"{base}/x").parent if base else self.root
-        if self.root.exists() and not self.root.is_dir():
-            raise StoreConfigError(f"{self.url}: not a directory")
+        self._check_root()
         keys: list[str] = []
 
         def fail(exc: OSError) -> None:

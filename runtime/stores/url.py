@@ -7,14 +7,15 @@ what it provisions is exactly what the runtime reads. Nothing here imports a clo
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
 
 from .. import layout
 from ..errors import BadInput
-from ..redact import redact
+from ..redact import SECRET_PARAMS, redact
 
 CLOUD_SCHEMES = ("s3", "gs", "azureblob")
 """Schemes whose URL names a bucket (or container) and a prefix inside it."""
@@ -24,6 +25,15 @@ PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 prefix can be embedded verbatim in an IAM resource ARN, a CEL condition and an Azure ABAC
 expression without quoting: no wildcard, no quote, no space."""
 PREFIX_MAX = 512
+
+ACCESS_PARAMS = frozenset({"region", "profile"})
+"""Parameters that say how to reach or sign for a store, not which store it is."""
+
+CREDENTIALS_GO_ELSEWHERE = (
+    "credentials never go in a store URL: each store's SDK finds them in its own chain "
+    "(environment variables, a profile, a workload or managed identity; for Azure also "
+    "AZURE_STORAGE_CONNECTION_STRING)"
+)
 
 
 def check_prefix(prefix: str | None, where: str = "store URL") -> str:
@@ -86,6 +96,52 @@ class StoreURL:
         """The URL again, in canonical form: ``parse_store_url(u.format()) == u``."""
         return format_store_url(self.scheme, self.bucket, self.prefix, self.params)
 
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """Which store this is, however the URL spells it: the scheme, the bucket, the prefix
+        and the parameters that locate it (an endpoint, an account; not a region or a
+        profile); for a folder, its absolute path with links resolved."""
+        if self.scheme == "file":
+            return (self.scheme, os.path.realpath(os.path.expanduser(self.prefix)))
+        where = sorted(
+            (k, _endpoint_identity(v) if k == "endpoint" else v)
+            for k, v in self.params.items()
+            if k not in ACCESS_PARAMS
+        )
+        return (self.scheme, self.bucket, self.prefix, *(f"{k}={v}" for k, v in where))
+
+
+def _endpoint_identity(endpoint: str) -> str:
+    """``endpoint`` as compared: scheme and host in lower case, no default port, no final /."""
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError:  # refused when the store opens; compared as given until then
+        return endpoint
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def distinct_stores(urls: Sequence[str], names: Sequence[str] | None = None) -> list[StoreURL]:
+    """Parse ``urls``; BadInput naming the pair when two of them are one store, spelled alike
+    or not: one store counted as two would report a copy that does not exist. ``names`` says
+    how the user gave each (a --cache-dir folder), when not as the URL itself."""
+    parsed = [parse_store_url(url) for url in urls]
+    shown = list(names) if names is not None else [u.display for u in parsed]
+    seen: dict[tuple[str, ...], int] = {}
+    for i, url in enumerate(parsed):
+        first = seen.setdefault(url.identity, i)
+        if first != i:
+            same = (
+                f"{shown[i]} is given twice"
+                if shown[first] == shown[i]
+                else f"{shown[first]} and {shown[i]} are the same store"
+            )
+            raise BadInput(f"{same}: give each store once")
+    return parsed
+
 
 def parse_store_url(url: str) -> StoreURL:
     """Parse and check the syntax of a store URL; raise BadInput with the reason if malformed."""
@@ -109,8 +165,20 @@ def parse_store_url(url: str) -> StoreURL:
         )
     if parts.fragment:
         raise BadInput(f"malformed store URL {display!r}: fragments (#...) are not allowed")
+    # Checked before anything else is said about the URL: no message may quote a credential.
+    if "@" in unquote(parts.netloc):
+        raise BadInput(f"{_bare(parts)}: a user name or password; {CREDENTIALS_GO_ELSEWHERE}")
     params: dict[str, str] = {}
     for key, value in params_list:
+        if key.lower() in SECRET_PARAMS:
+            raise BadInput(
+                f"{_bare(parts)}: parameter {key!r} is a credential; {CREDENTIALS_GO_ELSEWHERE}"
+            )
+        carried = _credential_in(value)
+        if carried:
+            raise BadInput(
+                f"{_bare(parts)}: parameter {key!r} carries {carried}; {CREDENTIALS_GO_ELSEWHERE}"
+            )
         if key in params:
             raise BadInput(f"malformed store URL {display!r}: parameter {key!r} given twice")
         params[key] = value
@@ -125,13 +193,40 @@ def parse_store_url(url: str) -> StoreURL:
         bucket = unquote(parts.netloc)
         if not bucket:
             raise BadInput(f"malformed store URL {display!r}: no bucket or container name")
-        if "@" in bucket or ":" in bucket:
+        if ":" in bucket:
             raise BadInput(
-                f"malformed store URL {display!r}: credentials and ports do not belong in the "
-                "URL; use the SDK's credential chain and the endpoint= parameter"
+                f"malformed store URL {display!r}: a port does not belong in the bucket's "
+                "place; give a store's address with the endpoint= parameter"
             )
         prefix = check_prefix(path, f"store URL {display!r}")
     return StoreURL(scheme=scheme, bucket=bucket, prefix=prefix, params=params, display=display)
+
+
+def _bare(parts: SplitResult) -> str:
+    """The URL without its query and user name or password: what a message about a credential
+    in it may quote."""
+    return f"store URL {parts.scheme}://{unquote(parts.netloc).rpartition('@')[2]}{parts.path}"
+
+
+def _credential_in(value: str) -> str | None:
+    """What credential ``value``, when it is a URL (an endpoint), carries: a user name or
+    password, or a secret parameter; None if none. It is decoded as often as it was encoded
+    (a URL inside a query is encoded once, and a user may have encoded it once more)."""
+    while True:  # each pass decodes, so the value shrinks until nothing is left to decode
+        try:
+            parts = urlsplit(value)
+            names = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+        except ValueError:  # not a URL: nothing of a URL's to carry
+            return None
+        if "@" in parts.netloc:
+            return "a user name or password"
+        secret = next((k for k in names if k.lower() in SECRET_PARAMS), None)
+        if secret:
+            return f"the secret parameter {secret!r}"
+        decoded = unquote(value)
+        if decoded == value:
+            return None
+        value = decoded
 
 
 def format_store_url(

@@ -367,4 +367,6 @@ def gh(tmp_path):
         return tmp_path / f"{kind}-{next(counter)}"
 
     stores = [tmp_path / "bucket" / "primary", tmp_path / "bucket" / "second"]
+    for store in stores:  # provisioned, as a bucket is before any pipeline runs
+        store.mkdir(parents=True)
     return fresh, [s.as_uri() for s in stores], stores

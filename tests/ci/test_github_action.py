@@ -102,14 +102,17 @@ def test_action_restore_falls_back_to_the_store_on_a_cache_miss(gh):
         == "true"
     )
 
-    # a new runner: the Actions cache missed (empty workspace) and the first store is gone
-    shutil.rmtree(urls[0].removeprefix("file://"))
+    # a new runner: the Actions cache missed (empty workspace) and the first store lost its
+    # objects (a folder that is gone altogether is a misconfiguration, as a missing bucket is)
+    first = Path(urls[0].removeprefix("file://"))
+    shutil.rmtree(first)
+    first.mkdir()
     new_home = fresh("home")
     run = run_action(
         {"mode": "restore", **args}, workspace=fresh("ws"), home=new_home, runner_temp=fresh("tmp")
     )
     assert run.code == 0 and run.outputs["restored"] == "true", run.log
-    assert f"{urls[0]}: no grant snapshot named 'default'" in run.log  # the first is gone
+    assert f"{urls[0]}: no grant snapshot named 'default'" in run.log  # the first is empty
     assert_restored(new_home)
 
 
