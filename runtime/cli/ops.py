@@ -182,4 +182,4 @@ def cmd_drill(args: argparse.Namespace, out: Output) -> int:
 
 
 def _restored(r: Restore) -> str:
-    return "restores" if r.restores else f"does NOT restore ({r.problem}): {r.error}"
+    return "restores" if r.restores else f"does NOT restore ({r.problem}): {printable(r.error)}"
