@@ -10,7 +10,9 @@ command lines, run against moto with the grant writer identity's policy enforced
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ import yaml
 from atlas_continuity.infra import plan
 from atlas_continuity.infra.aws import EksReaderRole, S3BackupBucket
 from atlas_continuity.infra.azure import AksReaderIdentity
+from atlas_continuity.infra.gcp import GkeReaderIdentity
 from atlas_continuity.infra.kubernetes import CHART, CHART_VERSION, AtlasOperator, chart, manifests
 from atlas_continuity.infra.plan import UNKNOWN, OfflineMocks
 from atlas_continuity.runtime.errors import ExitCode
@@ -795,6 +798,60 @@ def test_a_restore_the_store_refuses_fails_the_step(declared, grant_writer, tmp_
     outside = restore[5].replace(f"s3://{BUCKET}/", f"s3://{OTHER_BUCKET}/")
     result = run([*restore[:5], outside, *restore[6:]], tmp_path / "data", server, tmp_path)
     assert result.returncode == ExitCode.AUTH, result.stdout + result.stderr
+
+
+def test_the_grant_writer_writes_its_own_series_only(declared, grant_writer, tmp_path):
+    """Another cluster's series in the same store is out of this grant writer's reach: a job
+    that saves under another name is refused, by the policy as moto enforces it and as IAM
+    would decide it."""
+    server, document = grant_writer
+    save = command(declared, CRON)
+    assert save[6] == SERIES
+    data = tmp_path / "data"
+    (data / "app" / "schema" / ".atlas").mkdir(parents=True)
+    (data / "app" / "schema" / ".atlas" / "grant.json").write_bytes(b"{}")
+    with server.recorded() as requests:
+        other = run([*save[:6], "other-cluster"], data, server, tmp_path)
+    assert other.returncode == ExitCode.AUTH, other.stdout + other.stderr
+    assert "ImplicitlyDenied" in decide([document], requests)
+
+
+READERS = {
+    "eks": lambda args: EksReaderRole(
+        "k8s",
+        {**args, "cluster_name": "prod", "bucket_arn": f"arn:aws:s3:::{BUCKET}"},
+    ),
+    "gke": lambda args: GkeReaderIdentity("k8s", {**args, "bucket_name": BUCKET}),
+    "aks": lambda args: AksReaderIdentity("k8s", {**args, **ON_AKS}),
+}
+
+
+def grant_writer_series(d) -> set[str]:
+    """The grant series the grant writer's policy, bindings or condition name."""
+    scoped = [
+        r.inputs
+        for r in d.resources
+        if r.name.startswith("k8s-grants") and not r.type.startswith("atlas-continuity:")
+    ]
+    return set(re.findall(r"atlas-continuity/grants/([^/]*)/", json.dumps(scoped)))
+
+
+@pytest.mark.parametrize("cloud", sorted(READERS))
+def test_each_reader_s_grant_writer_writes_the_operator_s_series_only(cloud):
+    """What the reader's grant writer may write is what the operator's jobs save to: the same
+    default series, or the grant_name both are given."""
+    build = READERS[cloud]
+
+    def together(args):
+        return {"reader": build(args), "op": AtlasOperator("atlas", {**BACKED_UP, **args})}
+
+    d = deploy(lambda: together(KUBERNETES_READER))
+    assert grant_writer_series(d) == {SERIES} == {command(d, CRON)[6]}
+    d = deploy(lambda: together({**KUBERNETES_READER, "grant_name": "cluster-a"}))
+    assert grant_writer_series(d) == {"cluster-a"} == {command(d, CRON)[6]}
+    reader_only = {k: v for k, v in KUBERNETES_READER.items() if k != "grant_service_account"}
+    with pytest.raises(ValueError, match="grant_name is the grant writer's"):
+        deploy(lambda: {"reader": build({**reader_only, "grant_name": "cluster-a"})})
 
 
 def tree(root: Path) -> dict[str, bytes]:
