@@ -16,10 +16,14 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY runtime ./runtime
 COPY infra ./infra
+# pip builds the environment and leaves it: nothing in the image installs packages later.
 RUN python -m venv /opt/atlas-continuity \
- && /opt/atlas-continuity/bin/pip install --no-cache-dir --disable-pip-version-check ".[${STORE}]"
+ && /opt/atlas-continuity/bin/pip install --no-cache-dir --disable-pip-version-check ".[${STORE}]" \
+ && /opt/atlas-continuity/bin/python -m pip uninstall --yes --quiet pip
 
 FROM ${PYTHON_IMAGE}
+# The base image's own pip too: the runtime image runs the CLI, never an installer.
+RUN python -m pip uninstall --yes --quiet pip
 COPY --from=build /opt/atlas-continuity /opt/atlas-continuity
 ENV PATH=/opt/atlas-continuity/bin:/usr/local/bin:/usr/bin:/bin \
     HOME=/tmp \

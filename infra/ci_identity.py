@@ -141,9 +141,11 @@ def grant_service_account(
     """A reader component's ``grant_service_account``, checked: a Kubernetes name other than
     the reader's own ``service_account`` (each gets an identity), and not given with
     ``one_name``, the argument that names the reader's one identity if there is one (there
-    would be two)."""
+    would be two). ``grant_name`` (the grant writer's series) needs it."""
     account = args.get("grant_service_account")
     if account is None:
+        if args.get("grant_name") is not None:
+            raise ValueError(f"{name}: grant_name is the grant writer's: set grant_service_account")
         return None
     account = check_k8s_service_account(account)
     if account == args.get("service_account"):

@@ -2,9 +2,9 @@
 
 No Docker engine runs here, so the image is not built: these tests parse the instructions
 (continuation lines joined, build arguments substituted) and check what a build would do:
-a base pinned to an exact release, never ``latest``; one store's extra installed; a non-root
-user, the Atlas operator's; the CLI as the entry point; and only the package's sources sent to
-the build.
+a base pinned to an exact release, never ``latest``; one store's extra installed; no pip left
+in the runtime image; a non-root user, the Atlas operator's; the CLI as the entry point; and
+only the package's sources sent to the build.
 """
 
 from __future__ import annotations
@@ -112,6 +112,38 @@ def test_the_image_installs_one_store_extra_of_the_package(instructions):
         assert store in extras and not [r for r in extras[store] if "pulumi" in r]
     guard = next(i.argument for i in instructions if i.keyword == "RUN" and "case" in i.argument)
     assert re.search(r"\bs3\|gcs\|azureblob\)", guard), "an unknown STORE must stop the build"
+
+
+def shell_steps(instructions: list[Instruction]) -> list[tuple[int, str]]:
+    """Every command the RUN instructions chain with ``&&``, with its stage, in order."""
+    return [
+        (i.stage, step.strip())
+        for i in instructions
+        if i.keyword == "RUN"
+        for step in i.argument.split("&&")
+    ]
+
+
+def pip_removed_from(steps: list[tuple[int, str]], stage: int) -> list[str]:
+    """The interpreters whose pip the stage's steps uninstall (``PYTHON -m pip uninstall``)."""
+    return [
+        match.group(1)
+        for s, step in steps
+        if s == stage and (match := re.match(r"^(\S+) -m pip uninstall (?:--?[a-z-]+ )*pip$", step))
+    ]
+
+
+def test_no_pip_is_left_in_the_runtime_image(instructions):
+    """The runtime image runs the CLI, never an installer: pip goes from the environment the
+    build stage copies over (after it installed the package) and from the base image."""
+    steps = shell_steps(instructions)
+    build, runtime = 0, max(s for s, _ in steps)
+    env = "/opt/atlas-continuity"
+    (install,) = [n for n, (s, step) in enumerate(steps) if s == build and "pip install" in step]
+    assert pip_removed_from(steps[install + 1 :], build) == [f"{env}/bin/python"]
+    assert pip_removed_from(steps, runtime) == ["python"]
+    copies = [i.argument for i in final_stage(instructions) if i.keyword == "COPY"]
+    assert copies == [f"--from=build {env} {env}"]  # the environment, as the build left it
 
 
 def test_the_runtime_stage_runs_as_the_operators_non_root_user(instructions):

@@ -15,7 +15,7 @@ from atlas_continuity.infra.ci_identity import (
     check_k8s_service_account,
     grant_service_account,
 )
-from atlas_continuity.infra.store import DEFAULT_PREFIX
+from atlas_continuity.infra.store import DEFAULT_PREFIX, grant_series
 
 TYPE_TOKEN = "atlas-continuity:index:EksReaderRole"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -64,8 +64,11 @@ class EksReaderRoleArgs(TypedDict, total=False):
     grant_service_account: str
     """The Kubernetes service account (same namespace) of the Atlas operator's grant backup
     and restore jobs. It gets a role of its own, bound the same way, that may create, read and
-    list grant snapshots under <prefix>/atlas-continuity/grants/ and nothing else (never
-    replace or delete one, never touch the registry). Default: none."""
+    list the snapshots of one grant series, <prefix>/atlas-continuity/grants/<grant_name>/, and
+    nothing else (never replace or delete one, never touch the registry). Default: none."""
+    grant_name: str
+    """The grant series the grant writer may write (grants/<grant_name>/): the AtlasOperator's
+    grant_name. Default: "<project>.<stack>.<namespace>", as AtlasOperator derives it."""
 
 
 class EksReaderRole(pulumi.ComponentResource):
@@ -99,6 +102,7 @@ class EksReaderRole(pulumi.ComponentResource):
         namespace = check_k8s_namespace(args.get("namespace"))
         service_account = check_k8s_service_account(args.get("service_account"))
         grant_account = grant_service_account(name, args, "role_name")
+        series = None if grant_account is None else grant_series(name, args, namespace)
         prefix = args.get("prefix", DEFAULT_PREFIX)
         bucket_arn = required_arg(name, args, "bucket_arn")
         kms_key_arn = args.get("kms_key_arn")
@@ -195,7 +199,9 @@ class EksReaderRole(pulumi.ComponentResource):
                 grant_account,
                 "grant writer",
                 "grant-write",
-                policies.grant_writer_policy,
+                lambda bucket, keys, key: policies.grant_writer_policy(
+                    bucket, keys, key, series=series
+                ),
             )
             grant_role_arn = grant_role.arn
 

@@ -304,13 +304,14 @@ def reader_policy(bucket_arn: str, prefix: str, kms_key_arn: str | None = None) 
 
 
 def grant_writer_policy(
-    bucket_arn: str, prefix: str, kms_key_arn: str | None = None
+    bucket_arn: str, prefix: str, kms_key_arn: str | None = None, *, series: str
 ) -> dict[str, Any]:
-    """Create, read and list grant snapshots (``<prefix>/atlas-continuity/grants/``), nothing
-    else: what the Atlas operator's grant backup and restore jobs need. A PUT must carry
-    ``If-None-Match``, so no snapshot is ever replaced; no registry access, no delete."""
-    statements = _read_statements(bucket_arn, prefix, layout.GRANTS)
-    grants = layout.object_name(check_prefix(prefix), layout.GRANTS)
+    """Create, read and list the snapshots of one grant series
+    (``<prefix>/atlas-continuity/grants/<series>/``), nothing else: what one Atlas operator's
+    grant backup and restore jobs need. A PUT must carry ``If-None-Match``, so no snapshot is
+    ever replaced; no other series, no registry access, no delete."""
+    statements = _read_statements(bucket_arn, prefix, layout.grants_prefix(series))
+    grants = layout.object_name(check_prefix(prefix), layout.grants_prefix(series))
     statements.append(_create_only("CreateGrantSnapshots", f"{bucket_arn}/{grants}*"))
     if kms_key_arn:
         statements.append(_kms_statement(kms_key_arn, _WRITE_THROUGH_KEY))

@@ -13,7 +13,7 @@ from atlas_continuity.infra.ci_identity import (
     https_url,
     kubernetes_subject,
 )
-from atlas_continuity.infra.store import DEFAULT_PREFIX
+from atlas_continuity.infra.store import DEFAULT_PREFIX, grant_series
 
 TYPE_TOKEN = "atlas-continuity:index:AksReaderIdentity"
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
@@ -47,8 +47,11 @@ class AksReaderIdentityArgs(TypedDict, total=False):
     grant_service_account: str
     """The Kubernetes service account (same namespace) of the Atlas operator's grant backup
     and restore jobs. It gets a managed identity of its own, federated the same way, with a
-    custom role (read, write and add blobs; no delete) limited to grant snapshots under
-    <prefix>/atlas-continuity/grants/. Default: none."""
+    custom role (read, write and add blobs; no delete) limited to the snapshots of one grant
+    series, <prefix>/atlas-continuity/grants/<grant_name>/. Default: none."""
+    grant_name: str
+    """The grant series the grant writer may write (grants/<grant_name>/): the AtlasOperator's
+    grant_name. Default: "<project>.<stack>.<namespace>", as AtlasOperator derives it."""
 
 
 class AksReaderIdentity(pulumi.ComponentResource):
@@ -82,11 +85,10 @@ class AksReaderIdentity(pulumi.ComponentResource):
     ) -> None:
         subject = kubernetes_subject(args.get("namespace"), args.get("service_account"))
         grant_account = grant_service_account(name, args, "identity_name")
-        grant_subject = (
-            None
-            if grant_account is None
-            else kubernetes_subject(args.get("namespace"), grant_account)
-        )
+        grant_subject = series = None
+        if grant_account is not None:
+            grant_subject = kubernetes_subject(args.get("namespace"), grant_account)
+            series = grant_series(name, args, args["namespace"])
         issuer = required_arg(name, args, "oidc_issuer_url")
         check_when_plain(lambda: https_url("oidc_issuer_url", issuer), issuer)
         required_arg(name, args, "resource_group_name")
@@ -124,7 +126,9 @@ class AksReaderIdentity(pulumi.ComponentResource):
                 subject=grant_subject,
                 container_id=container_id,
                 role_definition_id=blob_writer_role(label, container_id, "grant writer", child).id,
-                condition=pulumi.Output.from_input(prefix).apply(roles.grant_writer_condition),
+                condition=pulumi.Output.from_input(prefix).apply(
+                    lambda keys: roles.grant_writer_condition(keys, series=series)
+                ),
                 description=f"atlas-continuity grant writer for {grant_subject}",
                 opts=child,
             )

@@ -134,9 +134,10 @@ def reader_condition(prefix: str) -> str:
     return "\nAND\n".join(_read_clauses(check_prefix(prefix) + "/"))
 
 
-def grant_writer_condition(prefix: str) -> str:
-    """Read, list and write only grant snapshots (``<prefix>/atlas-continuity/grants/``). The
-    runtime creates each snapshot with ``If-None-Match: *``; Azure cannot hold the identity to
-    that, and blob versioning keeps whatever a write would replace."""
-    grants = layout.object_name(check_prefix(prefix), layout.GRANTS)
+def grant_writer_condition(prefix: str, *, series: str) -> str:
+    """Read, list and write only the snapshots of one grant series
+    (``<prefix>/atlas-continuity/grants/<series>/``). The runtime creates each snapshot with
+    ``If-None-Match: *``; Azure cannot hold the identity to that, and blob versioning keeps
+    whatever a write would replace."""
+    grants = layout.object_name(check_prefix(prefix), layout.grants_prefix(series))
     return "\nAND\n".join([*_read_clauses(grants), _write_clause([grants])])

@@ -252,11 +252,12 @@ def reader_bindings(bucket: str, prefix: str) -> list[Binding]:
     return [_read(check_bucket(bucket), check_prefix(prefix) + "/")]
 
 
-def grant_writer_bindings(bucket: str, prefix: str) -> list[Binding]:
-    """Create, read and list grant snapshots (``<prefix>/atlas-continuity/grants/``), nothing
-    else. Without ``storage.objects.delete`` no snapshot can be replaced."""
+def grant_writer_bindings(bucket: str, prefix: str, *, series: str) -> list[Binding]:
+    """Create, read and list the snapshots of one grant series
+    (``<prefix>/atlas-continuity/grants/<series>/``), nothing else. Without
+    ``storage.objects.delete`` no snapshot can be replaced."""
     bucket = check_bucket(bucket)
-    grants = layout.object_name(check_prefix(prefix), layout.GRANTS)
+    grants = layout.object_name(check_prefix(prefix), layout.grants_prefix(series))
     return [
         _read(bucket, grants, "grant snapshots"),
         Binding(

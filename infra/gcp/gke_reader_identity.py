@@ -16,7 +16,7 @@ from atlas_continuity.infra.ci_identity import (
 from atlas_continuity.infra.gcp import conditions
 from atlas_continuity.infra.gcp.store_access import grant_store_access
 from atlas_continuity.infra.naming import stable_id
-from atlas_continuity.infra.store import DEFAULT_PREFIX
+from atlas_continuity.infra.store import DEFAULT_PREFIX, grant_series
 
 TYPE_TOKEN = "atlas-continuity:index:GkeReaderIdentity"
 GSA_ANNOTATION = "iam.gke.io/gcp-service-account"
@@ -59,8 +59,11 @@ class GkeReaderIdentityArgs(TypedDict, total=False):
     grant_service_account: str
     """The Kubernetes service account (same namespace) of the Atlas operator's grant backup
     and restore jobs. It gets an identity of its own, bound the same way, that may create, read
-    and list grant snapshots under <prefix>/atlas-continuity/grants/ and nothing else (no
-    delete, so never a replace; no registry access). Default: none."""
+    and list the snapshots of one grant series, <prefix>/atlas-continuity/grants/<grant_name>/,
+    and nothing else (no delete, so never a replace; no registry access). Default: none."""
+    grant_name: str
+    """The grant series the grant writer may write (grants/<grant_name>/): the AtlasOperator's
+    grant_name. Default: "<project>.<stack>.<namespace>", as AtlasOperator derives it."""
 
 
 class GkeReaderIdentity(pulumi.ComponentResource):
@@ -92,6 +95,7 @@ class GkeReaderIdentity(pulumi.ComponentResource):
         namespace = check_k8s_namespace(args.get("namespace"))
         ksa = check_k8s_service_account(args.get("service_account"))
         grant_ksa = grant_service_account(name, args)  # its service account ID is derived
+        series = None if grant_ksa is None else grant_series(name, args, namespace)
         bucket = required_arg(name, args, "bucket_name")
         prefix = args.get("prefix", DEFAULT_PREFIX)
         check_when_plain(lambda: conditions.reader_bindings(bucket, prefix), bucket, prefix)
@@ -164,7 +168,7 @@ class GkeReaderIdentity(pulumi.ComponentResource):
                 f"{name}-grants",
                 grant_ksa,
                 stable_id(f"{name}-grants-sa", max_len=30),
-                conditions.grant_writer_bindings,
+                lambda bucket, keys: conditions.grant_writer_bindings(bucket, keys, series=series),
             )
 
         self.principal = member

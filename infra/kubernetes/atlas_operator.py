@@ -4,6 +4,7 @@ release, and the jobs that back them up to the store and bring them back
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypedDict
 
@@ -12,17 +13,43 @@ import pulumi_kubernetes as k8s
 
 from atlas_continuity.infra.args import flag
 from atlas_continuity.infra.ci_identity import check_k8s_namespace, check_k8s_service_account
-from atlas_continuity.infra.kubernetes import manifests
-from atlas_continuity.runtime.layout import check_name
+from atlas_continuity.infra.kubernetes import chart, manifests
+from atlas_continuity.infra.store import grant_series
 
 TYPE_TOKEN = "atlas-continuity:index:AtlasOperator"
 CHART = "oci://ghcr.io/ariga/charts/atlas-operator"
-CHART_VERSION = "0.7.37"
-"""The pinned chart: every values key the component sets exists in its values.yaml."""
+CHART_VERSION = chart.V0_7_37.version
+"""The pinned chart: every value the component and the user set is checked against its
+values.yaml (chart.KNOWN)."""
 DEFAULT_SCHEDULE = "*/30 * * * *"
+CRON_JOB_NAME_MAX = 52
+"""Kubernetes refuses longer CronJob names (it appends 11 characters to name each Job)."""
+BACKUP_SUFFIX = "-grant-backup"
+RELEASE_NAME_MAX = CRON_JOB_NAME_MAX - len(BACKUP_SUFFIX)
 _SIZE = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$")
-_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
+_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany")
 _CRON_FIELD = re.compile(r"^[0-9*/,-]+$")
+_DOMAIN_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    rf"^(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?$"
+)
+"""An image reference: [registry[:port]/]path[:tag][@sha256:digest]."""
+
+_SET_BY_ARGUMENT = {
+    "fullnameOverride": "release_name",
+    "serviceAccount.name": "service_account",
+    "serviceAccount.create": None,
+    "persistence.enabled": "grant_storage",
+    "persistence.size": "volume_size",
+    "persistence.accessModes": "access_modes",
+    "persistence.storageClassName": "storage_class_name",
+    "persistence.mountPath": None,
+    "persistence.fsGroup": None,
+}
+"""Values the component sets from its arguments (or must set itself): what a user value may
+not replace, and the argument that sets each instead."""
 
 
 class GrantStorage(StrEnum):
@@ -33,7 +60,8 @@ class GrantStorage(StrEnum):
     or the release is deleted, so an uninstall or a reinstall keeps the grants."""
     CHART = "chart"
     """The chart's own persistence (persistence.enabled): the claim belongs to the Helm
-    release, and uninstalling the release deletes it and the grants."""
+    release, which is asked to keep it on uninstall (helm.sh/resource-policy: keep); a
+    reinstall under the same release name and namespace adopts it again."""
 
 
 class AtlasOperatorArgs(TypedDict, total=False):
@@ -43,7 +71,9 @@ class AtlasOperatorArgs(TypedDict, total=False):
     """The namespace of the operator and the grant jobs. Default: "atlas-operator"."""
     create_namespace: bool
     """Create the namespace, with Pod Security admission (baseline enforced, restricted warned
-    and audited). Default: true. Turned off, the namespace must exist."""
+    and audited). Default: true. Turned off, the namespace must exist. A namespace created
+    here is retained on delete (deleting it would delete the grant volume in it), and
+    protected with protect_volume."""
     service_account: str
     """The operator's service account, which the chart creates: the one the cloud reader
     identity (EksReaderRole, GkeReaderIdentity, AksReaderIdentity) is bound to.
@@ -55,38 +85,47 @@ class AtlasOperatorArgs(TypedDict, total=False):
     """Labels for the operator's and the grant jobs' pods: the reader's pod_labels on AKS
     (azure.workload.identity/use)."""
     release_name: str
-    """The Helm release's name; the chart names its objects after it. Default:
-    "atlas-operator"."""
+    """The Helm release's name; the chart names its objects after it, and the backup CronJob
+    is <release_name>-grant-backup. Up to 39 characters. Default: "atlas-operator"."""
     chart: str
     """The chart. Default: oci://ghcr.io/ariga/charts/atlas-operator."""
     chart_version: str
-    """The chart version. Default: 0.7.37, the version whose values.yaml the component's keys
-    are checked against; another version must have the same keys."""
-    values: pulumi.Input[Mapping[str, Any]]
-    """More chart values, merged over the component's: maps key by key, lists appended to
-    (extraVolumes, extraEnvs, ...), anything else replaced."""
+    """The chart version. Default: 0.7.37, whose values.yaml the component checks every value
+    against. Another version's values are checked against 0.7.37's, and what it lacks is only
+    warned about."""
+    values: Mapping[str, Any]
+    """More chart values (a plain map), merged over the component's: maps key by key, lists
+    appended to (extraVolumes, extraEnvs, ...). A value the component sets is not replaced
+    (each such value names the argument that sets it), and every path must exist in the
+    chart's values.yaml."""
     grant_storage: GrantStorage
     """volume (the component's claim, kept across uninstalls) or chart (the release's).
     Default: volume."""
     volume_size: str
     """The grant volume's size. Default: "1Gi"."""
     storage_class_name: str
-    """The grant volume's storage class (volume storage only). Default: the cluster's."""
+    """The grant volume's storage class; one with reclaimPolicy Retain keeps the disk even if
+    the claim is deleted. Default: the cluster's."""
     access_modes: Sequence[str]
-    """The grant volume's access modes. Default: ["ReadWriteOnce"]: then the operator's pods
-    and the backup job are kept on the node that mounts the volume."""
+    """The grant volume's access modes: ReadWriteOnce or ReadWriteMany. Default:
+    ["ReadWriteOnce"]: then the operator's pods and the backup job are kept on the node that
+    mounts the volume. ReadWriteOncePod is refused: the backup could never mount the volume,
+    and a rolling update would wait forever for it."""
     protect_volume: bool
-    """Protect the grant volume claim: Pulumi refuses to delete it until this is turned off.
-    Default: false (it is retained on delete either way)."""
+    """Protect the grant volume claim (and the namespace, when created here): Pulumi refuses
+    to delete them until this is turned off. Default: false (they are retained on delete
+    either way)."""
     grant_store_url: pulumi.Input[str]
     """The store the grants are backed up to and restored from: a backup bucket component's
     store_url. Default: none, and no grant jobs."""
     grant_name: str
-    """The grant series in the store (grant save --name): one per cluster when several share
-    a store. Default: "atlas-operator"."""
+    """The grant series in the store (grant save --name; grants/<grant_name>/). It must be the
+    one the reader component's grant writer may write (its grant_name). Default:
+    "<project>.<stack>.<namespace>", as the reader components derive it."""
     runtime_image: str
     """The image the grant jobs run: atlas-continuity with the store's extra (the repository's
-    Dockerfile), pinned by digest. Required with grant_store_url."""
+    Dockerfile), pinned by digest (name@sha256:...; a tag alone is warned about). Required
+    with grant_store_url."""
     grant_service_account: str
     """The grant jobs' service account, created here: the one the reader component's grant
     writer identity is bound to. Default: "atlas-continuity-grants"."""
@@ -96,9 +135,24 @@ class AtlasOperatorArgs(TypedDict, total=False):
     backup_schedule: str
     """When to save the grants (cron, the cluster's time zone). Default: every 30 minutes."""
     restore_with_init_container: bool
-    """Restore in an init container of the operator pod (the chart's initContainers, which
-    charts newer than 0.7.37 have), under the operator's own identity, instead of a Job that
-    runs before the release. Default: false."""
+    """Restore in an init container of the operator pod (the chart's initContainers), under
+    the operator's own identity, instead of a Job that runs before the release. Only with a
+    chart version known to take initContainers: 0.7.37 does not. Default: false."""
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The names of the objects the component declares, all derived from the release's."""
+
+    claim: str
+    backup: str
+    restore: str
+
+    @classmethod
+    def of(cls, release: str, chart_persistence: bool) -> "_Names":
+        # The chart names its own claim after the release (fullnameOverride).
+        claim = release if chart_persistence else f"{release}-grants"
+        return cls(claim, f"{release}{BACKUP_SUFFIX}", f"{release}-grant-restore")
 
 
 class AtlasOperator(pulumi.ComponentResource):
@@ -129,36 +183,48 @@ class AtlasOperator(pulumi.ComponentResource):
     ) -> None:
         namespace = check_k8s_namespace(args.get("namespace", "atlas-operator"))
         operator_sa = check_k8s_service_account(args.get("service_account", "atlas-operator"))
-        release = _dns_label(name, "release_name", args.get("release_name", "atlas-operator"))
+        release = _release_name(name, args.get("release_name", "atlas-operator"))
         storage = _choice(name, "grant_storage", args.get("grant_storage", "volume"), GrantStorage)
         chart_persistence = storage is GrantStorage.CHART
+        names = _Names.of(release, chart_persistence)
         size = args.get("volume_size", "1Gi")
         if not isinstance(size, str) or not _SIZE.match(size):
             raise ValueError(f"{name}: volume_size {size!r}: a quantity such as 1Gi or 500Mi")
-        access_modes = tuple(args.get("access_modes", ("ReadWriteOnce",)))
-        if not access_modes or any(m not in _ACCESS_MODES for m in access_modes):
-            raise ValueError(f"{name}: access_modes must be among {', '.join(_ACCESS_MODES)}")
+        access_modes = _access_modes(name, args.get("access_modes", ("ReadWriteOnce",)))
         storage_class = args.get("storage_class_name")
-        if storage_class is not None and chart_persistence:
-            raise ValueError(
-                f"{name}: storage_class_name is for grant_storage volume; the pinned chart's "
-                "values.yaml has no persistence.storageClassName"
-            )
         create_namespace = flag(name, args, "create_namespace", True)
         protect_volume = flag(name, args, "protect_volume", False)
         in_init_container = flag(name, args, "restore_with_init_container", False)
+        chart_version = args.get("chart_version", CHART_VERSION)
+        known_chart = chart.KNOWN.get(chart_version)
+        extra = args.get("values") or {}
+        if not isinstance(extra, Mapping):
+            raise ValueError(
+                f"{name}: values must be a plain map (its leaves may be outputs): the "
+                "component checks it against the chart before it declares anything"
+            )
+        _refuse_data_dir_env(name, extra)
+        if not chart_persistence and "persistence" in extra:
+            raise ValueError(
+                f"{name}: values.persistence is the chart's own volume, unused with "
+                "grant_storage volume: the grant volume takes volume_size, storage_class_name "
+                "and access_modes"
+            )
         store_url = args.get("grant_store_url")
-        jobs: manifests.GrantJobs | None = None
         grant_sa = check_k8s_service_account(
             args.get("grant_service_account", "atlas-continuity-grants")
         )
         schedule = args.get("backup_schedule", DEFAULT_SCHEDULE)
+        warnings: list[str] = []
+        jobs: manifests.GrantJobs | None = None
+        pod_labels = args.get("pod_labels") or {}
         if store_url is not None:
             image = args.get("runtime_image")
-            if not isinstance(image, str) or not image.strip():
-                raise ValueError(
-                    f"{name}: runtime_image is required with grant_store_url: the image the "
-                    "grant jobs run (the repository's Dockerfile)"
+            if not _image_pinned(name, image):
+                warnings.append(
+                    f"runtime_image {image!r} is not pinned by digest (name@sha256:...): the "
+                    "grant jobs, which may write to the store, run whatever the tag points to "
+                    "when they start"
                 )
             if grant_sa == operator_sa:
                 raise ValueError(
@@ -166,31 +232,75 @@ class AtlasOperator(pulumi.ComponentResource):
                     "grant jobs write, the operator only reads"
                 )
             _check_schedule(name, schedule)
+            if in_init_container and not (known_chart and known_chart.renders_init_containers):
+                raise ValueError(
+                    f"{name}: restore_with_init_container: chart {chart_version} is not one "
+                    "known to take initContainers (the pod would start without the restore): "
+                    "leave it off, and a Job restores before the release"
+                )
             if chart_persistence and not in_init_container:
                 raise ValueError(
                     f"{name}: with grant_storage chart the release creates the volume, so no "
                     "Job can restore into it before the operator starts: use grant_storage "
-                    "volume, or restore_with_init_container with a chart that has "
-                    "initContainers"
+                    "volume (or restore_with_init_container, with a chart that takes "
+                    "initContainers)"
                 )
-            grant_name = check_name("grant cache", args.get("grant_name", "atlas-operator"))
-            claim = release if chart_persistence else f"{release}-grants"
-            jobs = manifests.GrantJobs(image, "", grant_name, grant_sa, claim)
+            jobs = manifests.GrantJobs(
+                image=image,
+                store_url=store_url,
+                name=grant_series(name, args, namespace),
+                service_account=grant_sa,
+                claim=names.claim,
+                pod_labels=pod_labels,
+                scheduling=manifests.operator_scheduling(extra),
+            )
         elif in_init_container:
             raise ValueError(f"{name}: restore_with_init_container needs grant_store_url")
 
+        values = _merge(
+            name,
+            manifests.chart_values(
+                manifests.ChartSettings(
+                    release=release,
+                    service_account=operator_sa,
+                    service_account_annotations=args.get("service_account_annotations") or {},
+                    pod_labels=_with(pod_labels, {manifests.VOLUME_LABEL: names.claim}),
+                    claim=names.claim,
+                    chart_persistence=chart_persistence,
+                    size=size,
+                    access_modes=access_modes,
+                    storage_class=storage_class,
+                    restore=jobs if in_init_container else None,
+                )
+            ),
+            extra,
+        )
+        problems = (known_chart or chart.V0_7_37).problems(values)
+        if known_chart is None:
+            warnings.append(
+                f"chart_version {chart_version}: the component knows the values of chart "
+                f"{CHART_VERSION} only; check that this version takes every value given"
+                + (f" ({CHART_VERSION} does not take: {'; '.join(problems)})" if problems else "")
+            )
+        elif problems:
+            raise ValueError(
+                f"{name}: values chart {chart_version} would ignore: {'; '.join(problems)}"
+            )
+
         super().__init__(TYPE_TOKEN, name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        for warning in warnings:
+            pulumi.log.warn(f"{name}: {warning}", resource=self)
         labels = {
             "app.kubernetes.io/part-of": "atlas-operator",
             "app.kubernetes.io/managed-by": "atlas-continuity",
         }
-        claim_name = release if chart_persistence else f"{release}-grants"
+        # Deleting a namespace deletes everything in it, the retained grant volume too.
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=protect_volume)
 
         ready: list[pulumi.Resource] = []
         if create_namespace:
             ns = k8s.core.v1.Namespace(
-                f"{name}-namespace", **_fields(manifests.namespace(namespace, labels)), opts=child
+                f"{name}-namespace", **_fields(manifests.namespace(namespace, labels)), opts=kept
             )
             ready.append(ns)
         after_namespace = pulumi.ResourceOptions(parent=self, depends_on=list(ready))
@@ -200,19 +310,16 @@ class AtlasOperator(pulumi.ComponentResource):
                 f"{name}-grants",
                 **_fields(
                     manifests.volume_claim(
-                        claim_name, namespace, size, access_modes, storage_class, labels
+                        names.claim, namespace, size, access_modes, storage_class, labels
                     )
                 ),
                 opts=pulumi.ResourceOptions.merge(
-                    after_namespace,
-                    pulumi.ResourceOptions(retain_on_delete=True, protect=protect_volume),
+                    kept, pulumi.ResourceOptions(depends_on=list(ready))
                 ),
             )
             ready.append(claim)
 
-        pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {})
         release_deps = list(ready)
-        restore_jobs = None
         if jobs is not None:
             account = k8s.core.v1.ServiceAccount(
                 f"{name}-grant-writer",
@@ -222,62 +329,23 @@ class AtlasOperator(pulumi.ComponentResource):
                 ),
                 opts=after_namespace,
             )
-            resolved = pulumi.Output.all(store_url, pod_labels).apply(
-                lambda v: manifests.GrantJobs(
-                    jobs.image, v[0], jobs.name, jobs.service_account, jobs.claim, v[1]
-                )
-            )
             grant_deps = pulumi.ResourceOptions(parent=self, depends_on=[*ready, account])
             k8s.batch.v1.CronJob(
                 f"{name}-grant-backup",
-                **_output_fields(
-                    resolved.apply(
-                        lambda j: manifests.backup_cron_job(
-                            f"{release}-grant-backup", namespace, j, schedule, labels
-                        )
-                    )
+                **_fields(
+                    manifests.backup_cron_job(names.backup, namespace, jobs, schedule, labels)
                 ),
                 opts=grant_deps,
             )
-            if in_init_container:
-                restore_jobs = resolved
-            else:
+            if not in_init_container:
                 # The release waits for the restore: the operator starts with the grants.
                 restore = k8s.batch.v1.Job(
                     f"{name}-grant-restore",
-                    **_output_fields(
-                        resolved.apply(
-                            lambda j: manifests.restore_job(
-                                f"{release}-grant-restore", namespace, j, labels
-                            )
-                        )
-                    ),
+                    **_fields(manifests.restore_job(names.restore, namespace, jobs, labels)),
                     opts=grant_deps,
                 )
                 release_deps.append(restore)
 
-        chart_version = args.get("chart_version", CHART_VERSION)
-        values = pulumi.Output.all(
-            args.get("service_account_annotations") or {},
-            pod_labels,
-            args.get("values") or {},
-            restore_jobs,
-        ).apply(
-            lambda v: manifests.chart_values(
-                manifests.ChartSettings(
-                    release=release,
-                    service_account=operator_sa,
-                    service_account_annotations=v[0],
-                    pod_labels=v[1],
-                    claim=claim_name,
-                    chart_persistence=chart_persistence,
-                    size=size,
-                    access_modes=access_modes,
-                    restore=v[3],
-                ),
-                v[2],
-            )
-        )
         helm = k8s.helm.v3.Release(
             f"{name}-release",
             name=release,
@@ -293,7 +361,7 @@ class AtlasOperator(pulumi.ComponentResource):
         self.chart_version = pulumi.Output.from_input(chart_version)
         self.service_account = pulumi.Output.from_input(operator_sa)
         self.data_dir = pulumi.Output.from_input(manifests.DATA_DIR)
-        self.grant_volume_claim = pulumi.Output.from_input(claim_name)
+        self.grant_volume_claim = pulumi.Output.from_input(names.claim)
         self.grant_backup_schedule = pulumi.Output.from_input(schedule if jobs else None)
         self.register_outputs(
             {
@@ -317,20 +385,89 @@ def _fields(manifest: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     return fields
 
 
-def _output_fields(manifest: pulumi.Output[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "metadata": manifest.apply(lambda m: m["metadata"]),
-        "spec": manifest.apply(lambda m: m["spec"]),
-    }
+def _with(labels: pulumi.Input[Mapping[str, Any]], more: Mapping[str, Any]) -> Any:
+    """``labels`` with ``more``: a plain map if ``labels`` is one, else an output of one."""
+    if isinstance(labels, pulumi.Output):
+        return labels.apply(lambda known: {**known, **more})
+    return {**labels, **more}
 
 
-def _dns_label(name: str, field: str, value: object) -> str:
-    if not isinstance(value, str) or not re.match(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$", value):
+def _merge(name: str, base: Mapping[str, Any], extra: Mapping[str, Any], path: str = "") -> Any:
+    """The user's ``extra`` values over the component's ``base``: maps merge key by key (an
+    output map when it resolves), lists are appended to, and a value the component sets is
+    never replaced: the grants depend on it."""
+    out = dict(base)
+    for key, value in extra.items():
+        where = f"{path}.{key}" if path else key
+        if key not in out:
+            out[key] = value
+            continue
+        mine = out[key]
+        if isinstance(mine, Mapping) and isinstance(value, Mapping):
+            out[key] = _merge(name, mine, value, where)
+        elif isinstance(mine, pulumi.Output) and isinstance(value, Mapping):
+            out[key] = mine.apply(lambda known, v=value, w=where: _merge(name, known, v, w))
+        elif isinstance(mine, list) and isinstance(value, list) and where not in _SET_BY_ARGUMENT:
+            out[key] = [*mine, *value]
+        else:
+            argument = _SET_BY_ARGUMENT.get(where)
+            raise ValueError(
+                f"{name}: values.{where} is set by the component"
+                + (f": use its argument {argument}" if argument else ", and cannot be changed")
+            )
+    return out
+
+
+def _refuse_data_dir_env(name: str, extra: Mapping[str, Any]) -> None:
+    envs = extra.get("extraEnvs")
+    if isinstance(envs, list) and any(
+        isinstance(e, Mapping) and e.get("name") == "DATA_DIR" for e in envs
+    ):
         raise ValueError(
-            f"{name}: {field} {value!r}: up to 40 lowercase letters, digits and '-' (Kubernetes "
-            "object names are derived from it)"
+            f"{name}: values.extraEnvs: DATA_DIR is set by the component (the grant volume's "
+            f"mount path, {manifests.DATA_DIR}): the grants would go elsewhere"
+        )
+
+
+def _release_name(name: str, value: object) -> str:
+    if not isinstance(value, str) or not re.match(
+        rf"^[a-z0-9]([-a-z0-9]{{0,{RELEASE_NAME_MAX - 2}}}[a-z0-9])?$", value
+    ):
+        raise ValueError(
+            f"{name}: release_name {value!r}: up to {RELEASE_NAME_MAX} lowercase letters, digits "
+            f"and '-' (the backup CronJob is <release_name>{BACKUP_SUFFIX}, and Kubernetes "
+            f"takes CronJob names of up to {CRON_JOB_NAME_MAX} characters)"
         )
     return value
+
+
+def _access_modes(name: str, value: object) -> tuple[str, ...]:
+    modes = tuple(value) if isinstance(value, list | tuple) else ()
+    if "ReadWriteOncePod" in modes:
+        raise ValueError(
+            f"{name}: access_modes ReadWriteOncePod: only one pod may mount such a volume, so "
+            "the backup could never read it while the operator runs, and a rolling update "
+            "would wait forever for it: use ReadWriteOnce"
+        )
+    if not modes or any(m not in _ACCESS_MODES for m in modes):
+        raise ValueError(f"{name}: access_modes must be among {', '.join(_ACCESS_MODES)}")
+    return modes
+
+
+def _image_pinned(name: str, image: object) -> bool:
+    """Whether ``image``, a valid image reference, is pinned by digest."""
+    if image is None:
+        raise ValueError(
+            f"{name}: runtime_image is required with grant_store_url: the image the grant "
+            "jobs run (the repository's Dockerfile)"
+        )
+    match = _IMAGE.match(image) if isinstance(image, str) and len(image) <= 512 else None
+    if match is None:
+        raise ValueError(
+            f"{name}: runtime_image {image!r} is not an image reference: "
+            "[registry[:port]/]name[:tag]@sha256:<64 hex digits>"
+        )
+    return match.group("digest") is not None
 
 
 def _choice(name: str, field: str, value: object, enum: type[StrEnum]) -> Any:

@@ -2,7 +2,9 @@
 
 Each function returns a Kubernetes object (or the chart's values) as the API server takes it,
 so the tests validate exactly what the component declares against the Kubernetes schemas, and
-walk the chart values against the chart's own ``values.yaml``. Nothing here imports Pulumi.
+walk the chart values against the chart's own ``values.yaml``. Nothing here imports Pulumi: a
+value that only another resource can tell (the store's URL, the reader's annotations) comes in
+as an opaque leaf and is placed as it is, so that all the rest is known in a preview.
 
 The grant jobs run ``atlas-continuity grant save|restore --data-root`` over the operator's
 data root (``<DATA_DIR>/<namespace>/<name>/.atlas``) through ``/bin/sh``, which only decides
@@ -75,16 +77,22 @@ def grant_command(script: str, data_dir: str, store_url: str, name: str) -> list
 
 @dataclass(frozen=True)
 class GrantJobs:
-    """What the grant jobs need to know."""
+    """What the grant jobs need to know. ``store_url`` and ``pod_labels`` may be values known
+    only later (Pulumi Outputs, from other resources): they are placed as they are, never
+    looked into, so that everything else in the jobs' specs is known in a preview."""
 
     image: str
-    store_url: str
+    store_url: Any
+    """The store (a string, or a value that becomes one)."""
     name: str
     """The grant series (``--name``)."""
     service_account: str
     claim: str
     """The grant volume's claim."""
-    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    pod_labels: Any = field(default_factory=dict)
+    """Labels for the jobs' pods (a map, or a value that becomes one)."""
+    scheduling: Mapping[str, Any] = field(default_factory=dict)
+    """Where the operator's pod may run (:func:`operator_scheduling`): the jobs go there too."""
 
 
 def _container_security() -> dict[str, Any]:
@@ -110,8 +118,9 @@ def grant_container(
         "env": [{"name": "HOME", "value": "/tmp"}],
         "securityContext": _container_security(),
         "resources": {
-            "requests": {"cpu": "50m", "memory": "64Mi"},
-            "limits": {"memory": "256Mi"},
+            # Local disk: the scratch volume and the container's logs.
+            "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+            "limits": {"memory": "256Mi", "ephemeral-storage": "128Mi"},
         },
         "volumeMounts": [
             {"name": volume, "mountPath": DATA_DIR, "readOnly": read_only},
@@ -131,13 +140,38 @@ def _co_scheduled(claim: str) -> dict[str, Any]:
     }
 
 
+def operator_scheduling(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The node constraints of the chart's ``values`` (nodeSelector, tolerations, node
+    affinity), as pod spec fields: the grant jobs take them too, so that they can run where the
+    operator runs (a tainted node) and a restore binds a new volume where the operator can
+    mount it (a zone)."""
+    scheduling: dict[str, Any] = {}
+    if isinstance(values.get("nodeSelector"), Mapping) and values["nodeSelector"]:
+        scheduling["nodeSelector"] = copy.deepcopy(dict(values["nodeSelector"]))
+    if isinstance(values.get("tolerations"), list) and values["tolerations"]:
+        scheduling["tolerations"] = copy.deepcopy(values["tolerations"])
+    affinity = values.get("affinity")
+    if isinstance(affinity, Mapping) and affinity.get("nodeAffinity"):
+        scheduling["affinity"] = {"nodeAffinity": copy.deepcopy(affinity["nodeAffinity"])}
+    return scheduling
+
+
+def _plain_copy(value: Any) -> Any:
+    return dict(value) if isinstance(value, Mapping) else value
+
+
 def _pod_spec(
     jobs: GrantJobs, container: dict[str, Any], *, read_only: bool, affinity: dict[str, Any]
 ) -> dict[str, Any]:
+    scheduling = dict(jobs.scheduling)
     return {
-        "metadata": {"labels": dict(jobs.pod_labels)},
+        "metadata": {"labels": _plain_copy(jobs.pod_labels)},
         "spec": {
             "serviceAccountName": jobs.service_account,
+            # The jobs never call the Kubernetes API. The cloud identities need no API token
+            # either: EKS (Pod Identity, IRSA) and AKS webhooks project a token of their own
+            # audience into the pod, and GKE's metadata server answers for the pod.
+            "automountServiceAccountToken": False,
             "restartPolicy": "Never",
             "securityContext": {
                 "runAsNonRoot": True,
@@ -146,7 +180,8 @@ def _pod_spec(
                 "fsGroup": RUNTIME_UID,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
-            "affinity": affinity,
+            **scheduling,
+            "affinity": {**scheduling.get("affinity", {}), **affinity},
             "containers": [container],
             "volumes": [
                 {
@@ -276,27 +311,43 @@ def service_account(
 # --- the chart's values ----------------------------------------------------------------------
 
 
+KEEP_ON_UNINSTALL = {"helm.sh/resource-policy": "keep"}
+"""What makes Helm leave an object in place when it uninstalls the release."""
+
+
 @dataclass(frozen=True)
 class ChartSettings:
     release: str
     service_account: str
-    service_account_annotations: Mapping[str, str]
-    pod_labels: Mapping[str, str]
+    service_account_annotations: Any
+    """A map, or a value that becomes one (a Pulumi Output): placed as it is."""
+    pod_labels: Any
+    """The operator pod's labels, the volume's label among them (a map, or a value that
+    becomes one): placed as it is."""
     claim: str
     """The grant volume's claim: the component's, or the chart's (named after the release)."""
     chart_persistence: bool
     """The chart's own persistence (persistence.enabled) instead of the component's volume."""
     size: str = "1Gi"
     access_modes: tuple[str, ...] = ("ReadWriteOnce",)
+    storage_class: str | None = None
     restore: GrantJobs | None = None
     """Restore in an init container of the operator pod (the chart's initContainers)."""
 
 
-def chart_values(settings: ChartSettings, extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The values the component gives the chart, with ``extra`` merged in (:func:`merge`).
+def pod_security() -> dict[str, Any]:
+    """The operator pod's securityContext (the chart's podSecurityContext): non-root, the
+    runtime default seccomp profile, and the volume's group so that the operator can write."""
+    return {
+        "runAsNonRoot": True,
+        "fsGroup": RUNTIME_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
-    Every path set here exists in the pinned chart's values.yaml (tests/data/atlas-operator),
-    down to the first key the chart takes whole (an empty map or a list there)."""
+
+def chart_values(settings: ChartSettings) -> dict[str, Any]:
+    """The values the component gives the chart. Every path exists in the chart's values.yaml
+    (:mod:`atlas_continuity.infra.kubernetes.chart` checks them with the user's)."""
     volume = CHART_VOLUME if settings.chart_persistence else VOLUME
     values: dict[str, Any] = {
         # The chart names its objects (and its own volume claim) after the release.
@@ -304,12 +355,15 @@ def chart_values(settings: ChartSettings, extra: Mapping[str, Any]) -> dict[str,
         "serviceAccount": {
             "create": True,
             "name": settings.service_account,
-            "annotations": dict(settings.service_account_annotations),
+            "annotations": _plain_copy(settings.service_account_annotations),
         },
-        "podLabels": {**settings.pod_labels, VOLUME_LABEL: settings.claim},
-        # The chart sets the pod's fsGroup from here (with or without its persistence): the
-        # non-root operator can write the volume.
-        "persistence": {"enabled": settings.chart_persistence, "fsGroup": RUNTIME_UID},
+        "podLabels": _plain_copy(settings.pod_labels),
+        # The chart renders persistence.fsGroup as the pod's whole securityContext when it is
+        # set (truthy), and podSecurityContext only when it is not: 0 turns that branch off
+        # (null cannot be sent: the Pulumi SDK drops null map values), and the pod keeps
+        # runAsNonRoot and seccomp next to the fsGroup.
+        "podSecurityContext": pod_security(),
+        "persistence": {"enabled": settings.chart_persistence, "fsGroup": 0},
         "extraVolumes": [],
         "extraVolumeMounts": [],
         "extraEnvs": [],
@@ -319,14 +373,18 @@ def chart_values(settings: ChartSettings, extra: Mapping[str, Any]) -> dict[str,
             size=settings.size,
             accessModes=list(settings.access_modes),
             mountPath=DATA_DIR,
+            # The claim is the release's: an uninstall would delete it, and the grants.
+            annotations=dict(KEEP_ON_UNINSTALL),
         )
+        if settings.storage_class is not None:
+            values["persistence"]["storageClassName"] = settings.storage_class
     else:
         values["extraVolumes"].append(
             {"name": VOLUME, "persistentVolumeClaim": {"claimName": settings.claim}}
         )
         values["extraVolumeMounts"].append({"name": VOLUME, "mountPath": DATA_DIR})
         values["extraEnvs"].append({"name": "DATA_DIR", "value": DATA_DIR})
-    if "ReadWriteOnce" in settings.access_modes or "ReadWriteOncePod" in settings.access_modes:
+    if "ReadWriteOnce" in settings.access_modes:
         # A rolling update's new pod lands where the old one holds the volume (the first pod,
         # matching its own term, may go anywhere).
         values["affinity"] = {
@@ -341,19 +399,4 @@ def chart_values(settings: ChartSettings, extra: Mapping[str, Any]) -> dict[str,
             )
         ]
         values["extraVolumes"].append(_scratch_volume())
-    return merge(values, extra)
-
-
-def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``: maps merge key by key, lists are appended to (so extra volumes,
-    mounts and environment variables add to the grant volume's), any other value replaces."""
-    out = copy.deepcopy(dict(base))
-    for key, value in extra.items():
-        mine = out.get(key)
-        if isinstance(mine, Mapping) and isinstance(value, Mapping):
-            out[key] = merge(mine, value)
-        elif isinstance(mine, list) and isinstance(value, list):
-            out[key] = [*mine, *copy.deepcopy(value)]
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    return values

@@ -9,7 +9,10 @@ command lines, run against moto with the grant writer identity's policy enforced
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,9 +23,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from atlas_continuity.infra import plan
 from atlas_continuity.infra.aws import EksReaderRole, S3BackupBucket
 from atlas_continuity.infra.azure import AksReaderIdentity
-from atlas_continuity.infra.kubernetes import CHART, CHART_VERSION, AtlasOperator, manifests
+from atlas_continuity.infra.gcp import GkeReaderIdentity
+from atlas_continuity.infra.kubernetes import CHART, CHART_VERSION, AtlasOperator, chart, manifests
+from atlas_continuity.infra.plan import UNKNOWN, OfflineMocks
 from atlas_continuity.runtime.errors import ExitCode
 from devtools.emulators import ROOT
 from tests.conftest import FIXTURES
@@ -37,13 +43,56 @@ JOB = "kubernetes:batch/v1:Job"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DATA = ROOT / "tests" / "data" / "atlas-operator"
 STORE = "s3://acme-atlas-backup/atlas?region=us-east-1"
-IMAGE = "ghcr.io/acme/atlas-continuity:0.2.0"
+DIGEST = "sha256:" + "5e" * 32
+IMAGE = f"ghcr.io/acme/atlas-continuity:0.2.0@{DIGEST}"
 BACKED_UP = {"grant_store_url": STORE, "runtime_image": IMAGE}
+SERIES = "atlas.test.atlas-operator"
+"""The default grant series under the harness: <project>.<stack>.<namespace>."""
 KUBERNETES = kubernetes_validate.latest_version()
+KUBERNETES_READER = {
+    "namespace": "atlas-operator",
+    "service_account": "atlas-operator",
+    "grant_service_account": "atlas-continuity-grants",
+}
+"""A reader component's Kubernetes side: the operator's defaults, and a grant writer."""
+ON_AKS = {
+    "oidc_issuer_url": "https://issuer.example/x/",
+    "resource_group_name": "atlas",
+    "container_id": (
+        "/subscriptions/00000000-0000-4000-8000-0000000000a1/resourceGroups/atlas/providers/"
+        "Microsoft.Storage/storageAccounts/acmeatlas/blobServices/default/containers/atlas-backup"
+    ),
+}
+"""What AksReaderIdentity needs of the cluster and the container."""
 
 
 def operator(args: dict[str, Any] | None = None, name: str = "atlas"):
     return deploy(lambda: {"op": AtlasOperator(name, args or {})})
+
+
+def on_eks(bucket_args: dict[str, Any], reader_args: dict[str, Any]) -> dict[str, Any]:
+    """A bucket, the EKS reader with its grant writer, and the operator backed up to the bucket
+    under their identities: what a cluster on EKS gets."""
+    bucket = S3BackupBucket("backup", bucket_args)
+    reader = EksReaderRole(
+        "eks",
+        {
+            **KUBERNETES_READER,
+            "bucket_arn": bucket.bucket_arn,
+            "prefix": bucket.prefix,
+            **reader_args,
+        },
+    )
+    op = AtlasOperator(
+        "atlas",
+        {
+            "grant_store_url": bucket.store_url,
+            "runtime_image": IMAGE,
+            "service_account_annotations": reader.service_account_annotations,
+            "grant_service_account_annotations": reader.grant_writer_service_account_annotations,
+        },
+    )
+    return {"bucket": bucket, "reader": reader, "op": op}
 
 
 def manifest(resource) -> dict[str, Any]:
@@ -52,6 +101,12 @@ def manifest(resource) -> dict[str, Any]:
 
 
 # --- what is declared ---------------------------------------------------------------------------
+
+
+def pod_of(resource) -> dict[str, Any]:
+    """The pod template of a declared CronJob or Job."""
+    spec = resource.inputs["spec"]
+    return (spec.get("jobTemplate", {}).get("spec") or spec)["template"]
 
 
 def test_defaults_declare_a_retained_volume_the_release_mounts_and_no_jobs():
@@ -71,7 +126,7 @@ def test_defaults_declare_a_retained_volume_the_release_mounts_and_no_jobs():
     assert CHART_VERSION == "0.7.37"
     assert {u.rsplit("::", 1)[1] for u in release.depends_on} == {"atlas-namespace", "atlas-grants"}
     values = release.inputs["values"]
-    assert values["persistence"] == {"enabled": False, "fsGroup": 65532}
+    assert values["persistence"] == {"enabled": False, "fsGroup": 0}
     assert values["extraVolumes"] == [
         {"name": "atlas-grants", "persistentVolumeClaim": {"claimName": "atlas-operator-grants"}}
     ]
@@ -83,6 +138,36 @@ def test_defaults_declare_a_retained_volume_the_release_mounts_and_no_jobs():
         "/data",
         None,
     )
+
+
+def test_the_namespace_created_is_retained_as_the_volume_in_it_is():
+    """Deleting the namespace would delete the retained claim in it, and with reclaim policy
+    Delete, the disk."""
+    d = operator()
+    namespace, claim = d.one(NAMESPACE), d.one(PVC)
+    assert namespace.retain_on_delete and not namespace.protect
+    assert namespace.urn in claim.depends_on
+    d = operator({"protect_volume": True})
+    assert d.one(NAMESPACE).protect and d.one(NAMESPACE).retain_on_delete
+    assert d.one(PVC).protect
+
+
+def test_the_operator_pod_keeps_its_hardening_next_to_the_volume_s_group():
+    """The chart renders persistence.fsGroup, when set, as the pod's whole securityContext:
+    the component sets it to 0 (off) and gives the group in podSecurityContext, with the rest."""
+    for args in ({}, {"grant_storage": "chart"}):
+        values = operator(args).one(RELEASE).inputs["values"]
+        assert not values["persistence"]["fsGroup"]
+        assert values["podSecurityContext"] == {
+            "runAsNonRoot": True,
+            "fsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+    # The user's additions to it are kept; what the volume needs cannot be changed.
+    values = operator({"values": {"podSecurityContext": {"runAsGroup": 65532}}}).one(RELEASE)
+    assert values.inputs["values"]["podSecurityContext"]["runAsGroup"] == 65532
+    with pytest.raises(ValueError, match=r"values\.podSecurityContext\.fsGroup is set by"):
+        operator({"values": {"podSecurityContext": {"fsGroup": 1000}}})
 
 
 def test_the_volume_can_be_protected_sized_and_classed():
@@ -97,21 +182,7 @@ def test_the_service_account_carries_the_reader_identity_and_the_pods_its_labels
     """The AKS reader's outputs, as they are: annotations on the account, a label on pods."""
 
     def build():
-        reader = AksReaderIdentity(
-            "aks",
-            {
-                "namespace": "atlas-operator",
-                "service_account": "atlas-operator",
-                "grant_service_account": "atlas-continuity-grants",
-                "oidc_issuer_url": "https://issuer.example/x/",
-                "resource_group_name": "atlas",
-                "container_id": (
-                    "/subscriptions/00000000-0000-4000-8000-0000000000a1/resourceGroups/atlas/"
-                    "providers/Microsoft.Storage/storageAccounts/acmeatlas/blobServices/default/"
-                    "containers/atlas-backup"
-                ),
-            },
-        )
+        reader = AksReaderIdentity("aks", {**KUBERNETES_READER, **ON_AKS})
         op = AtlasOperator(
             "atlas",
             {
@@ -121,6 +192,8 @@ def test_the_service_account_carries_the_reader_identity_and_the_pods_its_labels
                 "grant_service_account_annotations": (
                     reader.grant_writer_service_account_annotations
                 ),
+                # The user's own annotations join the reader's.
+                "values": {"serviceAccount": {"annotations": {"team": "db"}}},
             },
         )
         return {"reader": reader, "op": op}
@@ -131,7 +204,7 @@ def test_the_service_account_carries_the_reader_identity_and_the_pods_its_labels
     assert values["serviceAccount"] == {
         "create": True,
         "name": "atlas-operator",
-        "annotations": reader["service_account_annotations"],
+        "annotations": {**reader["service_account_annotations"], "team": "db"},
     }
     assert values["podLabels"] == {
         "azure.workload.identity/use": "true",
@@ -141,8 +214,7 @@ def test_the_service_account_carries_the_reader_identity_and_the_pods_its_labels
     assert account["name"] == "atlas-continuity-grants"
     assert account["annotations"] == reader["grant_writer_service_account_annotations"]
     for kind in (CRON, JOB):
-        spec = d.one(kind).inputs["spec"]
-        pod = (spec.get("jobTemplate", {}).get("spec") or spec)["template"]
+        pod = pod_of(d.one(kind))
         assert pod["metadata"]["labels"] == {"azure.workload.identity/use": "true"}
         assert pod["spec"]["serviceAccountName"] == "atlas-continuity-grants"
 
@@ -172,9 +244,65 @@ def test_the_backup_is_co_scheduled_with_the_operator_and_reads_the_volume_read_
     ]
     assert container["image"] == IMAGE
     assert container["command"][:2] == ["/bin/sh", "-c"]
-    assert container["command"][3:] == ["sh", "/data", STORE, "atlas-operator"]
+    assert container["command"][3:] == ["sh", "/data", STORE, SERIES]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["fsGroup"] == 65532
+
+
+def test_the_grant_jobs_mount_no_api_token_and_ask_for_their_local_disk():
+    d = operator(BACKED_UP)
+    for kind in (CRON, JOB):
+        spec = pod_of(d.one(kind))["spec"]
+        assert spec["automountServiceAccountToken"] is False
+        (container,) = spec["containers"]
+        assert container["resources"]["requests"]["ephemeral-storage"] == "64Mi"
+        assert container["resources"]["limits"]["ephemeral-storage"] == "128Mi"
+        (scratch,) = [v for v in spec["volumes"] if "emptyDir" in v]
+        # What the scratch volume may hold fits in what the container asked for.
+        assert (
+            scratch["emptyDir"]["sizeLimit"]
+            == container["resources"]["requests"]["ephemeral-storage"]
+        )
+
+
+def test_the_grant_jobs_go_where_the_operator_may_run():
+    """A tainted or selected node pool: the backup runs on the operator's node, which it must
+    tolerate; the restore, the volume's first user, binds it where the operator can run."""
+    tolerations = [{"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]
+    node_affinity = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {
+                    "matchExpressions": [
+                        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a"]}
+                    ]
+                }
+            ]
+        }
+    }
+    d = operator(
+        {
+            **BACKED_UP,
+            "values": {
+                "nodeSelector": {"pool": "db"},
+                "tolerations": tolerations,
+                "affinity": {"nodeAffinity": node_affinity},
+            },
+        }
+    )
+    values = d.one(RELEASE).inputs["values"]
+    assert values["affinity"]["nodeAffinity"] == node_affinity
+    assert "podAffinity" in values["affinity"]
+    for kind in (CRON, JOB):
+        spec = pod_of(d.one(kind))["spec"]
+        assert spec["nodeSelector"] == {"pool": "db"}
+        assert spec["tolerations"] == tolerations
+        assert spec["affinity"]["nodeAffinity"] == node_affinity
+        assert "podAffinity" in spec["affinity"]
+    # Without node constraints, the jobs carry none.
+    spec = pod_of(operator(BACKED_UP).one(JOB))["spec"]
+    assert "nodeSelector" not in spec and "tolerations" not in spec
+    assert set(spec["affinity"]) == {"podAffinity"}
 
 
 def test_the_restore_job_runs_before_the_release():
@@ -191,43 +319,71 @@ def test_the_restore_job_runs_before_the_release():
     assert "initContainers" not in release.inputs["values"]
 
 
-def test_with_init_containers_the_operator_pod_restores_under_its_own_identity():
-    d = operator({**BACKED_UP, "restore_with_init_container": True})
+@pytest.fixture
+def newer_chart(monkeypatch) -> str:
+    """A chart version that takes initContainers, known to the component: the newer
+    values.yaml (tests/data/atlas-operator/values-01f95fb.yaml) under a made-up version."""
+    newer = dataclasses.replace(
+        chart.V0_7_37, version="0.0.0-01f95fb", defaults=chart_defaults("01f95fb")
+    )
+    assert newer.renders_init_containers and not chart.V0_7_37.renders_init_containers
+    monkeypatch.setitem(chart.KNOWN, newer.version, newer)
+    return newer.version
+
+
+def test_the_pinned_chart_takes_no_init_containers_so_the_flag_is_refused():
+    """Chart 0.7.37 never renders initContainers: the restore would silently not happen."""
+    with pytest.raises(ValueError, match=r"chart 0\.7\.37 is not one known to take initContainers"):
+        operator({**BACKED_UP, "restore_with_init_container": True})
+    with pytest.raises(ValueError, match=r"chart 9\.9\.9 is not one known"):
+        operator({**BACKED_UP, "restore_with_init_container": True, "chart_version": "9.9.9"})
+
+
+def test_with_init_containers_the_operator_pod_restores_under_its_own_identity(newer_chart):
+    d = operator({**BACKED_UP, "restore_with_init_container": True, "chart_version": newer_chart})
     d.none(JOB)
     d.one(CRON)
     values = d.one(RELEASE).inputs["values"]
     (init,) = values["initContainers"]
     assert init["command"] == manifests.grant_command(
-        manifests.RESTORE_SCRIPT, "/data", STORE, "atlas-operator"
+        manifests.RESTORE_SCRIPT, "/data", STORE, SERIES
     )
     assert {"name": "atlas-grants", "mountPath": "/data", "readOnly": False} in init["volumeMounts"]
     assert {"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}} in values["extraVolumes"]
 
 
-def test_chart_persistence_is_the_release_s_volume():
-    d = operator({"grant_storage": "chart", "volume_size": "2Gi"})
+def test_chart_persistence_is_the_release_s_volume_kept_on_uninstall(newer_chart):
+    d = operator({"grant_storage": "chart", "volume_size": "2Gi", "storage_class_name": "gp3"})
     d.none(PVC)
     values = d.one(RELEASE).inputs["values"]
     assert values["persistence"] == {
         "enabled": True,
-        "fsGroup": 65532,
+        "fsGroup": 0,
         "size": "2Gi",
         "accessModes": ["ReadWriteOnce"],
         "mountPath": "/data",
+        "storageClassName": "gp3",
+        "annotations": {"helm.sh/resource-policy": "keep"},
     }
     assert values["extraVolumes"] == values["extraEnvs"] == []
     # The chart names its claim after the release (fullnameOverride): the backup can mount it.
     d = operator(
-        {**BACKED_UP, "grant_storage": "chart", "restore_with_init_container": True}, "chart"
+        {
+            **BACKED_UP,
+            "grant_storage": "chart",
+            "restore_with_init_container": True,
+            "chart_version": newer_chart,
+        },
+        "chart",
     )
-    pod = d.one(CRON).inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    pod = pod_of(d.one(CRON))["spec"]
     (claim,) = [v["persistentVolumeClaim"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert claim["claimName"] == d.one(RELEASE).inputs["values"]["fullnameOverride"]
     (init,) = d.one(RELEASE).inputs["values"]["initContainers"]
     assert init["volumeMounts"][0]["name"] == "data"  # the chart's own volume
 
 
-def test_extra_values_merge_maps_append_lists_and_replace_the_rest():
+def test_extra_values_merge_maps_and_append_lists():
     d = operator(
         {
             "values": {
@@ -249,6 +405,108 @@ def test_extra_values_merge_maps_append_lists_and_replace_the_rest():
     assert values["serviceAccount"]["name"] == "atlas-operator"
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        # A list where the component has one: the grant volume's mount would be dropped.
+        ({"extraEnvs": {"FOO": "1"}}, r"values\.extraEnvs is set by the component"),
+        ({"extraEnvs": [{"name": "DATA_DIR", "value": "/tmp"}]}, "DATA_DIR is set by"),
+        ({"fullnameOverride": "x"}, "use its argument release_name"),
+        ({"serviceAccount": {"name": "x"}}, "use its argument service_account"),
+        ({"serviceAccount": {"create": False}}, r"serviceAccount\.create is set by"),
+        ({"persistence": {"size": "5Gi"}}, "unused with grant_storage volume"),
+        # What the chart would ignore: a misspelt key, a value of the wrong kind.
+        ({"persistance": {"enabled": True}}, "persistance: not in the chart's values.yaml"),
+        ({"image": {"tagg": "v1"}}, r"image\.tagg: not in the chart's values.yaml"),
+        ({"tolerations": {"key": "x"}}, "tolerations: a list in the chart"),
+        ({"replicaCount": "2"}, "replicaCount: a int in the chart"),
+        ({"podAnnotations": ["x"]}, "podAnnotations: a map in the chart"),
+    ],
+)
+def test_values_that_would_undo_the_grants_or_that_the_chart_ignores_are_refused(values, message):
+    with pytest.raises(ValueError, match=message):
+        operator({"values": values})
+
+
+def test_chart_persistence_settings_are_the_component_s_arguments():
+    with pytest.raises(ValueError, match="use its argument volume_size"):
+        operator({"grant_storage": "chart", "values": {"persistence": {"size": "5Gi"}}})
+    with pytest.raises(ValueError, match="use its argument access_modes"):
+        operator({"grant_storage": "chart", "values": {"persistence": {"accessModes": ["x"]}}})
+    d = operator({"grant_storage": "chart", "values": {"persistence": {"annotations": {"a": "b"}}}})
+    assert d.one(RELEASE).inputs["values"]["persistence"]["annotations"] == {
+        "helm.sh/resource-policy": "keep",
+        "a": "b",
+    }
+
+
+def test_another_chart_version_is_checked_against_the_pinned_one_with_warnings():
+    d = operator({"chart_version": "0.7.50", "values": {"rbac": {"clusterWideSecretAccess": True}}})
+    assert d.one(RELEASE).inputs["version"] == "0.7.50"
+    (warning,) = d.warnings
+    assert "chart_version 0.7.50" in warning
+    assert "rbac.clusterWideSecretAccess: not in the chart's values.yaml" in warning
+    assert operator({"chart_version": "0.7.50"}).warnings  # checked by no one: said so
+    assert not operator().warnings
+
+
+def test_the_image_is_an_image_reference_pinned_by_digest():
+    assert not operator(BACKED_UP).warnings
+    for image in (
+        "ghcr.io/acme/atlas-continuity:0.2.0",
+        "localhost:5000/atlas-continuity",
+        "busybox",
+    ):
+        (warning,) = operator({**BACKED_UP, "runtime_image": image}).warnings
+        assert f"runtime_image {image!r} is not pinned by digest" in warning
+    for image in (
+        "a b; rm -rf /",
+        "ghcr.io/acme/Atlas",
+        "ghcr.io/acme/atlas@sha256:abc",
+        "ghcr.io/acme/atlas:-bad",
+        "",
+        7,
+    ):
+        with pytest.raises(ValueError, match="is not an image reference"):
+            operator({**BACKED_UP, "runtime_image": image})
+
+
+def test_the_longest_release_name_gives_a_cron_job_name_kubernetes_takes():
+    """The API refuses CronJob names over 52 characters (kubernetes-validate does not check)."""
+    longest = "r" * 39
+    cron = operator({**BACKED_UP, "release_name": longest}).one(CRON)
+    assert len(cron.inputs["metadata"]["name"]) == 52
+    with pytest.raises(ValueError, match="up to 39 lowercase"):
+        operator({**BACKED_UP, "release_name": "r" * 40})
+
+
+def test_a_preview_shows_the_job_specs_and_values_that_do_not_wait_on_other_resources():
+    """Before the bucket exists its store URL is unknown, and before the role exists its ARN:
+    only those leaves are unknown, not the specs and values around them."""
+
+    irsa = {
+        "mode": "irsa",
+        "oidc_provider_arn": (
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"
+        ),
+    }
+    d = plan.deploy(lambda: on_eks({}, irsa), OfflineMocks({}), preview=True)
+    cron = d.one(CRON).inputs
+    assert cron["metadata"]["name"] == "atlas-operator-grant-backup"
+    assert cron["spec"]["schedule"] == "*/30 * * * *"
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"][5] is UNKNOWN
+    assert container["command"][6] == SERIES
+    assert d.one(JOB).inputs["spec"]["template"]["spec"]["serviceAccountName"] == (
+        "atlas-continuity-grants"
+    )
+    values = d.one(RELEASE).inputs["values"]
+    assert values["fullnameOverride"] == "atlas-operator"
+    assert values["serviceAccount"]["name"] == "atlas-operator"
+    assert values["serviceAccount"]["annotations"] is UNKNOWN
+    assert values["extraEnvs"] == [{"name": "DATA_DIR", "value": "/data"}]
+
+
 def test_an_existing_namespace_is_used_as_it_is():
     d = operator({"create_namespace": False, "namespace": "platform"})
     d.none(NAMESPACE)
@@ -266,14 +524,16 @@ def test_an_existing_namespace_is_used_as_it_is():
         ({**BACKED_UP, "grant_storage": "chart"}, "no Job can restore into it"),
         ({"restore_with_init_container": True}, "needs grant_store_url"),
         ({"grant_storage": "helm"}, "grant_storage must be one of volume, chart"),
-        ({"grant_storage": "chart", "storage_class_name": "x"}, "persistence.storageClassName"),
         ({"volume_size": "lots"}, "volume_size"),
-        ({"access_modes": ["ReadOnlyMany"]}, "access_modes"),
+        ({"access_modes": ["ReadOnlyMany"]}, "access_modes must be among"),
+        ({"access_modes": "ReadWriteOnce"}, "access_modes must be among"),
+        ({"access_modes": ["ReadWriteOncePod"]}, "the backup could never read it"),
         ({"namespace": "Atlas"}, "namespace"),
         ({"service_account": "a*"}, "wildcard"),
         ({"release_name": "Atlas_Operator"}, "release_name"),
-        ({**BACKED_UP, "grant_name": "../x"}, "grant cache name"),
+        ({**BACKED_UP, "grant_name": "../x"}, "atlas: grant_name '../x'"),
         ({"protect_volume": "yes"}, "protect_volume must be true or false"),
+        ({"values": "replicaCount: 2"}, "values must be a plain map"),
     ],
 )
 def test_bad_arguments_are_refused_with_the_argument(args, message):
@@ -287,7 +547,7 @@ def test_bad_arguments_are_refused_with_the_argument(args, message):
 VARIANTS = {
     "defaults": {},
     "backed-up": BACKED_UP,
-    "init-container": {**BACKED_UP, "restore_with_init_container": True},
+    "chart-persistence": {"grant_storage": "chart", "storage_class_name": "standard"},
     "options": {
         **BACKED_UP,
         "create_namespace": True,
@@ -296,6 +556,10 @@ VARIANTS = {
         "pod_labels": {"azure.workload.identity/use": "true"},
         "grant_service_account_annotations": {"iam.gke.io/gcp-service-account": "x@y.iam"},
         "backup_schedule": "5 */2 * * 1-5",
+        "values": {
+            "nodeSelector": {"pool": "db"},
+            "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+        },
     },
 }
 
@@ -309,17 +573,30 @@ def test_every_object_declared_passes_the_kubernetes_schemas_strictly(variant):
         body = manifest(resource)
         kubernetes_validate.validate(body, KUBERNETES, strict=True)  # raises when invalid
     kinds = {manifest(r)["kind"] for r in objects}
-    if variant != "defaults":
+    if variant in ("backed-up", "options"):
         assert {"Namespace", "PersistentVolumeClaim", "ServiceAccount", "CronJob"} <= kinds
-    # The init container travels in the chart's values: as a Pod's, it passes too.
-    for init in d.one(RELEASE).inputs["values"].get("initContainers", []):
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "operator"},
-            "spec": {"initContainers": [init], "containers": [{"name": "m", "image": "x"}]},
-        }
-        kubernetes_validate.validate(pod, KUBERNETES, strict=True)
+
+
+def test_the_operator_pod_s_settings_pass_the_kubernetes_schemas(newer_chart):
+    """What travels in the chart's values and lands in the operator's pod: its securityContext,
+    affinity and init container, validated as a Pod's."""
+    values = (
+        operator({**BACKED_UP, "restore_with_init_container": True, "chart_version": newer_chart})
+        .one(RELEASE)
+        .inputs["values"]
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "operator", "labels": values["podLabels"]},
+        "spec": {
+            "securityContext": values["podSecurityContext"],
+            "affinity": values["affinity"],
+            "initContainers": values["initContainers"],
+            "containers": [{"name": "m", "image": "x"}],
+        },
+    }
+    kubernetes_validate.validate(pod, KUBERNETES, strict=True)
 
 
 def test_the_schema_check_rejects_a_field_kubernetes_does_not_know():
@@ -337,64 +614,65 @@ def chart_defaults(version: str) -> dict[str, Any]:
     return yaml.safe_load((DATA / f"values-{version}.yaml").read_text())
 
 
-def missing_paths(values: Any, chart: Any, path: str = "") -> list[str]:
-    """The paths of ``values`` that the chart's values.yaml lacks, or holds as another kind of
-    value. A map that is empty in values.yaml, and a list, are taken whole by the chart
-    (toYaml): what goes inside is not the chart's to name."""
-    problems = []
-    for key, value in values.items():
-        where = f"{path}.{key}" if path else key
-        if not isinstance(chart, dict) or key not in chart:
-            problems.append(f"{where}: not in the chart's values.yaml")
-            continue
-        default = chart[key]
-        if isinstance(default, dict):
-            if not isinstance(value, dict):
-                problems.append(f"{where}: a map in the chart")
-            elif default:
-                problems += missing_paths(value, default, where)
-        elif isinstance(default, list):
-            if not isinstance(value, list):
-                problems.append(f"{where}: a list in the chart")
-        elif default is not None and type(default) is not type(value):
-            problems.append(f"{where}: a {type(default).__name__} in the chart")
-    return problems
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_value_the_release_sets_exists_in_the_chart_it_installs(variant):
+    release = operator(VARIANTS[variant]).one(RELEASE)
+    installed = chart.KNOWN[release.inputs["version"]]
+    assert installed.problems(release.inputs["values"]) == []
 
 
-@pytest.mark.parametrize(
-    ("variant", "version"),
-    [
-        ("defaults", "0.7.37"),
-        ("backed-up", "0.7.37"),
-        ("options", "0.7.37"),
-        ("init-container", "01f95fb"),
-    ],
-)
-def test_every_value_the_release_sets_exists_in_the_chart(variant, version):
-    d = operator(VARIANTS[variant])
-    values = d.one(RELEASE).inputs["values"]
-    assert missing_paths(values, chart_defaults(version)) == []
-
-
-def test_chart_persistence_values_exist_in_the_chart():
-    d = operator({"grant_storage": "chart"})
-    assert missing_paths(d.one(RELEASE).inputs["values"], chart_defaults("0.7.37")) == []
-
-
-def test_the_walk_finds_what_the_pinned_chart_lacks():
-    """initContainers is the newer chart's: the pinned one's values.yaml has no such key."""
-    d = operator(VARIANTS["init-container"])
-    assert missing_paths(d.one(RELEASE).inputs["values"], chart_defaults("0.7.37")) == [
+def test_init_container_values_exist_in_the_chart_that_takes_them(newer_chart):
+    release = operator(
+        {**BACKED_UP, "restore_with_init_container": True, "chart_version": newer_chart}
+    ).one(RELEASE)
+    assert release.inputs["version"] == newer_chart
+    assert chart.KNOWN[newer_chart].problems(release.inputs["values"]) == []
+    assert chart.V0_7_37.problems(release.inputs["values"]) == [
         "initContainers: not in the chart's values.yaml"
     ]
-    assert missing_paths({"persistence": {"storageClassName": "x"}}, chart_defaults("0.7.37"))
 
 
-@pytest.mark.parametrize(
-    ("version", "source"), [("0.7.37", "values.yaml"), ("01f95fb", "values.01f95fb.yaml")]
-)
-def test_the_key_copies_are_the_real_chart_s(version, source):
-    real_file = FIXTURES / "atlas-operator" / source
+def test_the_walk_knows_what_the_pinned_chart_takes_and_what_it_ignores():
+    pinned = chart.V0_7_37
+    # Read by the templates though values.yaml has it only in a comment.
+    assert pinned.problems({"persistence": {"storageClassName": "gp3"}}) == []
+    assert pinned.problems({"revisionHistoryLimit": 3}) == []
+    # Rendered whole (toYaml): any key goes inside.
+    assert pinned.problems({"podSecurityContext": {"seccompProfile": {"type": "x"}}}) == []
+    assert pinned.problems(
+        {
+            "initContainers": [],
+            "persistence": {"storageClassName": 3, "sise": "1Gi"},
+            "extraEnvs": {"a": "b"},
+            "prewarmDevDB": "false",
+        }
+    ) == [
+        "initContainers: not in the chart's values.yaml",
+        "persistence.storageClassName: a str in the chart",
+        "persistence.sise: not in the chart's values.yaml",
+        "extraEnvs: a list in the chart",
+        "prewarmDevDB: a bool in the chart",
+    ]
+    # Its whole maps and unlisted keys are where the walk says they are.
+    for path in pinned.whole:
+        node: Any = pinned.defaults
+        for part in path.split("."):
+            node = node[part]
+        assert isinstance(node, dict), path
+    for path in pinned.unlisted:
+        parent, _, key = path.rpartition(".")
+        assert key not in (pinned.defaults[parent] if parent else pinned.defaults), path
+
+
+def test_the_pinned_chart_s_values_are_the_real_chart_s():
+    real_file = FIXTURES / "atlas-operator" / "values.yaml"
+    if not real_file.exists():
+        pytest.skip("shared corpus not present")
+    assert chart.V0_7_37.defaults == yaml.safe_load(real_file.read_text())
+
+
+def test_the_newer_chart_s_key_copy_is_the_real_file_s():
+    real_file = FIXTURES / "atlas-operator" / "values.01f95fb.yaml"
     if not real_file.exists():
         pytest.skip("shared corpus not present")
     real = yaml.safe_load(real_file.read_text())
@@ -408,7 +686,7 @@ def test_the_key_copies_are_the_real_chart_s(version, source):
         else:
             assert mine == theirs, path
 
-    subset(chart_defaults(version), real, "values")
+    subset(chart_defaults("01f95fb"), real, "values")
 
 
 # --- the grant round trip, by the exact command lines -------------------------------------------
@@ -423,32 +701,7 @@ def declared():
     """A bucket, the EKS reader with its grant writer, and the operator backed up to the
     bucket: what a cluster on EKS gets."""
 
-    def build():
-        bucket = S3BackupBucket("backup", {"bucket_name": BUCKET})
-        reader = EksReaderRole(
-            "eks",
-            {
-                "namespace": "atlas-operator",
-                "service_account": "atlas-operator",
-                "grant_service_account": "atlas-continuity-grants",
-                "cluster_name": "prod",
-                "bucket_arn": bucket.bucket_arn,
-                "prefix": bucket.prefix,
-            },
-        )
-        op = AtlasOperator(
-            "atlas",
-            {
-                "grant_store_url": bucket.store_url,
-                "runtime_image": IMAGE,
-                "grant_service_account_annotations": (
-                    reader.grant_writer_service_account_annotations
-                ),
-            },
-        )
-        return {"bucket": bucket, "reader": reader, "op": op}
-
-    return deploy(build)
+    return deploy(lambda: on_eks({"bucket_name": BUCKET}, {"cluster_name": "prod"}))
 
 
 @pytest.fixture(scope="module")
@@ -467,9 +720,7 @@ def grant_writer(declared, tmp_path_factory):
 
 
 def command(declared, kind: str) -> list[str]:
-    spec = declared.one(kind).inputs["spec"]
-    pod = (spec.get("jobTemplate", {}).get("spec") or spec)["template"]["spec"]
-    (container,) = pod["containers"]
+    (container,) = pod_of(declared.one(kind))["spec"]["containers"]
     return container["command"]
 
 
@@ -547,6 +798,60 @@ def test_a_restore_the_store_refuses_fails_the_step(declared, grant_writer, tmp_
     outside = restore[5].replace(f"s3://{BUCKET}/", f"s3://{OTHER_BUCKET}/")
     result = run([*restore[:5], outside, *restore[6:]], tmp_path / "data", server, tmp_path)
     assert result.returncode == ExitCode.AUTH, result.stdout + result.stderr
+
+
+def test_the_grant_writer_writes_its_own_series_only(declared, grant_writer, tmp_path):
+    """Another cluster's series in the same store is out of this grant writer's reach: a job
+    that saves under another name is refused, by the policy as moto enforces it and as IAM
+    would decide it."""
+    server, document = grant_writer
+    save = command(declared, CRON)
+    assert save[6] == SERIES
+    data = tmp_path / "data"
+    (data / "app" / "schema" / ".atlas").mkdir(parents=True)
+    (data / "app" / "schema" / ".atlas" / "grant.json").write_bytes(b"{}")
+    with server.recorded() as requests:
+        other = run([*save[:6], "other-cluster"], data, server, tmp_path)
+    assert other.returncode == ExitCode.AUTH, other.stdout + other.stderr
+    assert "ImplicitlyDenied" in decide([document], requests)
+
+
+READERS = {
+    "eks": lambda args: EksReaderRole(
+        "k8s",
+        {**args, "cluster_name": "prod", "bucket_arn": f"arn:aws:s3:::{BUCKET}"},
+    ),
+    "gke": lambda args: GkeReaderIdentity("k8s", {**args, "bucket_name": BUCKET}),
+    "aks": lambda args: AksReaderIdentity("k8s", {**args, **ON_AKS}),
+}
+
+
+def grant_writer_series(d) -> set[str]:
+    """The grant series the grant writer's policy, bindings or condition name."""
+    scoped = [
+        r.inputs
+        for r in d.resources
+        if r.name.startswith("k8s-grants") and not r.type.startswith("atlas-continuity:")
+    ]
+    return set(re.findall(r"atlas-continuity/grants/([^/]*)/", json.dumps(scoped)))
+
+
+@pytest.mark.parametrize("cloud", sorted(READERS))
+def test_each_reader_s_grant_writer_writes_the_operator_s_series_only(cloud):
+    """What the reader's grant writer may write is what the operator's jobs save to: the same
+    default series, or the grant_name both are given."""
+    build = READERS[cloud]
+
+    def together(args):
+        return {"reader": build(args), "op": AtlasOperator("atlas", {**BACKED_UP, **args})}
+
+    d = deploy(lambda: together(KUBERNETES_READER))
+    assert grant_writer_series(d) == {SERIES} == {command(d, CRON)[6]}
+    d = deploy(lambda: together({**KUBERNETES_READER, "grant_name": "cluster-a"}))
+    assert grant_writer_series(d) == {"cluster-a"} == {command(d, CRON)[6]}
+    reader_only = {k: v for k, v in KUBERNETES_READER.items() if k != "grant_service_account"}
+    with pytest.raises(ValueError, match="grant_name is the grant writer's"):
+        deploy(lambda: {"reader": build({**reader_only, "grant_name": "cluster-a"})})
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -474,7 +474,8 @@ def test_the_grant_writer_is_its_own_identity_writing_grant_snapshots_only():
     grants = assignments["op-grants-access"]
     assert grants["roleDefinitionId"] == custom.state["id"]
     assert grants["scope"] == CONTAINER_ID
-    where = "teams/db/atlas-continuity/grants/"
+    # One series: <project>.<stack>.<namespace> by default, as AtlasOperator's.
+    where = "teams/db/atlas-continuity/grants/atlas.test.atlas/"
     assert _clauses(grants["condition"]) == [
         (
             f"ActionMatches{{'{BLOBS}/read'}} AND NOT SubOperationMatches{{'Blob.List'}}",

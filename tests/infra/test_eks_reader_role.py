@@ -210,14 +210,17 @@ def test_the_grant_writer_has_its_own_pod_identity_role_for_its_own_service_acco
 def test_the_grant_writer_creates_reads_and_lists_grant_snapshots_only():
     d = reader({**POD_IDENTITY, **GRANT_WRITER})
     policies = {r.name: r.policy() for r in d.of_type(ROLE_POLICY)}
-    grants = f"{BUCKET_ARN}/atlas/atlas-continuity/grants/"
+    # One series: <project>.<stack>.<namespace> by default, as AtlasOperator's.
+    grants = f"{BUCKET_ARN}/atlas/atlas-continuity/grants/atlas.test.atlas/"
     assert policies["k8s-grants-grant-write"]["Statement"] == [
         {
             "Sid": "ListStorePrefix",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": BUCKET_ARN,
-            "Condition": {"StringLike": {"s3:prefix": "atlas/atlas-continuity/grants/*"}},
+            "Condition": {
+                "StringLike": {"s3:prefix": "atlas/atlas-continuity/grants/atlas.test.atlas/*"}
+            },
         },
         {
             "Sid": "ReadStoreObjects",

@@ -534,12 +534,14 @@ def test_reader_refusals_name_the_argument(args, message):
         )
 
 
-GRANTS = f"{OBJECTS}atlas/atlas-continuity/grants/"
+SERIES = "atlas-continuity/grants/atlas.test.atlas/"
+"""One grant series: <project>.<stack>.<namespace> by default, as AtlasOperator's."""
+GRANTS = f"{OBJECTS}atlas/{SERIES}"
 GRANT_READ = (
     f'resource.name.startsWith("{GRANTS}") || '
     '(resource.type == "storage.googleapis.com/Bucket" && '
     f'resource.name == "projects/_/buckets/{B}" && api.getAttribute('
-    '"storage.googleapis.com/objectListPrefix", "").startsWith("atlas/atlas-continuity/grants/"))'
+    f'"storage.googleapis.com/objectListPrefix", "").startsWith("atlas/{SERIES}"))'
 )
 
 

@@ -305,9 +305,12 @@ def test_the_grant_writer_saves_and_restores_a_data_root_and_nothing_else(
     as_user("grants")
     restored = tmp_path / "restored"
     restored.mkdir()
+    # The grant writer's one series: <project>.<stack>.<namespace> by default.
+    series = ("--name", "atlas.test.atlas")
+    store = ("--store", contract.store_url)
     with aws.recorded() as requests:
-        saved = cli("grant", "save", "--data-root", root, "--store", contract.store_url)
-        back = cli("grant", "restore", "--data-root", restored, "--store", contract.store_url)
+        saved = cli("grant", "save", "--data-root", root, *store, *series)
+        back = cli("grant", "restore", "--data-root", restored, *store, *series)
     assert (saved.code, back.code) == (0, 0), saved.err + back.err
     for resource in ("app/schema", "billing/migrations"):
         assert (restored / resource / ".atlas" / "grant.json").read_bytes() == resource.encode()
@@ -325,9 +328,12 @@ def test_the_grant_writer_saves_and_restores_a_data_root_and_nothing_else(
     pushed = cli("push", src, "--repo", "grants-app-2", "--primary", contract.store_url)
     assert pushed.code == ExitCode.AUTH
     arn = f"arn:aws:s3:::{BUCKET}"
-    grant = f"{arn}/atlas/{layout.grants_prefix('default')}x.json"
+    grant = f"{arn}/atlas/{layout.grants_prefix('atlas.test.atlas')}x.json"
+    another_series = f"{arn}/atlas/{layout.grants_prefix('default')}x.json"
     cases = [
         (IamRequest("s3:PutObject", grant, {"s3:if-none-match": "*"}), "Allowed"),
+        (IamRequest("s3:PutObject", another_series, {"s3:if-none-match": "*"}), "ImplicitlyDenied"),
+        (IamRequest("s3:GetObject", another_series), "ImplicitlyDenied"),
         (IamRequest("s3:PutObject", grant), "ImplicitlyDenied"),
         (IamRequest("s3:PutObject", f"{arn}/atlas/app/x.sql"), "ImplicitlyDenied"),
         (IamRequest("s3:GetObject", f"{arn}/atlas/app/x.sql"), "ImplicitlyDenied"),
