@@ -348,12 +348,14 @@ class ContinuityPlan(pulumi.ComponentResource):
             }
         )
 
-    def _child(self, name: str, label: str) -> pulumi.ResourceOptions:
-        """Options for a component the plan declares as ``<name>-<label>``: parented to the plan,
-        and aliased to ``<label>`` at the stack's top, where the stack program of 0.2 put it."""
+    def _child(self, label: str) -> pulumi.ResourceOptions:
+        """Options for the component the plan declares as ``label``: parented to the plan, and
+        aliased to the stack's top, where the stack program of 0.2 declared it by the same
+        name. The name stays the label, not ``<plan>-<label>``: every name a component derives
+        from its own (a GCP pool or service account ID, an Azure storage account) then stays
+        what 0.2 created, and a stack upgrades without replacing anything."""
         return pulumi.ResourceOptions(
-            parent=self,
-            aliases=[pulumi.Alias(name=label, parent=pulumi.ROOT_STACK_RESOURCE)],
+            parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
         )
 
     def _cloud(
@@ -367,9 +369,7 @@ class ContinuityPlan(pulumi.ComponentResource):
         parts = CLOUDS[cloud]
         writer_entries, reader_entries = entries
         label = f"{cloud.value}-backup"
-        store = parts.store(
-            f"{name}-{label}", dict(config.get(parts.store_key) or {}), self._child(name, label)
-        )
+        store = parts.store(label, dict(config.get(parts.store_key) or {}), self._child(label))
         wired = parts.wiring(store)
         b = _Built(store)
         # An AWS account holds one IAM OIDC provider per issuer: the writer that creates it
@@ -387,7 +387,7 @@ class ContinuityPlan(pulumi.ComponentResource):
                 if issuer in providers and not writer_args.get("create_oidc_provider"):
                     writer_args.setdefault("oidc_provider_arn", providers[issuer])
             b.writers[writer_name] = parts.writer(
-                f"{name}-{label}", {**writer_args, **wired}, self._child(name, label)
+                label, {**writer_args, **wired}, self._child(label)
             )
             if issuer is not None and writer_args.get("create_oidc_provider"):
                 providers[issuer] = b.writers[writer_name].oidc_provider_arn
@@ -405,7 +405,7 @@ class ContinuityPlan(pulumi.ComponentResource):
         for reader_name, reader_args in reader_entries.items():
             label = f"{cloud.value}-reader-{reader_name}"
             b.readers[reader_name] = parts.reader(
-                f"{name}-{label}", {**reader_args, **wired}, self._child(name, label)
+                label, {**reader_args, **wired}, self._child(label)
             )
             b.reader_args[reader_name] = reader_args
         return b
@@ -436,7 +436,7 @@ class ContinuityPlan(pulumi.ComponentResource):
                 grant_service_account_annotations=(reader.grant_writer_service_account_annotations),
             )
         deployed = AtlasOperator(
-            f"{name}-operator",
+            "atlas-operator",
             {**settings, **wired},  # type: ignore[typeddict-item]
             pulumi.ResourceOptions(parent=self),
         )

@@ -56,7 +56,7 @@ class Declared:
     depends_on: list[str] = field(default_factory=list)
     """The URNs of the resources it was declared to depend on."""
     aliases: list[str] = field(default_factory=list)
-    """The names it is aliased to (what it was called before), "" for an unchanged name."""
+    """The URNs it is aliased to: what it was before (a name, a parent)."""
     state: dict[str, Any] = field(default_factory=dict)
     """What the mock cloud answered: the inputs plus the outputs it could compute."""
 
@@ -225,7 +225,7 @@ def deploy(
             "protect": bool(request.protect),
             "retain_on_delete": bool(request.retainOnDelete),
             "depends_on": list(request.dependencies),
-            "aliases": [a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name],
+            "aliases": [_alias_urn(request, a) for a in request.aliases],
         }
         return response
 
@@ -305,6 +305,23 @@ def run_program(
         pulumi.runtime.set_all_config({})  # config is process-wide in the SDK
     d.exports = {key: _fill(outputs[key], [key], exported) for key in outputs}
     return d
+
+
+_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _alias_urn(request: Any, alias: Any) -> str:
+    """The URN an alias of the resource ``request`` registers stands for."""
+    if not alias.HasField("spec"):
+        return alias.urn
+    spec = alias.spec
+    stack, project = spec.stack or pulumi.get_stack(), spec.project or pulumi.get_project()
+    type_ = spec.type or request.type
+    parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+    parent_type = parent.split("::")[2] if parent else _STACK_TYPE
+    if parent_type != _STACK_TYPE:  # a child's type is qualified by its parent's
+        type_ = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{spec.name or request.name}"
 
 
 def plain(value: Any) -> Any:
@@ -467,12 +484,23 @@ def _headline(r: Declared) -> str:
     flags = [
         f for f, on in (("protected", r.protect), ("kept on delete", r.retain_on_delete)) if on
     ]
-    if r.aliases:
-        flags.append(f"was {', '.join(r.aliases)}")
+    moves = [text for urn in r.aliases if (text := _moved_from(r, urn))]
+    if moves:
+        flags.append(f"was {', '.join(moves)}")
     parts = [r.type, r.name]
     if not r.is_component:
         parts += [f"{k}={_short(v, 60)}" for k, v in _key_inputs(r.inputs).items()]
     return "  ".join(parts) + (f"  [{'; '.join(flags)}]" if flags else "")
+
+
+def _moved_from(r: Declared, alias: str) -> str:
+    """Where an alias says ``r`` was, as a reader says it: its old name, or its old place at
+    the stack's top; "" for an alias of another kind (a provider's renamed type)."""
+    _, _, type_, name = alias.split("::", 3)
+    under_a_parent = bool(r.parent) and r.parent.split("::")[2] != _STACK_TYPE
+    if "$" not in type_ and under_a_parent:
+        return f"{name} at the stack's top"
+    return name if name != r.name else ""
 
 
 def _key_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,12 @@ def test_the_dev_plan_says_what_it_is_and_lists_what_would_be_declared(monkeypat
     assert OFFLINE in flat
     lines = r.out.splitlines()
     assert "atlas-continuity:index:ContinuityPlan  atlas-continuity" in lines
+    # where 0.2 declared it; not the provider's own aliases of its renamed types
+    assert (
+        "├─ atlas-continuity:index:S3BackupBucket  aws-backup  [was aws-backup at the stack's top]"
+        in lines
+    )
+    assert not [line for line in lines if "aws-backup-bucket" in line and "was" in line]
     assert any(
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider" in line
         and "url=https://token.actions.githubusercontent.com" in line
