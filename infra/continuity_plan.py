@@ -438,7 +438,11 @@ class ContinuityPlan(pulumi.ComponentResource):
         deployed = AtlasOperator(
             "atlas-operator",
             {**settings, **wired},  # type: ignore[typeddict-item]
-            pulumi.ResourceOptions(parent=self),
+            # The reader's identity (an EKS Pod Identity association, a GKE IAM binding, an AKS
+            # federated credential) must exist before a pod of the operator or its grant jobs
+            # starts: a pod that starts first has no credentials until it restarts, and
+            # nothing else ties them when the service account needs no annotation.
+            pulumi.ResourceOptions(parent=self, depends_on=[reader]),
         )
         return {
             "operator_namespace": deployed.namespace,

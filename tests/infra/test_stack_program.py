@@ -439,6 +439,19 @@ def test_the_operator_gets_the_reader_s_service_accounts_and_the_cloud_s_store(m
     assert exported["operator_grant_backup_schedule"] == "*/30 * * * *"
 
 
+def test_the_operator_waits_for_every_resource_of_its_reader_identity(monkeypatch):
+    """In GKE direct mode nothing in the operator's inputs refers to the reader (its service
+    account needs no annotation): without an explicit dependency a pod could start before its
+    IAM bindings exist, and stay without credentials until it restarts."""
+    d, _ = run(OPERATOR_STACK, monkeypatch)
+    operator = d.one("atlas-continuity:index:AtlasOperator")
+    reader = d.one("atlas-continuity:index:GkeReaderIdentity")
+    identity = {r.urn for r in d.resources if r.parent == reader.urn}
+    # a custom role and its binding each: the reader's read, the grant writer's read and create
+    assert len(identity) == 6
+    assert identity <= set(operator.depends_on)
+
+
 # --- a stack deployed with 0.2 upgrades in place ------------------------------------------------
 
 PHYSICAL_NAMES = {
