@@ -11,7 +11,8 @@ Every argument is checked before anything is declared, and a mistake is refused 
 extras (``all``): it can compose any of them.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Required, TypedDict
@@ -27,7 +28,6 @@ from atlas_continuity.infra.aws import (
     S3BackupBucket,
     S3BackupBucketArgs,
 )
-from atlas_continuity.infra.aws.ci_writer_role import oidc_issuer
 from atlas_continuity.infra.azure import (
     AksReaderIdentity,
     AksReaderIdentityArgs,
@@ -291,6 +291,11 @@ class ContinuityPlan(pulumi.ComponentResource):
     ) -> None:
         check_typed(name, args, ContinuityPlanArgs, joiner=":")
         configured = [cloud for cloud in Cloud if args.get(cloud.value) is not None]
+        if not configured:
+            raise ValueError(
+                f"{name}: no cloud configured: give {name}:aws, {name}:gcp or {name}:azure "
+                "(one, two or three of them)"
+            )
         entries = {cloud: _entries(name, cloud, args[cloud.value]) for cloud in configured}
         if Cloud.AWS in entries:
             _check_oidc_providers(name, entries[Cloud.AWS][0])
@@ -318,7 +323,7 @@ class ContinuityPlan(pulumi.ComponentResource):
         repo = args.get("repo") or "app"
         backup_urls = pulumi.Output.all(*urls)
         # The grant goes to the first store, whichever cloud's writer a job uses.
-        ci_variables = ci.output({"ATLAS_GRANT_STORE": urls[0]} if urls else {})
+        ci_variables = ci.output({"ATLAS_GRANT_STORE": urls[0]})
 
         if operator is not None:
             exports.update(self._operator(name, operator, built, entries))
@@ -367,9 +372,11 @@ class ContinuityPlan(pulumi.ComponentResource):
         ci: CiVariables,
     ) -> _Built:
         parts = CLOUDS[cloud]
+        where = f"{name}:{cloud.value}"
         writer_entries, reader_entries = entries
         label = f"{cloud.value}-backup"
-        store = parts.store(label, dict(config.get(parts.store_key) or {}), self._child(label))
+        with _said_at(f"{where}.{parts.store_key}", label):
+            store = parts.store(label, dict(config.get(parts.store_key) or {}), self._child(label))
         wired = parts.wiring(store)
         b = _Built(store)
         # An AWS account holds one IAM OIDC provider per issuer: the writer that creates it
@@ -383,17 +390,18 @@ class ContinuityPlan(pulumi.ComponentResource):
             writer_args = dict(writer_args)
             issuer = None
             if cloud is Cloud.AWS:
-                issuer = oidc_issuer(f"{name}:{cloud.value}.ci_writers.{writer_name}", writer_args)
+                issuer = _aws_issuer(f"{where}.ci_writers.{writer_name}", writer_args)
                 if issuer in providers and not writer_args.get("create_oidc_provider"):
                     writer_args.setdefault("oidc_provider_arn", providers[issuer])
-            b.writers[writer_name] = parts.writer(
-                label, {**writer_args, **wired}, self._child(label)
-            )
+            with _said_at(f"{where}.ci_writers.{writer_name}", label):
+                b.writers[writer_name] = parts.writer(
+                    label, {**writer_args, **wired}, self._child(label)
+                )
             if issuer is not None and writer_args.get("create_oidc_provider"):
                 providers[issuer] = b.writers[writer_name].oidc_provider_arn
         for writer_name, (writer_args, jobs) in writer_entries.items():
             ci.cover(
-                f"{name}:{cloud.value}.ci_writers.{writer_name}",
+                f"{where}.ci_writers.{writer_name}",
                 cloud.value,
                 writer_args,
                 jobs,
@@ -404,9 +412,10 @@ class ContinuityPlan(pulumi.ComponentResource):
         b.writers = {w: b.writers[w] for w in writer_entries}
         for reader_name, reader_args in reader_entries.items():
             label = f"{cloud.value}-reader-{reader_name}"
-            b.readers[reader_name] = parts.reader(
-                label, {**reader_args, **wired}, self._child(label)
-            )
+            with _said_at(f"{where}.readers.{reader_name}", label):
+                b.readers[reader_name] = parts.reader(
+                    label, {**reader_args, **wired}, self._child(label)
+                )
             b.reader_args[reader_name] = reader_args
         return b
 
@@ -435,15 +444,17 @@ class ContinuityPlan(pulumi.ComponentResource):
                 grant_service_account=reader_args["grant_service_account"],
                 grant_service_account_annotations=(reader.grant_writer_service_account_annotations),
             )
-        deployed = AtlasOperator(
-            "atlas-operator",
-            {**settings, **wired},  # type: ignore[typeddict-item]
-            # The reader's identity (an EKS Pod Identity association, a GKE IAM binding, an AKS
-            # federated credential) must exist before a pod of the operator or its grant jobs
-            # starts: a pod that starts first has no credentials until it restarts, and
-            # nothing else ties them when the service account needs no annotation.
-            pulumi.ResourceOptions(parent=self, depends_on=[reader]),
-        )
+        label = "atlas-operator"
+        with _said_at(f"{name}:operator.settings", label):
+            deployed = AtlasOperator(
+                label,
+                {**settings, **wired},  # type: ignore[typeddict-item]
+                # The reader's identity (an EKS Pod Identity association, a GKE IAM binding, an
+                # AKS federated credential) must exist before a pod of the operator or its grant
+                # jobs starts: a pod that starts first has no credentials until it restarts, and
+                # nothing else ties them when the service account needs no annotation.
+                pulumi.ResourceOptions(parent=self, depends_on=[reader]),
+            )
         return {
             "operator_namespace": deployed.namespace,
             "operator_release": deployed.release_name,
@@ -451,6 +462,25 @@ class ContinuityPlan(pulumi.ComponentResource):
             "operator_grant_volume_claim": deployed.grant_volume_claim,
             "operator_grant_backup_schedule": deployed.grant_backup_schedule,
         }
+
+
+@contextmanager
+def _said_at(where: str, component: str) -> Iterator[None]:
+    """A component's ValueError, said at the config path of its args: the component names
+    itself (``aws-backup: ...``) or nothing (``namespace 'Bad_NS' ...``); the user wrote
+    ``<plan>:aws.bucket``."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(f"{where}: {str(exc).removeprefix(f'{component}: ')}") from exc
+
+
+def _aws_issuer(where: str, args: Mapping[str, Any]) -> str:
+    """The OIDC issuer of the AWS writer configured at ``where``."""
+    from atlas_continuity.infra.aws.ci_writer_role import oidc_issuer
+
+    with _said_at(where, where):
+        return oidc_issuer(where, args)
 
 
 def _entries(
@@ -480,7 +510,7 @@ def _check_oidc_providers(name: str, writers: dict[str, tuple[dict, Any]]) -> No
     for writer_name, (args, _) in writers.items():
         if args.get("create_oidc_provider"):
             where = f"{name}:aws.ci_writers.{writer_name}"
-            issuer = oidc_issuer(where, args)
+            issuer = _aws_issuer(where, args)
             if issuer in creators:
                 raise ValueError(
                     f"{where}: another writer already creates the OIDC provider for {issuer} "
@@ -502,8 +532,15 @@ def _check_operator(name: str, operator: Mapping[str, Any], entries: dict) -> No
             f"{where}.reader: no reader {reader!r} under {name}:{cloud.value}.readers "
             f"(readers there: {known})"
         )
+    from atlas_continuity.runtime.layout import check_name
+
     settings = operator.get("settings") or {}
     check_typed(f"{where}.settings", settings, AtlasOperatorArgs, wired=_OPERATOR_WIRED)
+    if settings.get("grant_name") is not None:
+        try:
+            check_name("grant series", settings["grant_name"])
+        except ValueError as exc:
+            raise ValueError(f"{where}.settings.grant_name: {exc}") from None
     if settings.get("runtime_image") is not None and not readers[reader].get(
         "grant_service_account"
     ):

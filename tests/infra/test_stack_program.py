@@ -72,12 +72,6 @@ def test_the_atlas_hcl_block_loads_through_config_with_the_backup_list(monkeypat
     assert (env.repo, env.primary, list(env.backups)) == ("app", None, exported["backup_urls"])
 
 
-def test_no_cloud_configured_declares_nothing(monkeypatch):
-    d, exported = run({"atlas-continuity:repo": "svc"}, monkeypatch)
-    assert [r.type for r in d.resources] == ["atlas-continuity:index:ContinuityPlan"]
-    assert exported["backup_urls"] == []
-
-
 GITHUB = {"provider": "github", "repository": "acme/db", "create_oidc_provider": True}
 
 
@@ -371,6 +365,76 @@ OPERATOR_STACK = {
                 }
             },
             r"^atlas-continuity:aws\.ci_writers\.main\.branch: expected a string, got a list",
+        ),
+        # a value a component refuses, said at its path, not the component's name
+        (
+            {
+                "atlas-continuity:aws": {
+                    "readers": {"prod": {"namespace": "Bad_NS", "service_account": "op"}}
+                }
+            },
+            r"^atlas-continuity:aws\.readers\.prod: namespace 'Bad_NS' is not a Kubernetes",
+        ),
+        (
+            {
+                "atlas-continuity:aws": {
+                    "ci_writers": {"main": {**GITHUB, "repository": "not a repo", "branch": "main"}}
+                }
+            },
+            r"^atlas-continuity:aws\.ci_writers\.main: repository 'not a repo': GitHub wants",
+        ),
+        (
+            {"atlas-continuity:azure": {"container": {"resource_group_name": "a", "sku": 7}}},
+            r"^atlas-continuity:azure\.container\.sku: expected a string, got a number 7",
+        ),
+        (
+            {
+                "atlas-continuity:azure": {
+                    "container": {"resource_group_name": "a", "account_name": "A"}
+                }
+            },
+            r"^atlas-continuity:azure\.container: account_name 'A' must be 3 to 24",
+        ),
+        (
+            {
+                **OPERATOR_STACK,
+                "atlas-continuity:operator": {
+                    "cloud": "gcp",
+                    "reader": "gke",
+                    "settings": {
+                        "runtime_image": "ghcr.io/acme/atlas-continuity:0.2.0",
+                        "backup_schedule": "hourly",
+                    },
+                },
+            },
+            r"^atlas-continuity:operator\.settings: backup_schedule 'hourly': five cron fields",
+        ),
+        (
+            {
+                **OPERATOR_STACK,
+                "atlas-continuity:operator": {
+                    "cloud": "gcp",
+                    "reader": "gke",
+                    "settings": {"grant_name": "../prod"},
+                },
+            },
+            r"^atlas-continuity:operator\.settings\.grant_name: invalid grant series name "
+            r"'\.\./prod'",
+        ),
+        # days beyond a century, and beyond what a float holds
+        *(
+            (
+                {"atlas-continuity:aws": {"bucket": {"noncurrent_version_expiration_days": days}}},
+                r"^atlas-continuity:aws\.bucket: noncurrent_version_expiration_days must be a "
+                r"whole number, at least 1 and at most 36500 \(a century\)",
+            )
+            for days in (10**23, 10**400)
+        ),
+        # a plan of no cloud
+        (
+            {"atlas-continuity:repo": "svc"},
+            r"^atlas-continuity: no cloud configured: give atlas-continuity:aws, "
+            r"atlas-continuity:gcp or atlas-continuity:azure",
         ),
         # a missing required key
         (
