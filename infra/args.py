@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import sys
 import types
 import typing
 from collections import abc
@@ -172,7 +173,19 @@ def _check_typeddict(
         if value.get(key) is None:
             raise ValueError(f"{where}{joiner}{key} is required")
     for key, item in value.items():
-        check_typed(f"{where}{joiner}{key}", item, fields[key])
+        check_typed(f"{where}{joiner}{key}", item, _resolved(fields[key], hint))
+
+
+def _resolved(field: Any, owner: Any) -> Any:
+    """A field's type, with a forward reference looked up in the module that declares the
+    TypedDict ``owner``: a module that imports a type only when it is used (a cloud's args,
+    which need that cloud's SDK) names it as a string."""
+    origin = typing.get_origin(field)
+    if origin in (typing.Required, typing.NotRequired):
+        field = typing.get_args(field)[0]
+    if isinstance(field, typing.ForwardRef):
+        return getattr(sys.modules[owner.__module__], field.__forward_arg__)
+    return field
 
 
 def _is_deferred(hint: Any) -> bool:

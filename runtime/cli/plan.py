@@ -52,7 +52,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     try:
         project = offline.project_dir(start.resolve())
         result = offline.plan_stack(args.stack, project)
-    except ValueError as exc:  # a config mistake, or no such stack: the message names it
+    except (ValueError, ImportError) as exc:  # a config mistake, no such stack, an extra
         raise BadInput(str(exc)) from None
     report = offline.render_json(result)
     out.result(report, offline.render_text(result))

@@ -169,3 +169,30 @@ def test_the_plan_sends_nothing_anywhere(monkeypatch):
     assert r.code == 0, r.err
     assert opened == [], opened
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    ("stack", "code", "message"),
+    [
+        ("dev", ExitCode.OK, ""),  # AWS alone: nothing of GCP, Azure or Kubernetes imported
+        (
+            "staging",
+            ExitCode.BAD_INPUT,
+            "atlas-continuity:gcp needs the gcp components, and pulumi_gcp is not installed: "
+            "pip install 'atlas-continuity[gcp]'",
+        ),
+    ],
+)
+def test_a_plan_needs_the_extras_of_the_clouds_it_configures_only(stack, code, message):
+    program = (
+        "import sys\n"
+        "for sdk in ('pulumi_gcp', 'pulumi_azure_native', 'pulumi_kubernetes'):\n"
+        "    sys.modules[sdk] = None  # as if only the aws extra were installed\n"
+        "from atlas_continuity.runtime.cli import main\n"
+        f"sys.exit(main(['plan', '--stack', {stack!r}, '--project-dir', {str(ROOT)!r}]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr
