@@ -15,11 +15,15 @@ unknown, as ``pulumi preview`` would show it before anything exists. The test su
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import textwrap
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,6 +190,37 @@ class _WarningLog(logging.Handler):
         self.into.append(record.getMessage())
 
 
+@contextmanager
+def _event_loop() -> Iterator[None]:
+    """A loop of its own for the SDK to run on, and one for each thread the SDK answers the
+    mock engine on (it would make them itself), all closed afterwards with whatever is still
+    pending (a component that raised leaves registrations behind): a loop left to the garbage
+    collector prints a traceback on stderr when the process exits."""
+    loop = asyncio.new_event_loop()
+    worker_loops: list[asyncio.AbstractEventLoop] = []
+
+    def worker_loop() -> None:
+        own = asyncio.new_event_loop()
+        asyncio.set_event_loop(own)
+        worker_loops.append(own)  # list.append is atomic
+
+    executor = ThreadPoolExecutor(thread_name_prefix="pulumi-mocks", initializer=worker_loop)
+    loop.set_default_executor(executor)
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        executor.shutdown(wait=True)
+        for own in worker_loops:
+            own.close()
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
 def deploy(
     build: Callable[[], Mapping[str, pulumi.Resource]],
     mocks: Mocks | None = None,
@@ -198,6 +233,18 @@ def deploy(
 
     With ``preview``, values the mocks leave out are unknown, as in ``pulumi preview``;
     without, they are None (a test's fake cloud answers everything it asserts on)."""
+    with _event_loop():
+        return _deploy(build, mocks, preview=preview, project=project, stack=stack)
+
+
+def _deploy(
+    build: Callable[[], Mapping[str, pulumi.Resource]],
+    mocks: Mocks | None,
+    *,
+    preview: bool,
+    project: str,
+    stack: str,
+) -> Deployment:
     mocks = mocks or Mocks()
     deployment = mocks.deployment
     logger = logging.getLogger(f"atlas_continuity.plan.{id(deployment)}")
@@ -276,20 +323,21 @@ def run_program(
     project: str = "atlas",
     stack: str = "test",
 ) -> Deployment:
-    """Run the stack program (``infra/program.py``) under ``mocks`` with ``config`` (as in a
-    stack file: ``{"atlas-continuity:aws": {...}, "aws:region": "..."}``); the Deployment's
-    ``exports`` hold what it exported, resolved, :data:`UNKNOWN` where not known."""
+    """Run the stack program (``infra/program.py``) under ``mocks`` with ``config`` and only
+    that (as in a stack file: ``{"atlas-continuity:aws": {...}, "aws:region": "..."}``; the
+    process's PULUMI_CONFIG variables are not read); the Deployment's ``exports`` hold what it
+    exported, resolved, :data:`UNKNOWN` where not known."""
     from atlas_continuity.infra import program
 
-    pulumi.runtime.set_all_config(config_strings(config))
+    strings = config_strings(config)
     exported: dict[str, Any] = {}
-    try:
+    with _event_loop(), _config_alone(strings):
 
         def build():
             program.main()
             return {}
 
-        d = deploy(build, mocks, preview=preview, project=project, stack=stack)
+        d = _deploy(build, mocks, preview=preview, project=project, stack=stack)
         root = settings.get_root_resource()
         outputs = dict(getattr(root, "outputs", {}))
         getattr(root, "outputs", {}).clear()
@@ -301,10 +349,24 @@ def run_program(
             )
 
         collect()
-    finally:
-        pulumi.runtime.set_all_config({})  # config is process-wide in the SDK
     d.exports = {key: _fill(outputs[key], [key], exported) for key in outputs}
     return d
+
+
+@contextmanager
+def _config_alone(config: dict[str, str]) -> Iterator[None]:
+    """The SDK's config is ``config`` and nothing else while the program runs: under
+    ``pulumi up`` the engine passes config in PULUMI_CONFIG variables, which a plan of a stack
+    file must not pick up from the shell it runs in."""
+    saved = {key: value for key, value in os.environ.items() if key.startswith("PULUMI_CONFIG")}
+    for key in saved:
+        del os.environ[key]
+    pulumi.runtime.set_all_config(config)
+    try:
+        yield
+    finally:
+        pulumi.runtime.set_all_config({})  # config is process-wide in the SDK
+        os.environ.update(saved)
 
 
 _STACK_TYPE = "pulumi:pulumi:Stack"

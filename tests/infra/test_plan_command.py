@@ -5,6 +5,7 @@ config mistake with BAD_INPUT and the key's path."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -169,6 +170,70 @@ def test_the_plan_sends_nothing_anywhere(monkeypatch):
     assert r.code == 0, r.err
     assert opened == [], opened
     assert time.monotonic() - started < 30
+
+
+def raw_project(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> Path:
+    """A project whose Pulumi.yaml and stack file ``t`` hold exactly these bytes."""
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "Pulumi.yaml").write_bytes(
+        manifest or b"name: acme-atlas\nruntime: python\nstackConfigDir: stacks\n"
+    )
+    (tmp_path / "stacks" / "Pulumi.t.yaml").write_bytes(stack)
+    return tmp_path
+
+
+def planned(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> dict:
+    r = cli(
+        "plan", "--stack", "t", "--project-dir", raw_project(tmp_path, stack, manifest), "--json"
+    )
+    assert r.code == 0, r.err
+    return json.loads(r.out)
+
+
+def test_the_shell_s_pulumi_config_does_not_leak_into_the_plan(monkeypatch, tmp_path):
+    """pulumi up passes config in PULUMI_CONFIG variables; a plan of a stack file reads the
+    file alone, and leaves the variables as they were."""
+    leaked = {"atlas-continuity:gcp": json.dumps({"bucket": {"location": "EU"}})}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(leaked))
+    monkeypatch.setenv("PULUMI_CONFIG_ATLAS_CONTINUITY_REPO", "leaked")
+    report = planned(
+        tmp_path,
+        b"config:\n  aws:region: eu-west-1\n"
+        b"  atlas-continuity:aws: {bucket: {bucket_name: acme-backup}}\n",
+    )
+    assert not [t for t in report["counts"] if t.startswith("gcp:")]
+    assert 'name   = "app"' in report["outputs"]["atlas_hcl_repo"]
+    assert os.environ["PULUMI_CONFIG_ATLAS_CONTINUITY_REPO"] == "leaked"
+    assert json.loads(os.environ["PULUMI_CONFIG"]) == leaked
+
+
+def test_a_failed_plan_leaves_no_event_loop_to_complain_at_exit(tmp_path):
+    """A component that refuses its args leaves registrations pending: their loops are
+    closed, so the process prints its one error line and nothing at exit."""
+    project = raw_project(
+        tmp_path,
+        b"config:\n  atlas-continuity:aws:\n"
+        b"    readers: {prod: {namespace: Bad_NS, service_account: op}}\n",
+    )
+    command = ["plan", "--stack", "t", "--project-dir", str(project)]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "always::ResourceWarning",
+            "-m",
+            "atlas_continuity.runtime",
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == ExitCode.BAD_INPUT
+    assert proc.stderr.splitlines() == [
+        "atlas-continuity: error: atlas-continuity:aws.readers.prod: namespace 'Bad_NS' is not "
+        "a Kubernetes namespace name (RFC 1123)"
+    ]
 
 
 @pytest.mark.parametrize(
