@@ -33,6 +33,9 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.proto import resource_pb2
 
 CONFIG_NAMESPACE = "atlas-continuity"
+FORMAT_VERSION = 1
+"""The version of the ``--json`` plan's shape (docs/infra-plan.md): a field may be added
+without a new version; a field renamed, removed or changed in meaning makes a new one."""
 
 
 class Unknown:
@@ -624,6 +627,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
     unknown_outputs: list[str] = []
     outputs = known(d.exports, "outputs", unknown_outputs)
     return {
+        "format_version": FORMAT_VERSION,
         "offline": True,
         "notice": notice(plan),
         "stack": plan.stack,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -63,6 +64,7 @@ def test_the_json_plan_holds_every_resource_and_marks_what_is_unknown():
     r = cli("plan", "--stack", "prod", "--project-dir", ROOT, "--json")
     assert r.code == 0, r.err
     report = json.loads(r.out)
+    assert report["format_version"] == 1
     assert report["offline"] is True and OFFLINE in report["notice"]
     expected = plan_stack("prod", ROOT).deployment.counts()
     assert report["counts"] == expected
@@ -234,6 +236,42 @@ def test_a_failed_plan_leaves_no_event_loop_to_complain_at_exit(tmp_path):
         "atlas-continuity: error: atlas-continuity:aws.readers.prod: namespace 'Bad_NS' is not "
         "a Kubernetes namespace name (RFC 1123)"
     ]
+
+
+def test_an_internal_error_is_one_line_and_json_with_json(monkeypatch):
+    from atlas_continuity.infra import plan
+
+    def broken(*args, **kwargs):
+        raise KeyError("a-config-value")
+
+    monkeypatch.setattr(plan, "run_program", broken)
+    r = cli("plan", "--stack", "dev", "--project-dir", ROOT, "--json")
+    assert r.code == ExitCode.INTERNAL
+    assert json.loads(r.out) == {
+        "error": {
+            "message": "internal error while planning: KeyError (please report it; -vv shows "
+            "the traceback)",
+            "kind": "PlanFailed",
+            "exit_code": 1,
+        }
+    }
+    assert "a-config-value" not in r.out + r.err
+
+
+def test_the_json_shape_is_versioned_and_documented():
+    """Every field of the JSON plan, and of each of its resources, is in the docs' tables."""
+    report = json.loads(cli("plan", "--stack", "dev", "--project-dir", ROOT, "--json").out)
+    assert report["format_version"] == 1
+    text = (ROOT / "docs" / "infra-plan.md").read_text()
+    section = text[text.index("## The offline plan as JSON") :]
+    plan_table, resource_table = section.split("Each resource:", 1)
+
+    def fields(table: str) -> set[str]:
+        rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+        return {name for row in rows for name in re.findall(r"`(\w+)`", row)}
+
+    assert fields(plan_table) == set(report)
+    assert fields(resource_table) == set(report["resources"][0])
 
 
 @pytest.mark.parametrize(
