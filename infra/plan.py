@@ -16,9 +16,11 @@ unknown, as ``pulumi preview`` would show it before anything exists. The test su
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
+import sys
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -440,22 +442,53 @@ class StackNotFound(ValueError):
     """No such stack file (a ValueError: bad input)."""
 
 
+PROJECT_FILE = "Pulumi.yaml"
+
+
 def project_dir(start: Path) -> Path:
     """The folder of the nearest ``Pulumi.yaml`` at or above ``start``, as ``pulumi`` finds it."""
     for folder in (start, *start.parents):
-        if (folder / "Pulumi.yaml").is_file():
+        if (folder / PROJECT_FILE).is_file():
             return folder
-    raise StackNotFound(f"no Pulumi.yaml in {start} or any folder above it")
+    raise StackNotFound(f"no {PROJECT_FILE} in {start} or any folder above it")
 
 
-def stack_file(project: Path, stack: str) -> Path:
-    """``<stackConfigDir>/Pulumi.<stack>.yaml`` of the project in ``project``."""
-    import yaml
+def check_project_dir(folder: Path) -> Path:
+    """``folder``, which must be a Pulumi project (hold a ``Pulumi.yaml``): a folder given
+    explicitly is never swapped for one above it."""
+    if not folder.is_dir():
+        raise StackNotFound(f"{folder}: no such folder")
+    if not (folder / PROJECT_FILE).is_file():
+        raise StackNotFound(f"{folder}: not a Pulumi project (no {PROJECT_FILE} there)")
+    return folder
 
+
+@dataclass
+class Project:
+    """What the plan reads of a project's ``Pulumi.yaml``."""
+
+    folder: Path
+    name: str
+    stack_config_dir: Path
+
+
+def read_project(folder: Path) -> Project:
+    path = folder / PROJECT_FILE
+    manifest = load_yaml(path)
+    name = manifest.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{path}: name must be the project's name (a string)")
+    config_dir = manifest.get("stackConfigDir", ".")
+    if not isinstance(config_dir, str) or not config_dir:
+        raise ValueError(f"{path}: stackConfigDir must be a folder (a string)")
+    return Project(folder, name, folder / config_dir)
+
+
+def stack_file(project: Project, stack: str) -> Path:
+    """``<stackConfigDir>/Pulumi.<stack>.yaml`` of ``project``."""
     if not stack or "/" in stack or stack.startswith("."):
         raise StackNotFound(f"invalid stack name {stack!r}")
-    manifest = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
-    folder = project / str(manifest.get("stackConfigDir") or ".")
+    folder = project.stack_config_dir
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
@@ -465,22 +498,83 @@ def stack_file(project: Path, stack: str) -> Path:
     return path
 
 
-def load_stack_config(path: Path) -> dict[str, Any]:
-    """The ``config`` section of a stack file. Encrypted values (``secure:``) cannot be read
-    offline: they stand as ``[secret]``."""
+@functools.cache
+def _yaml_loader() -> type:
+    """PyYAML's safe loader, less what Pulumi does not read: a value that looks like a date
+    (``2024-05-01``) is a string to Pulumi, as to the Go YAML library it uses."""
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """A Pulumi project or stack file: a YAML mapping (empty when the file is). Anything else
+    is a ValueError naming the file."""
+    import yaml
+
+    data = path.read_bytes()
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        text = data.decode("utf-8-sig")  # Pulumi drops a byte order mark too
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        document = yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise ValueError(f"{path}: expected a mapping with a 'config' mapping")
-    config = dict(document.get("config") or {})
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        reason = getattr(exc, "problem", None) or exc
+        raise ValueError(f"{where}: not valid YAML: {reason}") from None
+    except ValueError:  # a number longer than int() reads
+        raise ValueError(
+            f"{path}: a number has more than {sys.get_int_max_str_digits()} digits"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected a mapping, not {type(document).__name__}")
+    return document
+
+
+def load_stack_config(path: Path, project: str) -> dict[str, Any]:
+    """The ``config`` section of a stack file, each key as Pulumi reads it: a key without a
+    namespace (``repo``) is the project's (``<project>:repo``). Encrypted values
+    (``secure:``), at any depth, cannot be read offline: they stand as ``[secret]``."""
+    document = load_yaml(path)
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: config must be a mapping")
+    qualified: dict[str, Any] = {}
     for key, value in config.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = "[secret]"
-    return config
+        name = str(key) if ":" in str(key) else f"{project}:{key}"
+        if name in qualified:
+            raise ValueError(f"{path}: {key} and {name} are one key, given twice")
+        try:
+            qualified[name] = _without_secrets(value)
+        except RecursionError:
+            raise ValueError(
+                f"{path}: {key}: the value contains itself (a YAML alias inside its own "
+                "anchor) or is nested too deeply"
+            ) from None
+    return qualified
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"} and isinstance(value["secure"], str):
+            return "[secret]"
+        return {k: _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
 
 
 @dataclass
@@ -494,16 +588,14 @@ class Plan:
 
 
 def plan_stack(stack: str, project: Path) -> Plan:
-    """Run the program for ``stack`` under :class:`OfflineMocks`, in preview mode."""
-    import yaml
-
-    path = stack_file(project, stack)
-    config = load_stack_config(path)
-    manifest = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
-    name = str(manifest.get("name") or project.name)
+    """Run the program for ``stack`` of the project in the folder ``project`` under
+    :class:`OfflineMocks`, in preview mode."""
+    manifest = read_project(project)
+    path = stack_file(manifest, stack)
+    config = load_stack_config(path, manifest.name)
     mocks = OfflineMocks(config_strings(config))
-    d = run_program(config, mocks, preview=True, project=name, stack=stack)
-    return Plan(stack, name, path, d)
+    d = run_program(config, mocks, preview=True, project=manifest.name, stack=stack)
+    return Plan(stack, manifest.name, path, d)
 
 
 # --- what the plan shows -------------------------------------------------------------------

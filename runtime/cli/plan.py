@@ -45,8 +45,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     plan.add_argument(
         "--project-dir",
         metavar="DIR",
-        help="the Pulumi project (Pulumi.yaml); default: the nearest at or above the "
-        "current directory",
+        help="the Pulumi project, a folder holding Pulumi.yaml; default: the nearest at or "
+        "above the current directory",
     )
     plan.add_argument(
         "--json",
@@ -64,9 +64,11 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
             f"plan needs Pulumi and the component SDKs ({exc.name} is not installed): "
             f"pip install 'atlas-continuity[{EXTRA}]'"
         ) from None
-    start = Path(args.project_dir) if args.project_dir else Path.cwd()
     try:
-        project = offline.project_dir(start.resolve())
+        if args.project_dir:
+            project = offline.check_project_dir(Path(args.project_dir).resolve())
+        else:
+            project = offline.project_dir(Path.cwd())
         result = offline.plan_stack(args.stack, project)
     except (ValueError, ImportError) as exc:  # a config mistake, no such stack, an extra
         raise BadInput(str(exc)) from None

@@ -117,9 +117,27 @@ def test_an_unknown_stack_exits_bad_input_naming_the_stacks_there():
     assert "no stack 'qa'" in r.err and "stacks here: dev, prod, staging" in r.err
 
 
-def test_a_folder_outside_any_project_exits_bad_input(tmp_path):
+def test_a_folder_outside_any_project_exits_bad_input(tmp_path, monkeypatch):
     r = cli("plan", "--stack", "dev", "--project-dir", tmp_path)
-    assert r.code == ExitCode.BAD_INPUT and "no Pulumi.yaml" in r.err
+    assert r.code == ExitCode.BAD_INPUT and "not a Pulumi project (no Pulumi.yaml there)" in r.err
+    monkeypatch.chdir(tmp_path)
+    r = cli("plan", "--stack", "dev")
+    assert r.code == ExitCode.BAD_INPUT and "no Pulumi.yaml in" in r.err
+
+
+@pytest.mark.parametrize(
+    ("folder", "message"),
+    [
+        # inside the project: searching upward would silently plan the project above
+        (ROOT / "stacks", f"{ROOT / 'stacks'}: not a Pulumi project (no Pulumi.yaml there)"),
+        (ROOT / "typo", f"{ROOT / 'typo'}: no such folder"),
+    ],
+    ids=["no-project-file", "no-folder"],
+)
+def test_a_project_dir_given_is_the_project_or_refused(folder, message):
+    r = cli("plan", "--stack", "dev", "--project-dir", folder)
+    assert (r.code, r.out) == (ExitCode.BAD_INPUT, "")
+    assert message in r.err
 
 
 def test_without_pulumi_the_command_names_the_extra_to_install():
@@ -184,12 +202,114 @@ def raw_project(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> 
     return tmp_path
 
 
+GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
+
+
+@pytest.mark.parametrize(
+    ("manifest", "stack", "message"),
+    [
+        (b"name: [acme\n", GOOD_STACK, "Pulumi.yaml:2:1: not valid YAML: expected ',' or ']'"),
+        (b"- name: acme\n", GOOD_STACK, "Pulumi.yaml: expected a mapping, not list"),
+        (b"name: acme\xff\n", GOOD_STACK, "Pulumi.yaml: not UTF-8 text (byte 10)"),
+        (b"name: acme\nstackConfigDir: [a]\n", GOOD_STACK, "stackConfigDir must be a folder"),
+        (b"runtime: python\n", GOOD_STACK, "Pulumi.yaml: name must be the project's name"),
+        (None, b"config: {a: [\n", "Pulumi.t.yaml:2:1: not valid YAML: expected the node"),
+        (None, b"- config\n", "Pulumi.t.yaml: expected a mapping, not list"),
+        (None, b"config:\n  a: \xe9\n", "Pulumi.t.yaml: not UTF-8 text (byte 13)"),
+        (None, b"config: [1]\n", "Pulumi.t.yaml: config must be a mapping"),
+        (
+            None,
+            b"config:\n  atlas-continuity:repo: " + b"9" * 5000 + b"\n",
+            "Pulumi.t.yaml: a number has more than 4300 digits",
+        ),
+        (
+            None,
+            b"config:\n  atlas-continuity:aws: &x\n    bucket: *x\n",
+            "Pulumi.t.yaml: atlas-continuity:aws: the value contains itself (a YAML alias "
+            "inside its own anchor)",
+        ),
+        (
+            None,
+            b"config:\n  repo: a\n  acme-atlas:repo: b\n",
+            "Pulumi.t.yaml: acme-atlas:repo and acme-atlas:repo are one key, given twice",
+        ),
+        # Pulumi reads a key without a namespace as the project's: not the program's here
+        (
+            None,
+            b"config:\n  aws: {bucket: {}}\n",
+            "acme-atlas:aws: a key of the project's namespace (acme-atlas), which the program "
+            "does not read: write atlas-continuity:<key>",
+        ),
+    ],
+    ids=[
+        "project-not-yaml",
+        "project-a-list",
+        "project-not-utf8",
+        "project-config-dir-a-list",
+        "project-without-name",
+        "stack-not-yaml",
+        "stack-a-list",
+        "stack-not-utf8",
+        "stack-config-a-list",
+        "stack-number-too-long",
+        "stack-value-contains-itself",
+        "stack-key-twice",
+        "stack-key-of-the-project",
+    ],
+)
+def test_a_broken_project_or_stack_file_exits_bad_input_naming_it(
+    manifest, stack, message, tmp_path
+):
+    r = cli("plan", "--stack", "t", "--project-dir", raw_project(tmp_path, stack, manifest))
+    assert (r.code, r.out) == (ExitCode.BAD_INPUT, ""), r.err
+    assert message in r.err
+    assert len(r.err.splitlines()) == 1, r.err  # one line, no traceback
+
+
 def planned(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> dict:
     r = cli(
         "plan", "--stack", "t", "--project-dir", raw_project(tmp_path, stack, manifest), "--json"
     )
     assert r.code == 0, r.err
     return json.loads(r.out)
+
+
+def bucket_tags(report: dict) -> dict:
+    (bucket,) = [r for r in report["resources"] if r["type"] == "aws:s3/bucket:Bucket"]
+    return bucket["inputs"]["tags"]
+
+
+def test_a_value_that_looks_like_a_date_is_a_string_as_pulumi_reads_it(tmp_path):
+    report = planned(
+        tmp_path,
+        b"config:\n  aws:region: eu-west-1\n  atlas-continuity:repo: 2024-05-01\n"
+        b"  atlas-continuity:aws:\n"
+        b"    bucket: {bucket_name: acme-backup, tags: {created: 2024-05-01}}\n",
+    )
+    assert bucket_tags(report) == {"created": "2024-05-01"}
+    assert 'name   = "2024-05-01"' in report["outputs"]["atlas_hcl_repo"]
+
+
+def test_a_secret_at_any_depth_stands_as_secret(tmp_path):
+    report = planned(
+        tmp_path,
+        b"config:\n  atlas-continuity:aws:\n    bucket:\n"
+        b"      tags: {token: {secure: v1:AAAABBBB}}\n",
+    )
+    assert bucket_tags(report) == {"token": "[secret]"}
+
+
+def test_keys_without_a_namespace_are_the_project_s_as_pulumi_reads_them(tmp_path):
+    """In a project named atlas-continuity (this repository), ``repo`` is
+    atlas-continuity:repo: pulumi up would deploy it, and so the plan shows it."""
+    report = planned(
+        tmp_path,
+        b"config:\n  repo: svc\n  aws: {bucket: {bucket_name: acme-backup}}\n"
+        b"  aws:region: eu-west-1\n",
+        b"name: atlas-continuity\nruntime: python\nstackConfigDir: stacks\n",
+    )
+    assert report["counts"]["aws:s3/bucket:Bucket"] == 1
+    assert 'name   = "svc"' in report["outputs"]["atlas_hcl_repo"]
 
 
 def test_the_shell_s_pulumi_config_does_not_leak_into_the_plan(monkeypatch, tmp_path):
