@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -138,58 +137,6 @@ def test_a_project_dir_given_is_the_project_or_refused(folder, message):
     r = cli("plan", "--stack", "dev", "--project-dir", folder)
     assert (r.code, r.out) == (ExitCode.BAD_INPUT, "")
     assert message in r.err
-
-
-def test_without_pulumi_the_command_names_the_extra_to_install():
-    code = (
-        "import sys\n"
-        "sys.modules['pulumi'] = None  # as if the infra extras were not installed\n"
-        "from atlas_continuity.runtime.cli import main\n"
-        f"sys.exit(main(['plan', '--stack', 'dev', '--project-dir', {str(ROOT)!r}]))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == ExitCode.BAD_INPUT, proc.stderr
-    assert "pip install 'atlas-continuity[all]'" in proc.stderr
-    assert "pulumi is not installed" in proc.stderr
-
-
-def test_help_stays_fast_and_imports_no_pulumi():
-    code = (
-        "import sys, time\n"
-        "start = time.perf_counter()\n"
-        "from atlas_continuity.runtime.cli import main\n"
-        "try:\n    main(['plan', '--help'])\nexcept SystemExit:\n    pass\n"
-        "elapsed = time.perf_counter() - start\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('pulumi', 'yaml', 'boto3')]\n"
-        "print(elapsed, heavy, file=sys.stderr)\n"
-        "sys.exit(1 if heavy or elapsed > 0.1 else 0)\n"
-    )
-    # The best of three: a busy machine can stall one start.
-    results = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-        for _ in range(3)
-    ]
-    assert min(r.returncode for r in results) == 0, [r.stderr for r in results]
-    assert "not a diff against deployed state" in " ".join(results[0].stdout.split())
-
-
-def test_the_plan_sends_nothing_anywhere(monkeypatch):
-    """No socket is opened while the plan runs."""
-    import socket
-
-    opened: list[tuple] = []
-    real = socket.socket.connect
-
-    def spy(self, address):
-        opened.append(address)
-        return real(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", spy)
-    started = time.monotonic()
-    r = cli("plan", "--stack", "staging", "--project-dir", ROOT)
-    assert r.code == 0, r.err
-    assert opened == [], opened
-    assert time.monotonic() - started < 30
 
 
 def raw_project(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> Path:
@@ -419,3 +366,62 @@ def test_a_plan_needs_the_extras_of_the_clouds_it_configures_only(stack, code, m
     )
     assert proc.returncode == code, proc.stderr
     assert message in proc.stderr
+
+
+def test_without_pulumi_the_command_names_the_extra_to_install():
+    code = (
+        "import sys\n"
+        "sys.modules['pulumi'] = None  # as if the infra extras were not installed\n"
+        "from atlas_continuity.runtime.cli import main\n"
+        f"sys.exit(main(['plan', '--stack', 'dev', '--project-dir', {str(ROOT)!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == ExitCode.BAD_INPUT, proc.stderr
+    assert "pip install 'atlas-continuity[all]'" in proc.stderr
+    assert "pulumi is not installed" in proc.stderr
+
+
+def test_help_imports_nothing_but_the_runtime_s_command_line():
+    """What keeps --help fast, asserted on what it imports (a time limit fails under load):
+    outside the standard library, the runtime's command line modules only; no Pulumi, no
+    YAML, no cloud SDK, nothing of infra."""
+    code = (
+        "import json, sys\n"
+        "before = set(sys.modules)\n"
+        "from atlas_continuity.runtime.cli import main\n"
+        "try:\n    main(['plan', '--help'])\nexcept SystemExit:\n    pass\n"
+        "new = set(sys.modules) - before\n"
+        "print(json.dumps(sorted(m for m in new if m.split('.')[0] not in "
+        "sys.stdlib_module_names)), file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    imported = json.loads(r.stderr)
+    assert "atlas_continuity.runtime.cli.plan" in imported
+    assert [m for m in imported if not m.startswith("atlas_continuity.runtime")] == [
+        "atlas_continuity"
+    ]
+    assert "not a diff against deployed state" in " ".join(r.stdout.split())
+
+
+def test_the_plan_sends_nothing_anywhere(monkeypatch):
+    """No name is looked up and no socket connects while the plan runs: each attempt is
+    recorded, and refused."""
+    import socket
+
+    attempts: list[tuple] = []
+
+    def refuse(what: str):
+        def spy(*args, **kwargs):
+            attempts.append((what, args))
+            raise OSError(f"the plan tried {what}")
+
+        return spy
+
+    monkeypatch.setattr(socket.socket, "connect", refuse("connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect_ex"))
+    monkeypatch.setattr(socket, "create_connection", refuse("create_connection"))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    r = cli("plan", "--stack", "staging", "--project-dir", ROOT)
+    assert r.code == 0, r.err
+    assert attempts == []
