@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import sys
 import types
 import typing
 from collections import abc
@@ -38,19 +39,25 @@ def flag(name: str, args: Mapping[str, Any], field: str, default: bool) -> bool:
     return value
 
 
+CENTURY_DAYS = 36500
+"""The default bound of a number of days: more is a typo (1e23 days), which the cloud's API
+would refuse only at apply."""
+
+
 def whole_number(
     name: str, field: str, value: object, *, minimum: int = 1, maximum: int | None = None
 ) -> int | None:
-    """An optional whole number within bounds (days, seconds): None stays None."""
+    """An optional whole number of days within bounds (at most :data:`CENTURY_DAYS` unless
+    ``maximum`` says otherwise): None stays None."""
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        bounds = f"at least {minimum}" if maximum is None else f"{minimum} to {maximum}"
+    limit = CENTURY_DAYS if maximum is None else maximum
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= limit:
+        bounds = (
+            f"at least {minimum} and at most {limit} (a century)"
+            if maximum is None
+            else f"{minimum} to {maximum}"
+        )
         raise ValueError(f"{name}: {field} must be a whole number, {bounds}")
     return value
 
@@ -130,7 +137,8 @@ def check_typed(
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or (hint is int and not float(value).is_integer())
+            # an int is whole as it is (float() of a huge one would overflow)
+            or (hint is int and isinstance(value, float) and not value.is_integer())
         ):
             raise ValueError(f"{where}: expected {_describe(hint)}, got {_kind(value)}")
         return
@@ -165,7 +173,19 @@ def _check_typeddict(
         if value.get(key) is None:
             raise ValueError(f"{where}{joiner}{key} is required")
     for key, item in value.items():
-        check_typed(f"{where}{joiner}{key}", item, fields[key])
+        check_typed(f"{where}{joiner}{key}", item, _resolved(fields[key], hint))
+
+
+def _resolved(field: Any, owner: Any) -> Any:
+    """A field's type, with a forward reference looked up in the module that declares the
+    TypedDict ``owner``: a module that imports a type only when it is used (a cloud's args,
+    which need that cloud's SDK) names it as a string."""
+    origin = typing.get_origin(field)
+    if origin in (typing.Required, typing.NotRequired):
+        field = typing.get_args(field)[0]
+    if isinstance(field, typing.ForwardRef):
+        return getattr(sys.modules[owner.__module__], field.__forward_arg__)
+    return field
 
 
 def _is_deferred(hint: Any) -> bool:

@@ -7,46 +7,30 @@ its grants backed up to that cloud's store. The stack program (program.py) build
 stack's config; a platform repo can build one from code.
 
 Every argument is checked before anything is declared, and a mistake is refused with its path:
-``<name>:gcp.ci_writers.main.brnach: unknown keys``. Needs the aws, gcp, azure and kubernetes
-extras (``all``): it can compose any of them.
+``<name>:gcp.ci_writers.main.brnach: unknown keys``. Each cloud's components (and their SDK)
+are imported only when that cloud is configured, the operator's only when it is: an AWS-only
+plan needs the ``aws`` extra alone.
 """
 
-from collections.abc import Callable, Mapping
+import functools
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Required, TypedDict
+from typing import TYPE_CHECKING, Any, Required, TypedDict
 
 import pulumi
 
 from atlas_continuity.infra.args import check_typed
-from atlas_continuity.infra.aws import (
-    AwsCiWriterRole,
-    AwsCiWriterRoleArgs,
-    EksReaderRole,
-    EksReaderRoleArgs,
-    S3BackupBucket,
-    S3BackupBucketArgs,
-)
-from atlas_continuity.infra.aws.ci_writer_role import oidc_issuer
-from atlas_continuity.infra.azure import (
-    AksReaderIdentity,
-    AksReaderIdentityArgs,
-    AzureBackupContainer,
-    AzureBackupContainerArgs,
-    AzureCiWriterIdentity,
-    AzureCiWriterIdentityArgs,
-)
 from atlas_continuity.infra.ci_variables import CiVariables
-from atlas_continuity.infra.gcp import (
-    GcpCiWriterIdentity,
-    GcpCiWriterIdentityArgs,
-    GcsBackupBucket,
-    GcsBackupBucketArgs,
-    GkeReaderIdentity,
-    GkeReaderIdentityArgs,
-)
-from atlas_continuity.infra.kubernetes import AtlasOperator, AtlasOperatorArgs
 from atlas_continuity.runtime.config import repo_block
+
+if TYPE_CHECKING:
+    from atlas_continuity.infra.aws import S3BackupBucketArgs
+    from atlas_continuity.infra.azure import AzureBackupContainerArgs
+    from atlas_continuity.infra.gcp import GcsBackupBucketArgs
+    from atlas_continuity.infra.kubernetes import AtlasOperatorArgs
 
 TYPE_TOKEN = "atlas-continuity:index:ContinuityPlan"
 
@@ -65,7 +49,7 @@ class Cloud(StrEnum):
 class AwsPlanArgs(TypedDict, total=False):
     """The AWS part of a ContinuityPlan."""
 
-    bucket: S3BackupBucketArgs
+    bucket: "S3BackupBucketArgs"
     """The backup bucket (S3BackupBucketArgs). Default: all defaults."""
     ci_writers: Mapping[str, Mapping[str, Any]]
     """Name -> AwsCiWriterRoleArgs (bucket_arn, prefix and kms_key_arn come from the bucket),
@@ -78,7 +62,7 @@ class AwsPlanArgs(TypedDict, total=False):
 class GcpPlanArgs(TypedDict, total=False):
     """The GCP part of a ContinuityPlan."""
 
-    bucket: Required[GcsBackupBucketArgs]
+    bucket: Required["GcsBackupBucketArgs"]
     """The backup bucket (GcsBackupBucketArgs; location is required)."""
     ci_writers: Mapping[str, Mapping[str, Any]]
     """Name -> GcpCiWriterIdentityArgs (bucket_name and prefix come from the bucket), plus
@@ -90,7 +74,7 @@ class GcpPlanArgs(TypedDict, total=False):
 class AzurePlanArgs(TypedDict, total=False):
     """The Azure part of a ContinuityPlan."""
 
-    container: Required[AzureBackupContainerArgs]
+    container: Required["AzureBackupContainerArgs"]
     """The storage account and container (AzureBackupContainerArgs; resource_group_name is
     required)."""
     ci_writers: Mapping[str, Mapping[str, Any]]
@@ -109,7 +93,7 @@ class ContinuityOperatorArgs(TypedDict, total=False):
     """The name of that cloud's reader (under readers) that is the operator's identity: its
     namespace and service account are the operator's, its grant_service_account the grant
     jobs'."""
-    settings: AtlasOperatorArgs
+    settings: "AtlasOperatorArgs"
     """AtlasOperatorArgs, less what the plan wires: namespace and service accounts (the
     reader's), their annotations and labels (the reader's outputs) and grant_store_url (the
     cloud's store). With runtime_image, the grants are backed up to the store."""
@@ -191,14 +175,16 @@ def _azure_exports(container, writers, readers) -> dict[str, Any]:
     }
 
 
-CLOUDS: dict[Cloud, _CloudParts] = {
-    Cloud.AWS: _CloudParts(
+def _aws() -> _CloudParts:
+    from atlas_continuity.infra import aws
+
+    return _CloudParts(
         store_key="bucket",
-        store=S3BackupBucket,
-        writer=AwsCiWriterRole,
-        writer_args=AwsCiWriterRoleArgs,
-        reader=EksReaderRole,
-        reader_args=EksReaderRoleArgs,
+        store=aws.S3BackupBucket,
+        writer=aws.AwsCiWriterRole,
+        writer_args=aws.AwsCiWriterRoleArgs,
+        reader=aws.EksReaderRole,
+        reader_args=aws.EksReaderRoleArgs,
         wiring=lambda b: {
             "bucket_arn": b.bucket_arn,
             "prefix": b.prefix,
@@ -207,14 +193,19 @@ CLOUDS: dict[Cloud, _CloudParts] = {
         pipeline=lambda b: {"AWS_REGION": b.region},
         identity=lambda w: {"AWS_ROLE_ARN": w.role_arn},
         exports=_aws_exports,
-    ),
-    Cloud.GCP: _CloudParts(
+    )
+
+
+def _gcp() -> _CloudParts:
+    from atlas_continuity.infra import gcp
+
+    return _CloudParts(
         store_key="bucket",
-        store=GcsBackupBucket,
-        writer=GcpCiWriterIdentity,
-        writer_args=GcpCiWriterIdentityArgs,
-        reader=GkeReaderIdentity,
-        reader_args=GkeReaderIdentityArgs,
+        store=gcp.GcsBackupBucket,
+        writer=gcp.GcpCiWriterIdentity,
+        writer_args=gcp.GcpCiWriterIdentityArgs,
+        reader=gcp.GkeReaderIdentity,
+        reader_args=gcp.GkeReaderIdentityArgs,
         wiring=lambda b: {"bucket_name": b.bucket_name, "prefix": b.prefix},
         pipeline=lambda b: {},
         identity=lambda w: {
@@ -223,14 +214,19 @@ CLOUDS: dict[Cloud, _CloudParts] = {
             "GCP_SERVICE_ACCOUNT": w.service_account_email.apply(lambda e: e or ""),
         },
         exports=_gcp_exports,
-    ),
-    Cloud.AZURE: _CloudParts(
+    )
+
+
+def _azure() -> _CloudParts:
+    from atlas_continuity.infra import azure
+
+    return _CloudParts(
         store_key="container",
-        store=AzureBackupContainer,
-        writer=AzureCiWriterIdentity,
-        writer_args=AzureCiWriterIdentityArgs,
-        reader=AksReaderIdentity,
-        reader_args=AksReaderIdentityArgs,
+        store=azure.AzureBackupContainer,
+        writer=azure.AzureCiWriterIdentity,
+        writer_args=azure.AzureCiWriterIdentityArgs,
+        reader=azure.AksReaderIdentity,
+        reader_args=azure.AksReaderIdentityArgs,
         wiring=lambda c: {"container_id": c.container_id, "prefix": c.prefix},
         pipeline=lambda c: {},
         identity=lambda w: {
@@ -239,8 +235,63 @@ CLOUDS: dict[Cloud, _CloudParts] = {
             "AZURE_SUBSCRIPTION_ID": w.subscription_id,
         },
         exports=_azure_exports,
-    ),
+    )
+
+
+_PARTS: dict[Cloud, Callable[[], _CloudParts]] = {
+    Cloud.AWS: _aws,
+    Cloud.GCP: _gcp,
+    Cloud.AZURE: _azure,
 }
+_LAZY_TYPES = {
+    "S3BackupBucketArgs": "aws",
+    "GcsBackupBucketArgs": "gcp",
+    "AzureBackupContainerArgs": "azure",
+    "AtlasOperatorArgs": "kubernetes",
+}
+"""The args types the plan's own args name (as strings), by the extra that brings them."""
+
+
+def _import(extra: str, where: str) -> Any:
+    """``atlas_continuity.infra.<extra>``, or an ImportError that says what to install."""
+    try:
+        return importlib.import_module(f"atlas_continuity.infra.{extra}")
+    except ImportError as exc:
+        raise ImportError(
+            f"{where} needs the {extra} components, and {exc.name} is not installed: "
+            f"pip install 'atlas-continuity[{extra}]'",
+            name=exc.name,
+        ) from None
+
+
+@functools.cache
+def _cloud_parts(cloud: Cloud) -> _CloudParts:
+    return _PARTS[cloud]()
+
+
+_EXTRAS = {"aws": "aws", "gcp": "gcp", "azure": "azure", "operator": "kubernetes"}
+"""Each part of ContinuityPlanArgs that needs an extra, and that extra."""
+
+
+def _import_extras(name: str, args: object) -> None:
+    """Import the components of every part ``args`` configures, and only those: a missing
+    extra is named with the part that needs it."""
+    if isinstance(args, Mapping):
+        for key, extra in _EXTRAS.items():
+            if args.get(key) is not None:
+                _import(extra, f"{name}:{key}")
+
+
+def __getattr__(name: str) -> Any:
+    # The args types of each cloud's part, resolved when first asked for (by check_typed, or
+    # by the schema inference of the component provider), so that importing this module
+    # imports no cloud's SDK.
+    if name in _LAZY_TYPES:
+        extra = _LAZY_TYPES[name]
+        return getattr(_import(extra, f"{__name__}.{name}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _WIRED_KEYS = {
     Cloud.AWS: ("bucket_arn", "prefix", "kms_key_arn"),
     Cloud.GCP: ("bucket_name", "prefix"),
@@ -289,8 +340,14 @@ class ContinuityPlan(pulumi.ComponentResource):
         args: ContinuityPlanArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        _import_extras(name, args)
         check_typed(name, args, ContinuityPlanArgs, joiner=":")
         configured = [cloud for cloud in Cloud if args.get(cloud.value) is not None]
+        if not configured:
+            raise ValueError(
+                f"{name}: no cloud configured: give {name}:aws, {name}:gcp or {name}:azure "
+                "(one, two or three of them)"
+            )
         entries = {cloud: _entries(name, cloud, args[cloud.value]) for cloud in configured}
         if Cloud.AWS in entries:
             _check_oidc_providers(name, entries[Cloud.AWS][0])
@@ -305,7 +362,7 @@ class ContinuityPlan(pulumi.ComponentResource):
         exports: dict[str, Any] = {}
         for cloud in configured:
             built[cloud] = self._cloud(name, cloud, args[cloud.value], entries[cloud], ci)
-            parts = CLOUDS[cloud]
+            parts = _cloud_parts(cloud)
             b = built[cloud]
             exports.update(parts.exports(b.store, b.writers, b.readers))
             for writer_name, (writer_args, _) in entries[cloud][0].items():
@@ -318,10 +375,10 @@ class ContinuityPlan(pulumi.ComponentResource):
         repo = args.get("repo") or "app"
         backup_urls = pulumi.Output.all(*urls)
         # The grant goes to the first store, whichever cloud's writer a job uses.
-        ci_variables = ci.output({"ATLAS_GRANT_STORE": urls[0]} if urls else {})
+        ci_variables = ci.output({"ATLAS_GRANT_STORE": urls[0]})
 
         if operator is not None:
-            exports.update(self._operator(name, operator, built, entries))
+            exports.update(self._operator(name, operator, built))
 
         self.backup_urls = backup_urls
         self.store_url = backup_urls.apply(lambda u: u[0] if u else None)
@@ -348,12 +405,14 @@ class ContinuityPlan(pulumi.ComponentResource):
             }
         )
 
-    def _child(self, name: str, label: str) -> pulumi.ResourceOptions:
-        """Options for a component the plan declares as ``<name>-<label>``: parented to the plan,
-        and aliased to ``<label>`` at the stack's top, where the stack program of 0.2 put it."""
+    def _child(self, label: str) -> pulumi.ResourceOptions:
+        """Options for the component the plan declares as ``label``: parented to the plan, and
+        aliased to the stack's top, where the stack program of 0.2 declared it by the same
+        name. The name stays the label, not ``<plan>-<label>``: every name a component derives
+        from its own (a GCP pool or service account ID, an Azure storage account) then stays
+        what 0.2 created, and a stack upgrades without replacing anything."""
         return pulumi.ResourceOptions(
-            parent=self,
-            aliases=[pulumi.Alias(name=label, parent=pulumi.ROOT_STACK_RESOURCE)],
+            parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
         )
 
     def _cloud(
@@ -364,12 +423,12 @@ class ContinuityPlan(pulumi.ComponentResource):
         entries: tuple[dict[str, tuple[dict, list]], dict[str, dict]],
         ci: CiVariables,
     ) -> _Built:
-        parts = CLOUDS[cloud]
+        parts = _cloud_parts(cloud)
+        where = f"{name}:{cloud.value}"
         writer_entries, reader_entries = entries
         label = f"{cloud.value}-backup"
-        store = parts.store(
-            f"{name}-{label}", dict(config.get(parts.store_key) or {}), self._child(name, label)
-        )
+        with _said_at(f"{where}.{parts.store_key}", label):
+            store = parts.store(label, dict(config.get(parts.store_key) or {}), self._child(label))
         wired = parts.wiring(store)
         b = _Built(store)
         # An AWS account holds one IAM OIDC provider per issuer: the writer that creates it
@@ -383,17 +442,18 @@ class ContinuityPlan(pulumi.ComponentResource):
             writer_args = dict(writer_args)
             issuer = None
             if cloud is Cloud.AWS:
-                issuer = oidc_issuer(f"{name}:{cloud.value}.ci_writers.{writer_name}", writer_args)
+                issuer = _aws_issuer(f"{where}.ci_writers.{writer_name}", writer_args)
                 if issuer in providers and not writer_args.get("create_oidc_provider"):
                     writer_args.setdefault("oidc_provider_arn", providers[issuer])
-            b.writers[writer_name] = parts.writer(
-                f"{name}-{label}", {**writer_args, **wired}, self._child(name, label)
-            )
+            with _said_at(f"{where}.ci_writers.{writer_name}", label):
+                b.writers[writer_name] = parts.writer(
+                    label, {**writer_args, **wired}, self._child(label)
+                )
             if issuer is not None and writer_args.get("create_oidc_provider"):
                 providers[issuer] = b.writers[writer_name].oidc_provider_arn
         for writer_name, (writer_args, jobs) in writer_entries.items():
             ci.cover(
-                f"{name}:{cloud.value}.ci_writers.{writer_name}",
+                f"{where}.ci_writers.{writer_name}",
                 cloud.value,
                 writer_args,
                 jobs,
@@ -404,19 +464,18 @@ class ContinuityPlan(pulumi.ComponentResource):
         b.writers = {w: b.writers[w] for w in writer_entries}
         for reader_name, reader_args in reader_entries.items():
             label = f"{cloud.value}-reader-{reader_name}"
-            b.readers[reader_name] = parts.reader(
-                f"{name}-{label}", {**reader_args, **wired}, self._child(name, label)
-            )
+            with _said_at(f"{where}.readers.{reader_name}", label):
+                b.readers[reader_name] = parts.reader(
+                    label, {**reader_args, **wired}, self._child(label)
+                )
             b.reader_args[reader_name] = reader_args
         return b
 
     def _operator(
-        self,
-        name: str,
-        operator: Mapping[str, Any],
-        built: dict[Cloud, _Built],
-        entries: dict,
+        self, name: str, operator: Mapping[str, Any], built: dict[Cloud, _Built]
     ) -> dict[str, Any]:
+        from atlas_continuity.infra.kubernetes import AtlasOperator
+
         cloud = Cloud(operator["cloud"])
         b = built[cloud]
         reader = b.readers[operator["reader"]]
@@ -435,11 +494,17 @@ class ContinuityPlan(pulumi.ComponentResource):
                 grant_service_account=reader_args["grant_service_account"],
                 grant_service_account_annotations=(reader.grant_writer_service_account_annotations),
             )
-        deployed = AtlasOperator(
-            f"{name}-operator",
-            {**settings, **wired},  # type: ignore[typeddict-item]
-            pulumi.ResourceOptions(parent=self),
-        )
+        label = "atlas-operator"
+        with _said_at(f"{name}:operator.settings", label):
+            deployed = AtlasOperator(
+                label,
+                {**settings, **wired},  # type: ignore[typeddict-item]
+                # The reader's identity (an EKS Pod Identity association, a GKE IAM binding, an
+                # AKS federated credential) must exist before a pod of the operator or its grant
+                # jobs starts: a pod that starts first has no credentials until it restarts, and
+                # nothing else ties them when the service account needs no annotation.
+                pulumi.ResourceOptions(parent=self, depends_on=[reader]),
+            )
         return {
             "operator_namespace": deployed.namespace,
             "operator_release": deployed.release_name,
@@ -449,12 +514,31 @@ class ContinuityPlan(pulumi.ComponentResource):
         }
 
 
+@contextmanager
+def _said_at(where: str, component: str) -> Iterator[None]:
+    """A component's ValueError, said at the config path of its args: the component names
+    itself (``aws-backup: ...``) or nothing (``namespace 'Bad_NS' ...``); the user wrote
+    ``<plan>:aws.bucket``."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(f"{where}: {str(exc).removeprefix(f'{component}: ')}") from exc
+
+
+def _aws_issuer(where: str, args: Mapping[str, Any]) -> str:
+    """The OIDC issuer of the AWS writer configured at ``where``."""
+    from atlas_continuity.infra.aws.ci_writer_role import oidc_issuer
+
+    with _said_at(where, where):
+        return oidc_issuer(where, args)
+
+
 def _entries(
     name: str, cloud: Cloud, config: Mapping[str, Any]
 ) -> tuple[dict[str, tuple[dict, Any]], dict[str, dict]]:
     """The cloud's writers (args, jobs) and readers (args), each checked against its
     component's Args, less what the store wires in."""
-    parts = CLOUDS[cloud]
+    parts = _cloud_parts(cloud)
     where = f"{name}:{cloud.value}"
     wired = dict.fromkeys(_WIRED_KEYS[cloud], "container" if cloud is Cloud.AZURE else "bucket")
     writers = {}
@@ -476,7 +560,7 @@ def _check_oidc_providers(name: str, writers: dict[str, tuple[dict, Any]]) -> No
     for writer_name, (args, _) in writers.items():
         if args.get("create_oidc_provider"):
             where = f"{name}:aws.ci_writers.{writer_name}"
-            issuer = oidc_issuer(where, args)
+            issuer = _aws_issuer(where, args)
             if issuer in creators:
                 raise ValueError(
                     f"{where}: another writer already creates the OIDC provider for {issuer} "
@@ -498,8 +582,16 @@ def _check_operator(name: str, operator: Mapping[str, Any], entries: dict) -> No
             f"{where}.reader: no reader {reader!r} under {name}:{cloud.value}.readers "
             f"(readers there: {known})"
         )
+    from atlas_continuity.infra.kubernetes import AtlasOperatorArgs
+    from atlas_continuity.runtime.layout import check_name
+
     settings = operator.get("settings") or {}
     check_typed(f"{where}.settings", settings, AtlasOperatorArgs, wired=_OPERATOR_WIRED)
+    if settings.get("grant_name") is not None:
+        try:
+            check_name("grant series", settings["grant_name"])
+        except ValueError as exc:
+            raise ValueError(f"{where}.settings.grant_name: {exc}") from None
     if settings.get("runtime_image") is not None and not readers[reader].get(
         "grant_service_account"
     ):

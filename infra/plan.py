@@ -15,11 +15,17 @@ unknown, as ``pulumi preview`` would show it before anything exists. The test su
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
+import os
+import sys
 import textwrap
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,9 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.proto import resource_pb2
 
 CONFIG_NAMESPACE = "atlas-continuity"
+FORMAT_VERSION = 1
+"""The version of the ``--json`` plan's shape (docs/infra-plan.md): a field may be added
+without a new version; a field renamed, removed or changed in meaning makes a new one."""
 
 
 class Unknown:
@@ -56,7 +65,7 @@ class Declared:
     depends_on: list[str] = field(default_factory=list)
     """The URNs of the resources it was declared to depend on."""
     aliases: list[str] = field(default_factory=list)
-    """The names it is aliased to (what it was called before), "" for an unchanged name."""
+    """The URNs it is aliased to: what it was before (a name, a parent)."""
     state: dict[str, Any] = field(default_factory=dict)
     """What the mock cloud answered: the inputs plus the outputs it could compute."""
 
@@ -186,6 +195,37 @@ class _WarningLog(logging.Handler):
         self.into.append(record.getMessage())
 
 
+@contextmanager
+def _event_loop() -> Iterator[None]:
+    """A loop of its own for the SDK to run on, and one for each thread the SDK answers the
+    mock engine on (it would make them itself), all closed afterwards with whatever is still
+    pending (a component that raised leaves registrations behind): a loop left to the garbage
+    collector prints a traceback on stderr when the process exits."""
+    loop = asyncio.new_event_loop()
+    worker_loops: list[asyncio.AbstractEventLoop] = []
+
+    def worker_loop() -> None:
+        own = asyncio.new_event_loop()
+        asyncio.set_event_loop(own)
+        worker_loops.append(own)  # list.append is atomic
+
+    executor = ThreadPoolExecutor(thread_name_prefix="pulumi-mocks", initializer=worker_loop)
+    loop.set_default_executor(executor)
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        executor.shutdown(wait=True)
+        for own in worker_loops:
+            own.close()
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
 def deploy(
     build: Callable[[], Mapping[str, pulumi.Resource]],
     mocks: Mocks | None = None,
@@ -198,6 +238,18 @@ def deploy(
 
     With ``preview``, values the mocks leave out are unknown, as in ``pulumi preview``;
     without, they are None (a test's fake cloud answers everything it asserts on)."""
+    with _event_loop():
+        return _deploy(build, mocks, preview=preview, project=project, stack=stack)
+
+
+def _deploy(
+    build: Callable[[], Mapping[str, pulumi.Resource]],
+    mocks: Mocks | None,
+    *,
+    preview: bool,
+    project: str,
+    stack: str,
+) -> Deployment:
     mocks = mocks or Mocks()
     deployment = mocks.deployment
     logger = logging.getLogger(f"atlas_continuity.plan.{id(deployment)}")
@@ -225,7 +277,7 @@ def deploy(
             "protect": bool(request.protect),
             "retain_on_delete": bool(request.retainOnDelete),
             "depends_on": list(request.dependencies),
-            "aliases": [a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name],
+            "aliases": [_alias_urn(request, a) for a in request.aliases],
         }
         return response
 
@@ -276,20 +328,21 @@ def run_program(
     project: str = "atlas",
     stack: str = "test",
 ) -> Deployment:
-    """Run the stack program (``infra/program.py``) under ``mocks`` with ``config`` (as in a
-    stack file: ``{"atlas-continuity:aws": {...}, "aws:region": "..."}``); the Deployment's
-    ``exports`` hold what it exported, resolved, :data:`UNKNOWN` where not known."""
+    """Run the stack program (``infra/program.py``) under ``mocks`` with ``config`` and only
+    that (as in a stack file: ``{"atlas-continuity:aws": {...}, "aws:region": "..."}``; the
+    process's PULUMI_CONFIG variables are not read); the Deployment's ``exports`` hold what it
+    exported, resolved, :data:`UNKNOWN` where not known."""
     from atlas_continuity.infra import program
 
-    pulumi.runtime.set_all_config(config_strings(config))
+    strings = config_strings(config)
     exported: dict[str, Any] = {}
-    try:
+    with _event_loop(), _config_alone(strings):
 
         def build():
             program.main()
             return {}
 
-        d = deploy(build, mocks, preview=preview, project=project, stack=stack)
+        d = _deploy(build, mocks, preview=preview, project=project, stack=stack)
         root = settings.get_root_resource()
         outputs = dict(getattr(root, "outputs", {}))
         getattr(root, "outputs", {}).clear()
@@ -301,10 +354,41 @@ def run_program(
             )
 
         collect()
-    finally:
-        pulumi.runtime.set_all_config({})  # config is process-wide in the SDK
     d.exports = {key: _fill(outputs[key], [key], exported) for key in outputs}
     return d
+
+
+@contextmanager
+def _config_alone(config: dict[str, str]) -> Iterator[None]:
+    """The SDK's config is ``config`` and nothing else while the program runs: under
+    ``pulumi up`` the engine passes config in PULUMI_CONFIG variables, which a plan of a stack
+    file must not pick up from the shell it runs in."""
+    saved = {key: value for key, value in os.environ.items() if key.startswith("PULUMI_CONFIG")}
+    for key in saved:
+        del os.environ[key]
+    pulumi.runtime.set_all_config(config)
+    try:
+        yield
+    finally:
+        pulumi.runtime.set_all_config({})  # config is process-wide in the SDK
+        os.environ.update(saved)
+
+
+_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _alias_urn(request: Any, alias: Any) -> str:
+    """The URN an alias of the resource ``request`` registers stands for."""
+    if not alias.HasField("spec"):
+        return alias.urn
+    spec = alias.spec
+    stack, project = spec.stack or pulumi.get_stack(), spec.project or pulumi.get_project()
+    type_ = spec.type or request.type
+    parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+    parent_type = parent.split("::")[2] if parent else _STACK_TYPE
+    if parent_type != _STACK_TYPE:  # a child's type is qualified by its parent's
+        type_ = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{spec.name or request.name}"
 
 
 def plain(value: Any) -> Any:
@@ -358,22 +442,53 @@ class StackNotFound(ValueError):
     """No such stack file (a ValueError: bad input)."""
 
 
+PROJECT_FILE = "Pulumi.yaml"
+
+
 def project_dir(start: Path) -> Path:
     """The folder of the nearest ``Pulumi.yaml`` at or above ``start``, as ``pulumi`` finds it."""
     for folder in (start, *start.parents):
-        if (folder / "Pulumi.yaml").is_file():
+        if (folder / PROJECT_FILE).is_file():
             return folder
-    raise StackNotFound(f"no Pulumi.yaml in {start} or any folder above it")
+    raise StackNotFound(f"no {PROJECT_FILE} in {start} or any folder above it")
 
 
-def stack_file(project: Path, stack: str) -> Path:
-    """``<stackConfigDir>/Pulumi.<stack>.yaml`` of the project in ``project``."""
-    import yaml
+def check_project_dir(folder: Path) -> Path:
+    """``folder``, which must be a Pulumi project (hold a ``Pulumi.yaml``): a folder given
+    explicitly is never swapped for one above it."""
+    if not folder.is_dir():
+        raise StackNotFound(f"{folder}: no such folder")
+    if not (folder / PROJECT_FILE).is_file():
+        raise StackNotFound(f"{folder}: not a Pulumi project (no {PROJECT_FILE} there)")
+    return folder
 
+
+@dataclass
+class Project:
+    """What the plan reads of a project's ``Pulumi.yaml``."""
+
+    folder: Path
+    name: str
+    stack_config_dir: Path
+
+
+def read_project(folder: Path) -> Project:
+    path = folder / PROJECT_FILE
+    manifest = load_yaml(path)
+    name = manifest.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{path}: name must be the project's name (a string)")
+    config_dir = manifest.get("stackConfigDir", ".")
+    if not isinstance(config_dir, str) or not config_dir:
+        raise ValueError(f"{path}: stackConfigDir must be a folder (a string)")
+    return Project(folder, name, folder / config_dir)
+
+
+def stack_file(project: Project, stack: str) -> Path:
+    """``<stackConfigDir>/Pulumi.<stack>.yaml`` of ``project``."""
     if not stack or "/" in stack or stack.startswith("."):
         raise StackNotFound(f"invalid stack name {stack!r}")
-    manifest = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
-    folder = project / str(manifest.get("stackConfigDir") or ".")
+    folder = project.stack_config_dir
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
@@ -383,22 +498,83 @@ def stack_file(project: Path, stack: str) -> Path:
     return path
 
 
-def load_stack_config(path: Path) -> dict[str, Any]:
-    """The ``config`` section of a stack file. Encrypted values (``secure:``) cannot be read
-    offline: they stand as ``[secret]``."""
+@functools.cache
+def _yaml_loader() -> type:
+    """PyYAML's safe loader, less what Pulumi does not read: a value that looks like a date
+    (``2024-05-01``) is a string to Pulumi, as to the Go YAML library it uses."""
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """A Pulumi project or stack file: a YAML mapping (empty when the file is). Anything else
+    is a ValueError naming the file."""
+    import yaml
+
+    data = path.read_bytes()
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        text = data.decode("utf-8-sig")  # Pulumi drops a byte order mark too
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        document = yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise ValueError(f"{path}: expected a mapping with a 'config' mapping")
-    config = dict(document.get("config") or {})
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        reason = getattr(exc, "problem", None) or exc
+        raise ValueError(f"{where}: not valid YAML: {reason}") from None
+    except ValueError:  # a number longer than int() reads
+        raise ValueError(
+            f"{path}: a number has more than {sys.get_int_max_str_digits()} digits"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected a mapping, not {type(document).__name__}")
+    return document
+
+
+def load_stack_config(path: Path, project: str) -> dict[str, Any]:
+    """The ``config`` section of a stack file, each key as Pulumi reads it: a key without a
+    namespace (``repo``) is the project's (``<project>:repo``). Encrypted values
+    (``secure:``), at any depth, cannot be read offline: they stand as ``[secret]``."""
+    document = load_yaml(path)
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: config must be a mapping")
+    qualified: dict[str, Any] = {}
     for key, value in config.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = "[secret]"
-    return config
+        name = str(key) if ":" in str(key) else f"{project}:{key}"
+        if name in qualified:
+            raise ValueError(f"{path}: {key} and {name} are one key, given twice")
+        try:
+            qualified[name] = _without_secrets(value)
+        except RecursionError:
+            raise ValueError(
+                f"{path}: {key}: the value contains itself (a YAML alias inside its own "
+                "anchor) or is nested too deeply"
+            ) from None
+    return qualified
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"} and isinstance(value["secure"], str):
+            return "[secret]"
+        return {k: _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
 
 
 @dataclass
@@ -412,16 +588,14 @@ class Plan:
 
 
 def plan_stack(stack: str, project: Path) -> Plan:
-    """Run the program for ``stack`` under :class:`OfflineMocks`, in preview mode."""
-    import yaml
-
-    path = stack_file(project, stack)
-    config = load_stack_config(path)
-    manifest = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
-    name = str(manifest.get("name") or project.name)
+    """Run the program for ``stack`` of the project in the folder ``project`` under
+    :class:`OfflineMocks`, in preview mode."""
+    manifest = read_project(project)
+    path = stack_file(manifest, stack)
+    config = load_stack_config(path, manifest.name)
     mocks = OfflineMocks(config_strings(config))
-    d = run_program(config, mocks, preview=True, project=name, stack=stack)
-    return Plan(stack, name, path, d)
+    d = run_program(config, mocks, preview=True, project=manifest.name, stack=stack)
+    return Plan(stack, manifest.name, path, d)
 
 
 # --- what the plan shows -------------------------------------------------------------------
@@ -467,12 +641,23 @@ def _headline(r: Declared) -> str:
     flags = [
         f for f, on in (("protected", r.protect), ("kept on delete", r.retain_on_delete)) if on
     ]
-    if r.aliases:
-        flags.append(f"was {', '.join(r.aliases)}")
+    moves = [text for urn in r.aliases if (text := _moved_from(r, urn))]
+    if moves:
+        flags.append(f"was {', '.join(moves)}")
     parts = [r.type, r.name]
     if not r.is_component:
         parts += [f"{k}={_short(v, 60)}" for k, v in _key_inputs(r.inputs).items()]
     return "  ".join(parts) + (f"  [{'; '.join(flags)}]" if flags else "")
+
+
+def _moved_from(r: Declared, alias: str) -> str:
+    """Where an alias says ``r`` was, as a reader says it: its old name, or its old place at
+    the stack's top; "" for an alias of another kind (a provider's renamed type)."""
+    _, _, type_, name = alias.split("::", 3)
+    under_a_parent = bool(r.parent) and r.parent.split("::")[2] != _STACK_TYPE
+    if "$" not in type_ and under_a_parent:
+        return f"{name} at the stack's top"
+    return name if name != r.name else ""
 
 
 def _key_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -534,6 +719,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
     unknown_outputs: list[str] = []
     outputs = known(d.exports, "outputs", unknown_outputs)
     return {
+        "format_version": FORMAT_VERSION,
         "offline": True,
         "notice": notice(plan),
         "stack": plan.stack,

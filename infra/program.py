@@ -33,13 +33,23 @@ def main() -> None:
 
 def read_config() -> dict[str, Any]:
     """ContinuityPlanArgs from the stack's config, refusing a key of the namespace that is
-    none of its fields (a misspelt ``atlas-continuity:gpc`` would otherwise be ignored)."""
+    none of its fields (a misspelt ``atlas-continuity:gpc`` would otherwise be ignored), and
+    any key of the project's own namespace when the project has another name: a key written
+    without a namespace (``aws:``) is the project's, which nothing else reads."""
     from .continuity_plan import ContinuityPlanArgs
 
     fields = list(ContinuityPlanArgs.__annotations__)
-    given = sorted(
-        key.split(":", 1)[1] for key in _config_keys() if key.startswith(f"{CONFIG_NAMESPACE}:")
-    )
+    keys = _config_keys()
+    project = pulumi.get_project()
+    if project != CONFIG_NAMESPACE:
+        stray = sorted(key for key in keys if key.startswith(f"{project}:"))
+        if stray:
+            raise ValueError(
+                f"{', '.join(stray)}: a key of the project's namespace ({project}), which "
+                f"the program does not read: write {CONFIG_NAMESPACE}:<key> (a key without "
+                "a namespace is the project's)"
+            )
+    given = sorted(key.split(":", 1)[1] for key in keys if key.startswith(f"{CONFIG_NAMESPACE}:"))
     unknown = [key for key in given if key not in fields]
     if unknown:
         raise ValueError(

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import BadInput, ExitCode
+from ..errors import BadInput, ContinuityError, ExitCode
 from .options import verbosity_options
 
 if TYPE_CHECKING:
     from . import Output
 
+log = logging.getLogger("atlas_continuity")
+
 EXTRA = "all"
 """The extra that brings Pulumi and every component's provider SDK: the program can compose
 any of them."""
+
+
+class PlanFailed(ContinuityError):
+    """The plan itself failed (a bug, exit code INTERNAL): said in one line, and in the JSON
+    error object with --json."""
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -28,15 +36,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     verbosity_options(plan)
     plan.add_argument(
-        "--stack", required=True, metavar="NAME", help="the stack: stacks/Pulumi.NAME.yaml"
+        "--stack",
+        required=True,
+        metavar="NAME",
+        help="the stack: Pulumi.NAME.yaml in the project's stackConfigDir (this repository's: "
+        "stacks/)",
     )
     plan.add_argument(
         "--project-dir",
         metavar="DIR",
-        help="the Pulumi project (Pulumi.yaml); default: the nearest at or above the "
-        "current directory",
+        help="the Pulumi project, a folder holding Pulumi.yaml; default: the nearest at or "
+        "above the current directory",
     )
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
+    plan.add_argument(
+        "--json",
+        action="store_true",
+        help="print the plan as JSON on stdout (its shape: docs/infra-plan.md)",
+    )
     plan.set_defaults(handler=cmd_plan)
 
 
@@ -48,12 +64,23 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
             f"plan needs Pulumi and the component SDKs ({exc.name} is not installed): "
             f"pip install 'atlas-continuity[{EXTRA}]'"
         ) from None
-    start = Path(args.project_dir) if args.project_dir else Path.cwd()
     try:
-        project = offline.project_dir(start.resolve())
+        if args.project_dir:
+            project = offline.check_project_dir(Path(args.project_dir).resolve())
+        else:
+            project = offline.project_dir(Path.cwd())
         result = offline.plan_stack(args.stack, project)
-    except ValueError as exc:  # a config mistake, or no such stack: the message names it
+    except (ValueError, ImportError) as exc:  # a config mistake, no such stack, an extra
         raise BadInput(str(exc)) from None
+    except OSError:  # the file system said no: the CLI names the file
+        raise
+    except Exception as exc:  # a bug: one line (and JSON with --json); -vv has the traceback
+        log.debug("internal error", exc_info=True)
+        # The exception's text may hold a config value; its type and the traceback suffice.
+        raise PlanFailed(
+            f"internal error while planning: {type(exc).__name__} (please report it; -vv "
+            "shows the traceback)"
+        ) from None
     report = offline.render_json(result)
     out.result(report, offline.render_text(result))
     for warning in result.deployment.warnings:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import subprocess
+import sys
 
 import pulumi
 import pytest
@@ -73,6 +75,29 @@ def test_the_inferred_schema_lists_every_component_with_its_inputs_and_outputs(s
         "ciIdentities",
         "ciVariables",
     }
+
+
+def test_the_plan_s_args_carry_each_component_s_inputs_though_imported_late(schema):
+    """ContinuityPlan names each cloud's args type without importing it (that cloud's SDK):
+    the inferred schema still holds each as the component's own inputs."""
+    for component in ("S3BackupBucket", "GcsBackupBucket", "AzureBackupContainer", "AtlasOperator"):
+        resource = schema["resources"][f"atlas-continuity:index:{component}"]
+        args = schema["types"][f"atlas-continuity:index:{component}Args"]
+        assert args["properties"] == resource["inputProperties"], component
+        assert args.get("required", []) == resource.get("requiredInputs", []), component
+        assert args["description"], component
+
+
+def test_importing_the_plan_imports_no_cloud_sdk():
+    code = (
+        "import sys\n"
+        "import atlas_continuity.infra.continuity_plan\n"
+        "import atlas_continuity.infra.program\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi_aws', 'pulumi_gcp', "
+        "'pulumi_azure_native', 'pulumi_kubernetes')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout) == (0, "[]\n"), proc.stderr
 
 
 def test_the_plugin_manifest_and_entry_point_start_this_provider():

@@ -8,6 +8,7 @@ import yaml
 
 from devtools.emulators import ROOT
 from tests.helpers import env_with_repo_block
+from tests.infra.harness import Deployment, deploy
 from tests.infra.harness import run_program as run
 
 EXAMPLE = ROOT / "stacks" / "Pulumi.dev.yaml"
@@ -69,12 +70,6 @@ def test_the_atlas_hcl_block_loads_through_config_with_the_backup_list(monkeypat
     _, exported = run(config, monkeypatch)
     env = env_with_repo_block(exported["atlas_hcl_repo"], tmp_path)
     assert (env.repo, env.primary, list(env.backups)) == ("app", None, exported["backup_urls"])
-
-
-def test_no_cloud_configured_declares_nothing(monkeypatch):
-    d, exported = run({"atlas-continuity:repo": "svc"}, monkeypatch)
-    assert [r.type for r in d.resources] == ["atlas-continuity:index:ContinuityPlan"]
-    assert exported["backup_urls"] == []
 
 
 GITHUB = {"provider": "github", "repository": "acme/db", "create_oidc_provider": True}
@@ -371,6 +366,76 @@ OPERATOR_STACK = {
             },
             r"^atlas-continuity:aws\.ci_writers\.main\.branch: expected a string, got a list",
         ),
+        # a value a component refuses, said at its path, not the component's name
+        (
+            {
+                "atlas-continuity:aws": {
+                    "readers": {"prod": {"namespace": "Bad_NS", "service_account": "op"}}
+                }
+            },
+            r"^atlas-continuity:aws\.readers\.prod: namespace 'Bad_NS' is not a Kubernetes",
+        ),
+        (
+            {
+                "atlas-continuity:aws": {
+                    "ci_writers": {"main": {**GITHUB, "repository": "not a repo", "branch": "main"}}
+                }
+            },
+            r"^atlas-continuity:aws\.ci_writers\.main: repository 'not a repo': GitHub wants",
+        ),
+        (
+            {"atlas-continuity:azure": {"container": {"resource_group_name": "a", "sku": 7}}},
+            r"^atlas-continuity:azure\.container\.sku: expected a string, got a number 7",
+        ),
+        (
+            {
+                "atlas-continuity:azure": {
+                    "container": {"resource_group_name": "a", "account_name": "A"}
+                }
+            },
+            r"^atlas-continuity:azure\.container: account_name 'A' must be 3 to 24",
+        ),
+        (
+            {
+                **OPERATOR_STACK,
+                "atlas-continuity:operator": {
+                    "cloud": "gcp",
+                    "reader": "gke",
+                    "settings": {
+                        "runtime_image": "ghcr.io/acme/atlas-continuity:0.2.0",
+                        "backup_schedule": "hourly",
+                    },
+                },
+            },
+            r"^atlas-continuity:operator\.settings: backup_schedule 'hourly': five cron fields",
+        ),
+        (
+            {
+                **OPERATOR_STACK,
+                "atlas-continuity:operator": {
+                    "cloud": "gcp",
+                    "reader": "gke",
+                    "settings": {"grant_name": "../prod"},
+                },
+            },
+            r"^atlas-continuity:operator\.settings\.grant_name: invalid grant series name "
+            r"'\.\./prod'",
+        ),
+        # days beyond a century, and beyond what a float holds
+        *(
+            (
+                {"atlas-continuity:aws": {"bucket": {"noncurrent_version_expiration_days": days}}},
+                r"^atlas-continuity:aws\.bucket: noncurrent_version_expiration_days must be a "
+                r"whole number, at least 1 and at most 36500 \(a century\)",
+            )
+            for days in (10**23, 10**400)
+        ),
+        # a plan of no cloud
+        (
+            {"atlas-continuity:repo": "svc"},
+            r"^atlas-continuity: no cloud configured: give atlas-continuity:aws, "
+            r"atlas-continuity:gcp or atlas-continuity:azure",
+        ),
         # a missing required key
         (
             {"atlas-continuity:gcp": {"bucket": {}}},
@@ -436,3 +501,125 @@ def test_the_operator_gets_the_reader_s_service_accounts_and_the_cloud_s_store(m
     members = {m.inputs["member"] for m in d.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
     assert any(m.endswith("/ns/atlas/sa/grants") for m in members)
     assert exported["operator_grant_backup_schedule"] == "*/30 * * * *"
+
+
+def test_the_operator_waits_for_every_resource_of_its_reader_identity(monkeypatch):
+    """In GKE direct mode nothing in the operator's inputs refers to the reader (its service
+    account needs no annotation): without an explicit dependency a pod could start before its
+    IAM bindings exist, and stay without credentials until it restarts."""
+    d, _ = run(OPERATOR_STACK, monkeypatch)
+    operator = d.one("atlas-continuity:index:AtlasOperator")
+    reader = d.one("atlas-continuity:index:GkeReaderIdentity")
+    identity = {r.urn for r in d.resources if r.parent == reader.urn}
+    # a custom role and its binding each: the reader's read, the grant writer's read and create
+    assert len(identity) == 6
+    assert identity <= set(operator.depends_on)
+
+
+# --- a stack deployed with 0.2 upgrades in place ------------------------------------------------
+
+PHYSICAL_NAMES = {
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": "workloadIdentityPoolId",
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": (
+        "workloadIdentityPoolProviderId"
+    ),
+    "gcp:serviceaccount/account:Account": "accountId",
+    "gcp:projects/iAMCustomRole:IAMCustomRole": "roleId",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:authorization:RoleDefinition": "roleName",
+}
+"""The names of the resources whose ID the component derives from its own name (Pulumi
+cannot autoname them): a change replaces the resource."""
+
+UPGRADED = {
+    "atlas-continuity:aws": THREE_CLOUDS["atlas-continuity:aws"],
+    "atlas-continuity:gcp": {
+        "bucket": {"location": "EU"},
+        "ci_writers": {
+            "github-main": {
+                **THREE_CLOUDS["atlas-continuity:gcp"]["ci_writers"]["main"],
+                "service_account": True,
+            }
+        },
+        "readers": {
+            "prod": {
+                "namespace": "atlas",
+                "service_account": "op",
+                "mode": "service-account",
+                "grant_service_account": "grants",
+            }
+        },
+    },
+    "atlas-continuity:azure": {
+        **THREE_CLOUDS["atlas-continuity:azure"],
+        "readers": {
+            "prod": {
+                **THREE_CLOUDS["atlas-continuity:azure"]["readers"]["prod"],
+                "grant_service_account": "grants",
+            }
+        },
+    },
+}
+
+
+def as_declared_by_the_0_2_program(config: dict) -> Deployment:
+    """What the stack program of 0.2 (before ContinuityPlan) declared for ``config``: each
+    cloud's components at the stack's top, named ``<cloud>-backup``, ``<cloud>-ci-<writer>``
+    and ``<cloud>-reader-<reader>``, the identities wired to the store."""
+    from atlas_continuity.infra import aws, azure, gcp
+
+    clouds = {
+        "aws": (aws.S3BackupBucket, "bucket", aws.AwsCiWriterRole, aws.EksReaderRole),
+        "gcp": (gcp.GcsBackupBucket, "bucket", gcp.GcpCiWriterIdentity, gcp.GkeReaderIdentity),
+        "azure": (
+            azure.AzureBackupContainer,
+            "container",
+            azure.AzureCiWriterIdentity,
+            azure.AksReaderIdentity,
+        ),
+    }
+    wiring = {
+        "aws": lambda b: {"bucket_arn": b.bucket_arn, "prefix": b.prefix, "kms_key_arn": None},
+        "gcp": lambda b: {"bucket_name": b.bucket_name, "prefix": b.prefix},
+        "azure": lambda c: {"container_id": c.container_id, "prefix": c.prefix},
+    }
+
+    def build():
+        for cloud, (store, key, writer, reader) in clouds.items():
+            part = config[f"atlas-continuity:{cloud}"]
+            wired = wiring[cloud](store(f"{cloud}-backup", part[key]))
+            for name, args in part.get("ci_writers", {}).items():
+                args = {k: v for k, v in args.items() if k != "jobs"}
+                writer(f"{cloud}-ci-{name}", {**args, **wired})
+            for name, args in part.get("readers", {}).items():
+                reader(f"{cloud}-reader-{name}", {**args, **wired})
+        return {}
+
+    return deploy(build)
+
+
+def test_a_stack_of_the_0_2_program_upgrades_without_replacing_anything(monkeypatch):
+    before = as_declared_by_the_0_2_program(UPGRADED)
+    after, _ = run(UPGRADED, monkeypatch)
+
+    def physical(d: Deployment) -> dict[tuple[str, str], str]:
+        return {
+            (r.type, r.name): r.inputs[PHYSICAL_NAMES[r.type]]
+            for r in d.resources
+            if r.type in PHYSICAL_NAMES
+        }
+
+    names = physical(before)
+    assert {type_ for type_, _ in names} == set(PHYSICAL_NAMES)  # every kind is compared
+    assert physical(after) == names
+    # Readable: the name says what it is, once (not atlas-atlas-continuity-gc-<hash>).
+    pools = [v for (t, _), v in names.items() if t.endswith("WorkloadIdentityPool")]
+    assert [p.rsplit("-", 1)[0] for p in pools] == ["atlas-gcp-ci-github-main"]
+    assert not [v for v in names.values() if "continuity-atlas" in v or "atlas-atlas" in v]
+    # Not a name only: every resource is declared as before, input for input.
+    resources = {(r.type, r.name): r.inputs for r in before.resources if not r.is_component}
+    assert {(r.type, r.name): r.inputs for r in after.resources if not r.is_component} == resources
+    # Each component is the plan's child by its old name, aliased to its URN from then.
+    for old in (r for r in before.resources if r.is_component):
+        (moved,) = [r for r in after.resources if (r.type, r.name) == (old.type, old.name)]
+        assert moved.aliases == [f"urn:pulumi:test::atlas::{old.type}::{old.name}"]

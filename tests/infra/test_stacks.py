@@ -158,13 +158,18 @@ def test_staging_and_prod_use_three_clouds_two_ci_providers_and_the_operator(sta
     assert exports["operator_release"] == "atlas-operator"
 
 
-def test_the_plan_components_keep_their_names_from_before_as_aliases(plans):
-    """Before ContinuityPlan, the program declared its components at the stack's top."""
+def test_the_plan_components_keep_their_names_and_alias_where_they_were(plans):
+    """Before ContinuityPlan, the program declared its components at the stack's top by these
+    names: each is now the plan's child by the same name, aliased to its URN from then."""
     components = [r for r in plans["prod"].deployment.resources if r.is_component]
-    top = {r.name: r.aliases for r in components if r.parent.endswith("::atlas-continuity")}
-    assert top["atlas-continuity-aws-backup"] == ["aws-backup"]
-    assert top["atlas-continuity-gcp-ci-github-main"] == ["gcp-ci-github-main"]
-    assert top["atlas-continuity-azure-backup"] == ["azure-backup"]
+    (plan,) = [r for r in components if r.type == f"{INDEX}ContinuityPlan"]
+    children = {r.name: r for r in components if r.parent == plan.urn}
+    assert {"aws-backup", "gcp-ci-github-main", "azure-backup", "atlas-operator"} <= set(children)
+    for name, child in children.items():
+        if child.type == f"{INDEX}AtlasOperator":  # new in the plan: nothing to alias
+            assert child.aliases == []
+        else:
+            assert child.aliases == [f"urn:pulumi:prod::atlas-continuity::{child.type}::{name}"]
 
 
 def test_the_prod_operator_is_wired_to_the_eks_reader_and_the_s3_store(plans):
