@@ -481,6 +481,8 @@ class ContinuityPlan(pulumi.ComponentResource):
         reader = b.readers[operator["reader"]]
         reader_args = b.reader_args[operator["reader"]]
         settings = dict(operator.get("settings") or {})
+        if reader_args.get("grant_name") is not None:
+            settings.setdefault("grant_name", reader_args["grant_name"])
         wired: dict[str, Any] = {
             "namespace": reader_args["namespace"],
             "service_account": reader_args["service_account"],
@@ -587,11 +589,22 @@ def _check_operator(name: str, operator: Mapping[str, Any], entries: dict) -> No
 
     settings = operator.get("settings") or {}
     check_typed(f"{where}.settings", settings, AtlasOperatorArgs, wired=_OPERATOR_WIRED)
-    if settings.get("grant_name") is not None:
+    series = settings.get("grant_name")
+    if series is not None:
         try:
-            check_name("grant series", settings["grant_name"])
+            check_name("grant series", series)
         except ValueError as exc:
             raise ValueError(f"{where}.settings.grant_name: {exc}") from None
+        reader_series = readers[reader].get("grant_name")
+        if reader_series is not None and reader_series != series:
+            raise ValueError(
+                f"{where}.settings.grant_name {series!r} differs from "
+                f"{name}:{cloud.value}.readers.{reader}.grant_name {reader_series!r}: the grant "
+                "jobs would save to a series their identity may not write; set it in one place"
+            )
+        # One series, said once: the reader's grant writer may write what the jobs save.
+        if readers[reader].get("grant_service_account"):
+            readers[reader]["grant_name"] = series
     if settings.get("runtime_image") is not None and not readers[reader].get(
         "grant_service_account"
     ):

@@ -516,6 +516,49 @@ def test_the_operator_waits_for_every_resource_of_its_reader_identity(monkeypatc
     assert identity <= set(operator.depends_on)
 
 
+def _grant_series(d: Deployment) -> tuple[str, set[str]]:
+    """The series the backup CronJob saves to, and the prefixes the grant writer may create in."""
+    (cron,) = d.of_type("kubernetes:batch/v1:CronJob")
+    saved = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    creatable = {
+        m.inputs["condition"]["description"].rsplit("/atlas-continuity/grants/", 1)[1]
+        for m in d.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+        if m.inputs["condition"]["title"] == "atlas-continuity: create grant snapshots"
+    }
+    return saved["command"][-1], creatable
+
+
+@pytest.mark.parametrize("where", ["operator", "reader"])
+def test_a_grant_series_set_once_is_the_one_the_jobs_save_and_the_writer_may_write(
+    where, monkeypatch
+):
+    config = yaml.safe_load(yaml.safe_dump(OPERATOR_STACK))
+    if where == "operator":
+        config["atlas-continuity:operator"]["settings"]["grant_name"] = "prod-gke"
+    else:
+        config["atlas-continuity:gcp"]["readers"]["gke"]["grant_name"] = "prod-gke"
+    d, _ = run(config, monkeypatch)
+    assert _grant_series(d) == ("prod-gke", {"prod-gke/"})
+
+
+def test_the_default_grant_series_is_the_same_for_the_jobs_and_the_writer(monkeypatch):
+    d, _ = run(OPERATOR_STACK, monkeypatch)
+    saved, creatable = _grant_series(d)
+    assert creatable == {f"{saved}/"}
+
+
+def test_two_grant_series_for_one_operator_are_refused(monkeypatch):
+    config = yaml.safe_load(yaml.safe_dump(OPERATOR_STACK))
+    config["atlas-continuity:operator"]["settings"]["grant_name"] = "prod-gke"
+    config["atlas-continuity:gcp"]["readers"]["gke"]["grant_name"] = "prod"
+    with pytest.raises(
+        ValueError,
+        match=r"^atlas-continuity:operator\.settings\.grant_name 'prod-gke' differs from "
+        r"atlas-continuity:gcp\.readers\.gke\.grant_name 'prod'",
+    ):
+        run(config, monkeypatch)
+
+
 # --- a stack deployed with 0.2 upgrades in place ------------------------------------------------
 
 PHYSICAL_NAMES = {
