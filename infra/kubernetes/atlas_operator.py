@@ -479,6 +479,15 @@ def _choice(name: str, field: str, value: object, enum: type[StrEnum]) -> Any:
         ) from None
 
 
+_CRON_RANGES = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 7),
+)
+
+
 def _check_schedule(name: str, schedule: object) -> None:
     fields = schedule.split() if isinstance(schedule, str) else []
     if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
@@ -486,3 +495,20 @@ def _check_schedule(name: str, schedule: object) -> None:
             f"{name}: backup_schedule {schedule!r}: five cron fields (minute hour day month "
             "weekday) of digits, '*', '/', ',' and '-'"
         )
+    # Kubernetes refuses the CronJob at apply time otherwise: say so before anything deploys.
+    for field, (what, low, high) in zip(fields, _CRON_RANGES, strict=True):
+        for part in field.split(","):
+            span, _, step = part.partition("/")
+            bounds = [] if span == "*" else span.split("-")
+            numbers = [int(b) for b in bounds if b.isdigit()]
+            if (
+                len(bounds) > 2
+                or len(numbers) != len(bounds)
+                or any(not low <= n <= high for n in numbers)
+                or (len(numbers) == 2 and numbers[0] > numbers[1])
+                or (step and (not step.isdigit() or int(step) == 0))
+            ):
+                raise ValueError(
+                    f"{name}: backup_schedule {schedule!r}: {what} field {field!r} is not "
+                    f"'*', a number from {low} to {high}, a range of them, or either with a step"
+                )
