@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import subprocess
 
 import pytest
@@ -47,3 +48,47 @@ def test_ci_init_unknown_provider():
     assert cli("ci", "init", "travis").code == ExitCode.USAGE
     with pytest.raises(BadInput):
         render("travis")
+
+
+def test_ci_init_force_keeps_the_old_file_when_the_new_one_cannot_be_written(tmp_path):
+    # A file size limit below the pipeline's size makes the write fail half-way, as a full
+    # disk would; the file being replaced must come through whole.
+    target = tmp_path / "atlas.yml"
+    target.write_text("# mine\n")
+    proc = subprocess.run(
+        [str(BIN / "atlas-continuity"), "ci", "init", "github", "-o", str(target), "--force"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024)),
+    )
+    assert proc.returncode == ExitCode.BAD_INPUT, proc.stderr
+    assert target.read_text() == "# mine\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["atlas.yml"]  # no temporary file left
+
+
+def test_ci_init_does_not_write_through_a_dangling_link(tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "atlas.yml"
+    link = tmp_path / "atlas.yml"
+    link.symlink_to(elsewhere)
+    r = cli("ci", "init", "github", "-o", link)
+    assert r.code == ExitCode.REFUSED and "--force" in r.err, r
+    assert link.is_symlink() and not elsewhere.exists()
+
+
+def test_ci_init_output_dash_is_stdout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = cli("ci", "init", "gitlab", "-o", "-")
+    assert r.code == 0 and r.out == render("gitlab"), r
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ci_init_refuses_an_empty_output_path():
+    r = cli("ci", "init", "github", "-o", "")
+    assert r.code == ExitCode.USAGE and "--output" in r.err and r.out == "", r
+
+
+def test_ci_init_says_which_parent_is_not_a_folder(tmp_path):
+    (tmp_path / "ci").write_text("a file\n")
+    r = cli("ci", "init", "github", "-o", tmp_path / "ci" / "atlas.yml")
+    assert r.code == ExitCode.BAD_INPUT and "not a folder" in r.err, r
