@@ -60,12 +60,28 @@ def cmd_ci_init(args: argparse.Namespace, out: Output) -> int:
 def _write_whole(path: Path, text: str, *, replace: bool) -> None:
     """Put ``text`` at ``path`` whole or not at all: a file written beside it is linked into
     place, which fails when the name exists (a dangling link included), or with ``replace``
-    renamed over it, so a failed write never costs the file it was to replace."""
+    renamed over the file ``path`` names (through a link), so a failed write never costs the
+    file it was to replace. A pipe or a device (``-o /dev/stdout``) is written into."""
     import contextlib
     import os
+    import stat
+    from pathlib import Path
 
     from .. import ownership
 
+    if replace:
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):
+            raise BadInput(f"{path} is a folder")
+        if mode is not None and not stat.S_ISREG(mode):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            return
+        if mode is not None:
+            path = Path(os.path.realpath(path))
     if path.parent.exists() and not path.parent.is_dir():
         raise BadInput(f"{path.parent} is not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)

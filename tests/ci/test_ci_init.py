@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import stat
 import subprocess
 
 import pytest
@@ -92,3 +94,38 @@ def test_ci_init_says_which_parent_is_not_a_folder(tmp_path):
     (tmp_path / "ci").write_text("a file\n")
     r = cli("ci", "init", "github", "-o", tmp_path / "ci" / "atlas.yml")
     assert r.code == ExitCode.BAD_INPUT and "not a folder" in r.err, r
+
+
+def test_ci_init_force_writes_through_a_link_to_a_file(tmp_path):
+    # The file a link names is the one replaced; the link itself stays (dotfile managers,
+    # a pipeline file shared between repositories).
+    elsewhere = tmp_path / "shared.yml"
+    elsewhere.write_text("# mine\n")
+    link = tmp_path / "atlas.yml"
+    link.symlink_to(elsewhere)
+    r = cli("ci", "init", "github", "-o", link, "--force")
+    assert r.code == 0, r
+    assert link.is_symlink() and elsewhere.read_text() == render("github")
+
+
+def test_ci_init_force_writes_into_a_pipe_instead_of_replacing_it(tmp_path):
+    # -o /dev/stdout, a FIFO, a terminal: nothing there to lose and nothing to swap in; the
+    # pipeline goes into it, and the special file stays what it was.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so the writer's open does not block
+    try:
+        proc = subprocess.run(
+            [str(BIN / "atlas-continuity"), "ci", "init", "github", "-o", str(fifo), "--force"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        received = b""
+        while chunk := os.read(reader, 65536):
+            received += chunk
+    finally:
+        os.close(reader)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert received.decode() == render("github")
