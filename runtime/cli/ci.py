@@ -95,10 +95,11 @@ def _write_whole(path: Path, text: str, *, replace: bool) -> None:
         if replace:
             os.replace(tmp, path)
         else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise Refused(f"{path} exists; pass --force to overwrite it") from None
+            os.link(tmp, path)
+    except FileExistsError:
+        raise Refused(f"{path} exists; pass --force to overwrite it") from None
+    except OSError as exc:  # the temporary file is ours: the user asked for path
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -129,3 +129,11 @@ def test_ci_init_force_writes_into_a_pipe_instead_of_replacing_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert received.decode() == render("github")
+
+
+def test_ci_init_names_the_output_when_its_folder_refuses_the_file():
+    # /proc takes no new files, even from root: the error names the file asked for, not the
+    # temporary one it is written to first.
+    r = cli("ci", "init", "github", "-o", "/proc/atlas.yml")
+    assert r.code == ExitCode.BAD_INPUT, r
+    assert "/proc/atlas.yml:" in r.err and "tmp" not in r.err, r.err
