@@ -69,19 +69,18 @@ def _write_whole(path: Path, text: str, *, replace: bool) -> None:
 
     from .. import ownership
 
+    mode = None
     if replace:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             mode = os.stat(path).st_mode
-        except FileNotFoundError:
-            mode = None
-        if mode is not None and stat.S_ISDIR(mode):
+    if mode is not None:
+        if stat.S_ISDIR(mode):
             raise BadInput(f"{path} is a folder")
-        if mode is not None and not stat.S_ISREG(mode):
+        if not stat.S_ISREG(mode):
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
             return
-        if mode is not None:
-            path = Path(os.path.realpath(path))
+        path = Path(os.path.realpath(path))
     if path.parent.exists() and not path.parent.is_dir():
         raise BadInput(f"{path.parent} is not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
