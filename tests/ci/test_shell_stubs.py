@@ -280,3 +280,23 @@ def test_bitbucket_lint_fetches_the_target_branch_into_a_single_branch_clone(
     assert git("rev-parse", "origin/main", cwd=clone) == git("rev-parse", "main", cwd=origin)
     (lint,) = stubs.calls("atlas migrate lint")
     assert "--git-base origin/main" in lint
+
+
+def test_jenkins_installs_the_pinned_version_over_an_earlier_build_s(stubs):
+    # A Jenkins workspace outlives its builds: the virtualenv an earlier Jenkinsfile filled
+    # must not keep serving after the pin moves.
+    restore, _ = _jenkins_shells()
+    workspace = stubs.root / "ws"
+    venv = workspace / ".atlas-continuity-venv"
+    earlier = stubs.run([f"python3 -m venv {venv}", f"{venv}/bin/pip install atlas-continuity"], SH)
+    assert earlier.returncode == 0 and (venv / "bin" / "atlas-continuity").exists(), earlier
+    env = {
+        "WORKSPACE": str(workspace),
+        "VENV": str(venv),
+        "PATH": f"{venv}/bin:{workspace}/.atlas-bin:{stubs.bin}:/usr/bin:/bin",
+        "GRANT_CACHE_DIR": ".atlas-grant-cache",
+        "ATLAS_CONTINUITY_VERSION": "0.3.0",
+    }
+    run = stubs.run([restore], ["sh", "-xe"], **env)
+    assert run.returncode == 0, run.stderr
+    assert any("atlas-continuity[stores]==0.3.0" in c for c in stubs.calls("-m pip install"))
