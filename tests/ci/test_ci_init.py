@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import stat
 import subprocess
 
@@ -53,16 +52,16 @@ def test_ci_init_unknown_provider():
 
 
 def test_ci_init_force_keeps_the_old_file_when_the_new_one_cannot_be_written(tmp_path):
-    # A file size limit below the pipeline's size makes the write fail half-way, as a full
-    # disk would; the file being replaced must come through whole.
+    # A file size limit (ulimit -f 2: a kilobyte at most) below the pipeline's size makes the
+    # write fail half-way, as a full disk would; the file being replaced must come through whole.
     target = tmp_path / "atlas.yml"
     target.write_text("# mine\n")
+    cmd = [str(BIN / "atlas-continuity"), "ci", "init", "github", "-o", str(target), "--force"]
     proc = subprocess.run(
-        [str(BIN / "atlas-continuity"), "ci", "init", "github", "-o", str(target), "--force"],
+        ["sh", "-c", 'ulimit -f 2 && exec "$@"', "sh", *cmd],
         capture_output=True,
         text=True,
         timeout=60,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024)),
     )
     assert proc.returncode == ExitCode.BAD_INPUT, proc.stderr
     assert target.read_text() == "# mine\n"
