@@ -160,7 +160,9 @@ class Stubs:
         shutil.copy(self.bin / ".atlas-continuity", cli_path)
         return cli_path
 
-    def run(self, lines: list[str], shell: list[str], **env: str) -> subprocess.CompletedProcess:
+    def run(
+        self, lines: list[str], shell: list[str], cwd: Path | None = None, **env: str
+    ) -> subprocess.CompletedProcess:
         script = self.root / f"script-{len(list(self.root.glob('script-*')))}.sh"
         script.write_text("\n".join(lines) + "\n")
         base = {
@@ -172,7 +174,7 @@ class Stubs:
         }
         return subprocess.run(
             [*shell, str(script)],
-            cwd=self.root,
+            cwd=cwd or self.root,
             env={**base, **env},
             capture_output=True,
             text=True,

@@ -298,6 +298,7 @@ LIMITS = [
     ("Bitbucket Pipelines", "deployment environment", "one step per pipeline"),
     ("Azure Pipelines", "`pr:`", "branch policy"),
     ("Azure Pipelines", "ATLAS_TOKEN: $(ATLAS_TOKEN)", "every later step"),
+    ("Azure Pipelines", "AZURE_STORAGE_CONNECTION_STRING", "delete included"),
     ("Jenkins", "https://atlasgo.sh", "CPU"),
     ("Cloud identities per job", "Lint asks for no credentials", "no role trusts"),
 ]

@@ -4,6 +4,7 @@ behaves as documented when run against stand-in commands (conftest.Stubs)."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,51 @@ def test_jenkins_installs_atlas_with_its_installer_and_keeps_change_requests_off
     (restored,), (saved,) = stubs.calls("grant restore"), stubs.calls("grant save")
     for call in (restored, saved):
         assert ("--store s3://b/atlas?region=us-east-1" in call) == (not change_id), call
+
+
+def test_bitbucket_lint_fetches_the_target_branch_into_a_single_branch_clone(
+    stubs, tmp_path_factory
+):
+    # Bitbucket clones the branch it builds alone (git clone --branch B --depth 50): origin
+    # tracks B only, so fetching the target by name leaves no origin/<target> for lint.
+    def git(*args: str, cwd: Path) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    origin = tmp_path_factory.mktemp("origin")
+    git("init", "-q", "-b", "main", cwd=origin)
+    for branch in ("main", "feature"):
+        git("checkout", "-q", "-B", branch, cwd=origin)
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty",
+            "-m", branch, cwd=origin)  # fmt: skip
+    clone = tmp_path_factory.mktemp("clone") / "repo"
+    git("clone", "-q", "--branch=feature", "--depth=50", origin.as_uri(), str(clone), cwd=origin)
+    (stubs.bin / "git").unlink()  # the real git, on a real clone
+
+    step = yaml.safe_load(render("bitbucket"))["pipelines"]["pull-requests"]["**"][0]["step"]
+    run = stubs.run(step["script"], BASH, cwd=clone, BITBUCKET_PR_DESTINATION_BRANCH="main")
+    assert run.returncode == 0, run.stderr
+    assert git("rev-parse", "origin/main", cwd=clone) == git("rev-parse", "main", cwd=origin)
+    (lint,) = stubs.calls("atlas migrate lint")
+    assert "--git-base origin/main" in lint
+
+
+def test_jenkins_installs_the_pinned_version_over_an_earlier_build_s(stubs):
+    # A Jenkins workspace outlives its builds: the virtualenv an earlier Jenkinsfile filled
+    # must not keep serving after the pin moves.
+    restore, _ = _jenkins_shells()
+    workspace = stubs.root / "ws"
+    venv = workspace / ".atlas-continuity-venv"
+    earlier = stubs.run([f"python3 -m venv {venv}", f"{venv}/bin/pip install atlas-continuity"], SH)
+    assert earlier.returncode == 0 and (venv / "bin" / "atlas-continuity").exists(), earlier
+    env = {
+        "WORKSPACE": str(workspace),
+        "VENV": str(venv),
+        "PATH": f"{venv}/bin:{workspace}/.atlas-bin:{stubs.bin}:/usr/bin:/bin",
+        "GRANT_CACHE_DIR": ".atlas-grant-cache",
+        "ATLAS_CONTINUITY_VERSION": "0.3.0",
+    }
+    run = stubs.run([restore], ["sh", "-xe"], **env)
+    assert run.returncode == 0, run.stderr
+    assert any("atlas-continuity[stores]==0.3.0" in c for c in stubs.calls("-m pip install"))
