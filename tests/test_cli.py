@@ -36,6 +36,13 @@ def test_module_entry_point_runs():
     assert proc.returncode == 0 and "push" in proc.stdout
 
 
+def test_version_is_the_installed_distribution_s():
+    from importlib.metadata import version
+
+    r = cli("--version")
+    assert (r.code, r.out) == (0, f"atlas-continuity {version('atlas-continuity')}\n")
+
+
 def test_usage_error_exit_code():
     r = cli("push", "--no-such-flag")
     assert r.code == ExitCode.USAGE and "unrecognized arguments" in r.err

@@ -16,6 +16,7 @@ import os
 import sys
 from typing import Any
 
+from .. import __version__
 from ..errors import ContinuityError, ExitCode
 
 log = logging.getLogger("atlas_continuity")
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode)
         + ". See docs/cli.md.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbosity_options(parser)
     # What main reads of every command, whether or not it declares the flag.
     parser.set_defaults(quiet=False, verbose=0, json=False)
