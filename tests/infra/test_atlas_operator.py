@@ -1,112 +1,40 @@
 """AtlasOperator: the operator's Helm release with its grants on a volume it owns, backed up by a
 CronJob and restored before the operator starts.
 
-What the component declares is checked three ways: every Kubernetes object against the
-Kubernetes schemas (kubernetes-validate, strict, the newest release it knows); every Helm value
-against the chart's own values.yaml (tests/data/atlas-operator); and the grant jobs' exact
-command lines, run against moto with the grant writer identity's policy enforced.
+What the component declares. Its objects against the Kubernetes schemas and its values against
+the chart's: test_atlas_operator_checks.py; the grant jobs' exact command lines against moto:
+test_atlas_operator_grants.py. What the files share: operator_support.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
-
-import kubernetes_validate
 import pytest
-import yaml
 
 from atlas_continuity.infra import plan
-from atlas_continuity.infra.aws import EksReaderRole, S3BackupBucket
 from atlas_continuity.infra.azure import AksReaderIdentity
-from atlas_continuity.infra.gcp import GkeReaderIdentity
-from atlas_continuity.infra.kubernetes import CHART, CHART_VERSION, AtlasOperator, chart, manifests
+from atlas_continuity.infra.kubernetes import CHART, CHART_VERSION, AtlasOperator, manifests
 from atlas_continuity.infra.plan import UNKNOWN, OfflineMocks
-from atlas_continuity.runtime.errors import ExitCode
-from devtools.emulators import ROOT
-from tests.conftest import FIXTURES
 from tests.infra.harness import deploy
-from tests.infra.iam import IamMoto, decide, moto_evaluable
-
-NAMESPACE = "kubernetes:core/v1:Namespace"
-PVC = "kubernetes:core/v1:PersistentVolumeClaim"
-SA = "kubernetes:core/v1:ServiceAccount"
-CRON = "kubernetes:batch/v1:CronJob"
-JOB = "kubernetes:batch/v1:Job"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-DATA = ROOT / "tests" / "data" / "atlas-operator"
-STORE = "s3://acme-atlas-backup/atlas?region=us-east-1"
-DIGEST = "sha256:" + "5e" * 32
-IMAGE = f"ghcr.io/acme/atlas-continuity:0.2.0@{DIGEST}"
-BACKED_UP = {"grant_store_url": STORE, "runtime_image": IMAGE}
-SERIES = "atlas.test.atlas-operator"
-"""The default grant series under the harness: <project>.<stack>.<namespace>."""
-KUBERNETES = kubernetes_validate.latest_version()
-KUBERNETES_READER = {
-    "namespace": "atlas-operator",
-    "service_account": "atlas-operator",
-    "grant_service_account": "atlas-continuity-grants",
-}
-"""A reader component's Kubernetes side: the operator's defaults, and a grant writer."""
-ON_AKS = {
-    "oidc_issuer_url": "https://issuer.example/x/",
-    "resource_group_name": "atlas",
-    "container_id": (
-        "/subscriptions/00000000-0000-4000-8000-0000000000a1/resourceGroups/atlas/providers/"
-        "Microsoft.Storage/storageAccounts/acmeatlas/blobServices/default/containers/atlas-backup"
-    ),
-}
-"""What AksReaderIdentity needs of the cluster and the container."""
-
-
-def operator(args: dict[str, Any] | None = None, name: str = "atlas"):
-    return deploy(lambda: {"op": AtlasOperator(name, args or {})})
-
-
-def on_eks(bucket_args: dict[str, Any], reader_args: dict[str, Any]) -> dict[str, Any]:
-    """A bucket, the EKS reader with its grant writer, and the operator backed up to the bucket
-    under their identities: what a cluster on EKS gets."""
-    bucket = S3BackupBucket("backup", bucket_args)
-    reader = EksReaderRole(
-        "eks",
-        {
-            **KUBERNETES_READER,
-            "bucket_arn": bucket.bucket_arn,
-            "prefix": bucket.prefix,
-            **reader_args,
-        },
-    )
-    op = AtlasOperator(
-        "atlas",
-        {
-            "grant_store_url": bucket.store_url,
-            "runtime_image": IMAGE,
-            "service_account_annotations": reader.service_account_annotations,
-            "grant_service_account_annotations": reader.grant_writer_service_account_annotations,
-        },
-    )
-    return {"bucket": bucket, "reader": reader, "op": op}
-
-
-def manifest(resource) -> dict[str, Any]:
-    """A declared object's inputs: its manifest (whole numbers as ints, see plan.plain)."""
-    return resource.inputs
-
+from tests.infra.operator_support import (
+    BACKED_UP,
+    CRON,
+    IMAGE,
+    JOB,
+    KUBERNETES_READER,
+    NAMESPACE,
+    ON_AKS,
+    PVC,
+    RELEASE,
+    SA,
+    SERIES,
+    STORE,
+    manifest,
+    on_eks,
+    operator,
+    pod_of,
+)
 
 # --- what is declared ---------------------------------------------------------------------------
-
-
-def pod_of(resource) -> dict[str, Any]:
-    """The pod template of a declared CronJob or Job."""
-    spec = resource.inputs["spec"]
-    return (spec.get("jobTemplate", {}).get("spec") or spec)["template"]
 
 
 def test_defaults_declare_a_retained_volume_the_release_mounts_and_no_jobs():
@@ -317,18 +245,6 @@ def test_the_restore_job_runs_before_the_release():
         "volumeMounts"
     ]
     assert "initContainers" not in release.inputs["values"]
-
-
-@pytest.fixture
-def newer_chart(monkeypatch) -> str:
-    """A chart version that takes initContainers, known to the component: the newer
-    values.yaml (tests/data/atlas-operator/values-01f95fb.yaml) under a made-up version."""
-    newer = dataclasses.replace(
-        chart.V0_7_37, version="0.0.0-01f95fb", defaults=chart_defaults("01f95fb")
-    )
-    assert newer.renders_init_containers and not chart.V0_7_37.renders_init_containers
-    monkeypatch.setitem(chart.KNOWN, newer.version, newer)
-    return newer.version
 
 
 def test_the_pinned_chart_takes_no_init_containers_so_the_flag_is_refused():
@@ -547,324 +463,3 @@ def test_an_existing_namespace_is_used_as_it_is():
 def test_bad_arguments_are_refused_with_the_argument(args, message):
     with pytest.raises(ValueError, match=message):
         operator(args)
-
-
-# --- the Kubernetes schemas ---------------------------------------------------------------------
-
-
-VARIANTS = {
-    "defaults": {},
-    "backed-up": BACKED_UP,
-    "chart-persistence": {"grant_storage": "chart", "storage_class_name": "standard"},
-    "options": {
-        **BACKED_UP,
-        "create_namespace": True,
-        "storage_class_name": "standard",
-        "access_modes": ["ReadWriteMany"],
-        "pod_labels": {"azure.workload.identity/use": "true"},
-        "grant_service_account_annotations": {"iam.gke.io/gcp-service-account": "x@y.iam"},
-        "backup_schedule": "5 */2 * * 1-5",
-        "values": {
-            "nodeSelector": {"pool": "db"},
-            "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
-        },
-    },
-}
-
-
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_every_object_declared_passes_the_kubernetes_schemas_strictly(variant):
-    d = operator(VARIANTS[variant])
-    objects = [r for r in d.resources if r.type.startswith("kubernetes:") and r.type != RELEASE]
-    assert objects
-    for resource in objects:
-        body = manifest(resource)
-        kubernetes_validate.validate(body, KUBERNETES, strict=True)  # raises when invalid
-    kinds = {manifest(r)["kind"] for r in objects}
-    if variant in ("backed-up", "options"):
-        assert {"Namespace", "PersistentVolumeClaim", "ServiceAccount", "CronJob"} <= kinds
-
-
-def test_the_operator_pod_s_settings_pass_the_kubernetes_schemas(newer_chart):
-    """What travels in the chart's values and lands in the operator's pod: its securityContext,
-    affinity and init container, validated as a Pod's."""
-    values = (
-        operator({**BACKED_UP, "restore_with_init_container": True, "chart_version": newer_chart})
-        .one(RELEASE)
-        .inputs["values"]
-    )
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "operator", "labels": values["podLabels"]},
-        "spec": {
-            "securityContext": values["podSecurityContext"],
-            "affinity": values["affinity"],
-            "initContainers": values["initContainers"],
-            "containers": [{"name": "m", "image": "x"}],
-        },
-    }
-    kubernetes_validate.validate(pod, KUBERNETES, strict=True)
-
-
-def test_the_schema_check_rejects_a_field_kubernetes_does_not_know():
-    """The check above can fail: strict validation refuses an unknown field."""
-    body = manifest(operator(BACKED_UP).one(CRON))
-    body["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["comand"] = ["x"]
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(body, KUBERNETES, strict=True)
-
-
-# --- the chart's values.yaml --------------------------------------------------------------------
-
-
-def chart_defaults(version: str) -> dict[str, Any]:
-    return yaml.safe_load((DATA / f"values-{version}.yaml").read_text())
-
-
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_every_value_the_release_sets_exists_in_the_chart_it_installs(variant):
-    release = operator(VARIANTS[variant]).one(RELEASE)
-    installed = chart.KNOWN[release.inputs["version"]]
-    assert installed.problems(release.inputs["values"]) == []
-
-
-def test_init_container_values_exist_in_the_chart_that_takes_them(newer_chart):
-    release = operator(
-        {**BACKED_UP, "restore_with_init_container": True, "chart_version": newer_chart}
-    ).one(RELEASE)
-    assert release.inputs["version"] == newer_chart
-    assert chart.KNOWN[newer_chart].problems(release.inputs["values"]) == []
-    assert chart.V0_7_37.problems(release.inputs["values"]) == [
-        "initContainers: not in the chart's values.yaml"
-    ]
-
-
-def test_the_walk_knows_what_the_pinned_chart_takes_and_what_it_ignores():
-    pinned = chart.V0_7_37
-    # Read by the templates though values.yaml has it only in a comment.
-    assert pinned.problems({"persistence": {"storageClassName": "gp3"}}) == []
-    assert pinned.problems({"revisionHistoryLimit": 3}) == []
-    # Rendered whole (toYaml): any key goes inside.
-    assert pinned.problems({"podSecurityContext": {"seccompProfile": {"type": "x"}}}) == []
-    assert pinned.problems(
-        {
-            "initContainers": [],
-            "persistence": {"storageClassName": 3, "sise": "1Gi"},
-            "extraEnvs": {"a": "b"},
-            "prewarmDevDB": "false",
-        }
-    ) == [
-        "initContainers: not in the chart's values.yaml",
-        "persistence.storageClassName: a str in the chart",
-        "persistence.sise: not in the chart's values.yaml",
-        "extraEnvs: a list in the chart",
-        "prewarmDevDB: a bool in the chart",
-    ]
-    # Its whole maps and unlisted keys are where the walk says they are.
-    for path in pinned.whole:
-        node: Any = pinned.defaults
-        for part in path.split("."):
-            node = node[part]
-        assert isinstance(node, dict), path
-    for path in pinned.unlisted:
-        parent, _, key = path.rpartition(".")
-        assert key not in (pinned.defaults[parent] if parent else pinned.defaults), path
-
-
-def test_the_pinned_chart_s_values_are_the_real_chart_s():
-    real_file = FIXTURES / "atlas-operator" / "values.yaml"
-    if not real_file.exists():
-        pytest.skip("shared corpus not present")
-    assert chart.V0_7_37.defaults == yaml.safe_load(real_file.read_text())
-
-
-def test_the_newer_chart_s_key_copy_is_the_real_file_s():
-    real_file = FIXTURES / "atlas-operator" / "values.01f95fb.yaml"
-    if not real_file.exists():
-        pytest.skip("shared corpus not present")
-    real = yaml.safe_load(real_file.read_text())
-
-    def subset(mine: Any, theirs: Any, path: str) -> None:
-        if isinstance(mine, dict):
-            assert isinstance(theirs, dict), path
-            for key, value in mine.items():
-                assert key in theirs, f"{path}.{key}"
-                subset(value, theirs[key], f"{path}.{key}")
-        else:
-            assert mine == theirs, path
-
-    subset(chart_defaults("01f95fb"), real, "values")
-
-
-# --- the grant round trip, by the exact command lines -------------------------------------------
-
-
-BUCKET = "atlas-operator-grants"
-OTHER_BUCKET = "atlas-operator-other"
-
-
-@pytest.fixture(scope="module")
-def declared():
-    """A bucket, the EKS reader with its grant writer, and the operator backed up to the
-    bucket: what a cluster on EKS gets."""
-
-    return deploy(lambda: on_eks({"bucket_name": BUCKET}, {"cluster_name": "prod"}))
-
-
-@pytest.fixture(scope="module")
-def grant_writer(declared, tmp_path_factory):
-    """moto, enforcing the grant writer's policy as declared, for a user of that name."""
-    document = declared.named("eks-grants-grant-write").policy()
-    server = IamMoto(tmp_path_factory.mktemp("moto") / "recording.jsonl").start()
-    try:
-        for name in (BUCKET, OTHER_BUCKET):
-            server.admin().create_bucket(Bucket=name)
-        server.add_user("grants", [moto_evaluable(document)])
-        server.enforce()
-        yield server, document
-    finally:
-        server.stop()
-
-
-def command(declared, kind: str) -> list[str]:
-    (container,) = pod_of(declared.one(kind))["spec"]["containers"]
-    return container["command"]
-
-
-def run(
-    argv: list[str], data_root: Path, server: IamMoto, home: Path
-) -> subprocess.CompletedProcess:
-    """A container's command, as it is, with its volume's mount path mapped to ``data_root``
-    (the one argument that names a place in the container) and ``atlas-continuity`` on PATH."""
-    assert argv[4] == manifests.DATA_DIR
-    argv = [*argv[:4], str(data_root), *argv[5:]]
-    bin_dir = Path(sys.executable).parent
-    assert (bin_dir / "atlas-continuity").exists(), "the CLI's entry point is not installed"
-    env = {
-        "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": str(home),
-        "AWS_ENDPOINT_URL_S3": server.server.endpoint,
-        **server.keys["grants"],
-    }
-    return subprocess.run(
-        [shutil.which(argv[0]) or argv[0], *argv[1:]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_the_cron_job_saves_and_the_restore_job_brings_the_grants_back(
-    declared, grant_writer, tmp_path
-):
-    server, document = grant_writer
-    store_url = declared.outputs["bucket"]["store_url"]
-    save, restore = command(declared, CRON), command(declared, JOB)
-    assert save[5] == restore[5] == store_url
-
-    data = tmp_path / "data"
-    grants = {
-        "app/schema": b'{"token":"schema"}\n',
-        "billing/migrations": b'{"token":"migrations"}\n',
-    }
-    # An empty volume (no resource yet): the backup has nothing to do, and says so.
-    data.mkdir()
-    idle = run(save, data, server, tmp_path)
-    assert idle.returncode == 0 and "nothing to save" in idle.stdout, idle.stderr
-    # A fresh cluster with nothing saved yet: the operator starts without a grant.
-    first = run(restore, tmp_path / "fresh-0", server, tmp_path)
-    assert first.returncode == 0 and "no grant saved" in first.stdout, first.stderr
-
-    for resource, grant in grants.items():
-        (data / resource / ".atlas").mkdir(parents=True)
-        (data / resource / ".atlas" / "grant.json").write_bytes(grant)
-    with server.recorded() as requests:
-        saved = run(save, data, server, tmp_path)
-        fresh = tmp_path / "fresh"
-        fresh.mkdir()
-        restored = run(restore, fresh, server, tmp_path)
-    assert saved.returncode == 0, saved.stderr
-    assert restored.returncode == 0, restored.stderr
-    assert tree(fresh) == tree(data) == {f"{r}/.atlas/grant.json": g for r, g in grants.items()}
-    # Every request the two jobs made is one the grant writer's own policy allows.
-    assert requests and decide([document], requests) == ["Allowed"] * len(requests)
-
-    # A volume that holds grants is left alone: it is the newest copy there is.
-    (fresh / "app/schema/.atlas/grant.json").write_bytes(b"newer")
-    again = run(restore, fresh, server, tmp_path)
-    assert again.returncode == 0 and "kept" in again.stdout
-    assert (fresh / "app/schema/.atlas/grant.json").read_bytes() == b"newer"
-
-
-def test_a_restore_the_store_refuses_fails_the_step(declared, grant_writer, tmp_path):
-    """Nothing saved yet is no failure; a store that refuses the identity is. (Another bucket:
-    moto does not evaluate the listing's prefix condition, only the resource.)"""
-    server, _ = grant_writer
-    restore = command(declared, JOB)
-    outside = restore[5].replace(f"s3://{BUCKET}/", f"s3://{OTHER_BUCKET}/")
-    result = run([*restore[:5], outside, *restore[6:]], tmp_path / "data", server, tmp_path)
-    assert result.returncode == ExitCode.AUTH, result.stdout + result.stderr
-
-
-def test_the_grant_writer_writes_its_own_series_only(declared, grant_writer, tmp_path):
-    """Another cluster's series in the same store is out of this grant writer's reach: a job
-    that saves under another name is refused, by the policy as moto enforces it and as IAM
-    would decide it."""
-    server, document = grant_writer
-    save = command(declared, CRON)
-    assert save[6] == SERIES
-    data = tmp_path / "data"
-    (data / "app" / "schema" / ".atlas").mkdir(parents=True)
-    (data / "app" / "schema" / ".atlas" / "grant.json").write_bytes(b"{}")
-    with server.recorded() as requests:
-        other = run([*save[:6], "other-cluster"], data, server, tmp_path)
-    assert other.returncode == ExitCode.AUTH, other.stdout + other.stderr
-    assert "ImplicitlyDenied" in decide([document], requests)
-
-
-READERS = {
-    "eks": lambda args: EksReaderRole(
-        "k8s",
-        {**args, "cluster_name": "prod", "bucket_arn": f"arn:aws:s3:::{BUCKET}"},
-    ),
-    "gke": lambda args: GkeReaderIdentity("k8s", {**args, "bucket_name": BUCKET}),
-    "aks": lambda args: AksReaderIdentity("k8s", {**args, **ON_AKS}),
-}
-
-
-def grant_writer_series(d) -> set[str]:
-    """The grant series the grant writer's policy, bindings or condition name."""
-    scoped = [
-        r.inputs
-        for r in d.resources
-        if r.name.startswith("k8s-grants") and not r.type.startswith("atlas-continuity:")
-    ]
-    return set(re.findall(r"atlas-continuity/grants/([^/]*)/", json.dumps(scoped)))
-
-
-@pytest.mark.parametrize("cloud", sorted(READERS))
-def test_each_reader_s_grant_writer_writes_the_operator_s_series_only(cloud):
-    """What the reader's grant writer may write is what the operator's jobs save to: the same
-    default series, or the grant_name both are given."""
-    build = READERS[cloud]
-
-    def together(args):
-        return {"reader": build(args), "op": AtlasOperator("atlas", {**BACKED_UP, **args})}
-
-    d = deploy(lambda: together(KUBERNETES_READER))
-    assert grant_writer_series(d) == {SERIES} == {command(d, CRON)[6]}
-    d = deploy(lambda: together({**KUBERNETES_READER, "grant_name": "cluster-a"}))
-    assert grant_writer_series(d) == {"cluster-a"} == {command(d, CRON)[6]}
-    reader_only = {k: v for k, v in KUBERNETES_READER.items() if k != "grant_service_account"}
-    with pytest.raises(ValueError, match="grant_name is the grant writer's"):
-        deploy(lambda: {"reader": build({**reader_only, "grant_name": "cluster-a"})})
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
