@@ -521,6 +521,7 @@ def test_reader_through_a_google_service_account_needs_the_annotation():
         ({"prefix": "a/../b"}, "prefix"),
         ({"grant_service_account": "op"}, "must differ"),
         ({"grant_service_account": "g*"}, "wildcard"),
+        ({"grant_service_account": "grants", "grant_name": "cluster-a\n"}, "grant_name"),
     ],
 )
 def test_reader_refusals_name_the_argument(args, message):
