@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from atlas_continuity.infra import store
-from atlas_continuity.infra.args import whole_number
+from atlas_continuity.infra.args import flag, whole_number
 from atlas_continuity.infra.aws import policies
 
 TYPE_TOKEN = "atlas-continuity:index:S3BackupBucket"
@@ -256,10 +256,10 @@ class _Settings:
 
     def __init__(self, name: str, args: S3BackupBucketArgs) -> None:
         self.prefix = store.store_prefix(name, args)
-        self.create_kms_key = bool(args.get("create_kms_key", False))
+        self.create_kms_key = flag(name, args, "create_kms_key", False)
         if self.create_kms_key and args.get("kms_key_arn") is not None:
             raise ValueError(f"{name}: give kms_key_arn or create_kms_key, not both")
-        self.force_destroy = bool(args.get("force_destroy", False))
+        self.force_destroy = flag(name, args, "force_destroy", False)
         self.noncurrent_days = whole_number(
             name,
             "noncurrent_version_expiration_days",
