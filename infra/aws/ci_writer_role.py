@@ -130,7 +130,7 @@ class AwsCiWriterRole(pulumi.ComponentResource):
             kms_key_arn,
         )
         existing = args.get("oidc_provider_arn")
-        create_provider = bool(args.get("create_oidc_provider", False))
+        create_provider = flag(name, args, "create_oidc_provider", False)
         if (existing is None) == (not create_provider):
             raise ValueError(
                 f"{name}: give oidc_provider_arn (the account's provider for {trust.issuer_url}) "

@@ -435,6 +435,7 @@ def test_role_defaults():
         ({"prefix": ""}, "a prefix is required"),
         ({"prefix": "team/*"}, "no wildcard"),
         ({"max_session_duration": 60}, "between 3600 and 43200"),
+        ({"create_oidc_provider": "false"}, "create_oidc_provider must be true or false"),
     ],
 )
 def test_bad_permission_arguments_are_refused(args, message):
