@@ -38,7 +38,7 @@ WRITER_ATTRIBUTE = "atlas_writer"
 """A custom attribute each provider maps to its own ID, so a grant names exactly the tokens
 one provider admitted, even in a pool other providers share."""
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _POOL_NAME = re.compile(
     r"^projects/(\d+)/locations/global/workloadIdentityPools/([a-z0-9][a-z0-9-]{2,30}[a-z0-9])$"
 )
@@ -164,9 +164,12 @@ class Binding:
     expression: str
 
 
-def check_bucket(bucket: str) -> str:
-    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
-        raise ValueError(f"{bucket!r} is not a GCS bucket name")
+def check_bucket(bucket: str, where: str = "bucket_name") -> str:
+    if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ValueError(
+            f"{where} {bucket!r} is not a GCS bucket name (lowercase letters, digits, '-', '_' "
+            "and '.', starting and ending with a letter or digit)"
+        )
     return bucket
 
 

@@ -138,6 +138,8 @@ def test_a_retention_policy_replaces_versioning_and_can_be_locked():
         ({"lock_retention_policy": True}, "needs retention_period_days"),
         ({"kms_key_name": "my-key"}, "not a Cloud KMS key name"),
         ({"force_destroy": "no"}, "force_destroy must be true or false"),
+        ({"bucket_name": "Atlas_Backup"}, "bucket_name 'Atlas_Backup' is not a GCS bucket name"),
+        ({"bucket_name": "atlas-backup\n"}, "bucket_name .* is not a GCS bucket name"),
     ],
 )
 def test_bucket_refusals_name_the_argument(args, message):
