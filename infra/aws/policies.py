@@ -182,8 +182,21 @@ def pod_identity_trust_policy(
 # --- permissions ---------------------------------------------------------------------------
 
 
+_S3_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+
+
+def check_bucket_name(bucket: str, where: str = "bucket_name") -> str:
+    """An S3 bucket name (general purpose): what the bucket's ARN and policies embed."""
+    if not isinstance(bucket, str) or not re.fullmatch(_S3_BUCKET, bucket) or ".." in bucket:
+        raise ValueError(
+            f"{where} {bucket!r} is not an S3 bucket name (3 to 63 lowercase letters, digits, "
+            "'.' and '-', starting and ending with a letter or digit)"
+        )
+    return bucket
+
+
 def _check_bucket_arn(bucket_arn: str) -> str:
-    if not re.match(r"^arn:[a-z-]+:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", str(bucket_arn)):
+    if not re.fullmatch(rf"arn:[a-z-]+:s3:::{_S3_BUCKET}", str(bucket_arn)):
         raise ValueError(f"{bucket_arn!r} is not an S3 bucket ARN")
     return str(bucket_arn)
 

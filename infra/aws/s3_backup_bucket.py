@@ -255,6 +255,8 @@ class _Settings:
     """The plain arguments, validated before any resource is declared."""
 
     def __init__(self, name: str, args: S3BackupBucketArgs) -> None:
+        if isinstance(args.get("bucket_name"), str):
+            policies.check_bucket_name(args["bucket_name"], f"{name}: bucket_name")
         self.prefix = store.store_prefix(name, args)
         self.create_kms_key = flag(name, args, "create_kms_key", False)
         if self.create_kms_key and args.get("kms_key_arn") is not None:

@@ -239,6 +239,7 @@ def test_secure_settings_stay_on_when_options_are_on(everything_on):
         ({"access_log_prefix": "x/"}, "needs access_log_bucket"),
         ({"force_destroy": "false"}, "force_destroy must be true or false"),
         ({"create_kms_key": "false"}, "create_kms_key must be true or false"),
+        ({"bucket_name": "Atlas_Backup"}, "bucket_name 'Atlas_Backup' is not an S3 bucket name"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(args, message):
