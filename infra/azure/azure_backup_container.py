@@ -12,8 +12,8 @@ from atlas_continuity.infra.args import flag, required_arg, whole_number
 from atlas_continuity.infra.naming import stable_id
 
 TYPE_TOKEN = "atlas-continuity:index:AzureBackupContainer"
-_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}\Z")
+_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
 
 
 class AzureCustomerManagedKey(TypedDict, total=False):
@@ -316,7 +316,7 @@ class _Settings:
                 if not isinstance(cmk, Mapping) or cmk.get(field) is None:
                     raise ValueError(f"{name}: customer_managed_key.{field} is required")
         for ip in args.get("allowed_ip_ranges") or []:
-            if not re.match(r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$", str(ip)):
+            if not re.match(r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?\Z", str(ip)):
                 raise ValueError(
                     f"{name}: allowed_ip_ranges: {ip!r} is not an IPv4 address or range"
                 )

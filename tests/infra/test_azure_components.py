@@ -177,6 +177,7 @@ def test_container_options_on():
     [
         ({"resource_group_name": None}, "resource_group_name is required"),
         ({"account_name": "Acme-Atlas"}, "account_name"),
+        ({"account_name": "acmeatlas\n"}, "account_name"),
         ({"container_name": "a--b"}, "container_name"),
         ({"prefix": ""}, "a prefix is required"),
         ({"blob_soft_delete_days": 0}, "blob_soft_delete_days"),

@@ -432,6 +432,7 @@ def test_role_defaults():
         ({"bucket_arn": None}, "bucket_arn is required"),
         ({"bucket_arn": "acme-atlas-backup"}, "not an S3 bucket ARN"),
         ({"kms_key_arn": "alias-of-something"}, "not a KMS key ARN"),
+        ({"kms_key_arn": f"{KEY_ARN}\n"}, "not a KMS key ARN"),
         ({"prefix": ""}, "a prefix is required"),
         ({"prefix": "team/*"}, "no wildcard"),
         ({"max_session_duration": 60}, "between 3600 and 43200"),

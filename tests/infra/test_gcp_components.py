@@ -432,6 +432,7 @@ def test_no_identity_gets_admin_delete_in_the_runtime_folder_or_anything_outside
             "give the pool's resource name",
         ),
         ({**GITHUB, "pool_id": "gcp-pool"}, "pool_id"),
+        ({**GITHUB, "pool_id": "atlas-pool\n"}, "pool_id"),
         ({**GITHUB, "provider_id": "X"}, "provider_id"),
         ({**GITHUB, "service_account_id": "x"}, "service_account_id needs service_account"),
         ({**GITHUB, "repository": "acme/" + "r" * 90, "branch": "b" * 40}, "127 bytes"),
