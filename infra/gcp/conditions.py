@@ -47,8 +47,10 @@ _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\Z")
 
 
 def cel_string(value: str) -> str:
-    """A CEL string literal holding ``value`` exactly (JSON's escapes are CEL's)."""
-    return json.dumps(value)
+    """A CEL string literal holding ``value`` exactly (JSON's escapes are CEL's). Characters
+    beyond ASCII stay as they are: JSON would write one outside the basic plane as a UTF-16
+    surrogate pair (``\\ud83d\\ude80``), which CEL refuses, as its ``\\u`` names a code point."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 # --- Workload Identity Federation ------------------------------------------------------------

@@ -209,6 +209,15 @@ def test_the_provider_pins_issuer_audience_and_subject(args, issuer, audiences, 
         assert out["audience"] == audiences[0]
 
 
+def test_a_subject_beyond_the_basic_plane_is_written_as_itself_in_the_condition():
+    """CEL's \\u escape names a code point: a UTF-16 surrogate pair is no CEL string."""
+    d = writer({**GITHUB, "branch": "release/\U0001f680"})
+    assert (
+        d.one(PROVIDER).inputs["attributeCondition"]
+        == 'assertion.sub == "repo:acme/app:ref:refs/heads/release/\U0001f680"'
+    )
+
+
 @pytest.mark.parametrize("case", ["circleci", "bitbucket", "github"])
 def test_the_condition_admits_the_pinned_subject_and_nothing_else(case):
     """The CEL regex (RE2 syntax, Python-compatible as built) against real subjects."""
