@@ -12,7 +12,7 @@ import sys
 import types
 import typing
 from collections import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
@@ -158,22 +158,38 @@ def _check_typeddict(
     if clash:
         sources = sorted({wired[key] for key in clash})
         raise ValueError(f"{where}: {clash} come from the {' and '.join(sources)}; remove them")
-    unknown = sorted(set(value) - set(fields))
-    if unknown:
-        hints = [
-            f"{key!r}: did you mean {close[0]!r}?"
-            for key in unknown
-            if (close := difflib.get_close_matches(key, list(fields), n=1))
-        ]
-        raise ValueError(
-            f"{where}: unknown keys {unknown}"
-            + (f" ({'; '.join(hints)})" if hints else f" (known: {', '.join(fields)})")
-        )
+    refuse_unknown_keys(where, value, fields)
     for key in sorted(hint.__required_keys__ - set(wired)):
         if value.get(key) is None:
             raise ValueError(f"{where}{joiner}{key} is required")
     for key, item in value.items():
         check_typed(f"{where}{joiner}{key}", item, _resolved(fields[key], hint))
+
+
+def refuse_unknown_keys(where: str, value: Mapping[str, Any], fields: Iterable[str]) -> None:
+    """ValueError naming the keys of ``value`` that are none of ``fields``, with the closest
+    field as a hint."""
+    known = list(fields)
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        hints = [
+            f"{key!r}: did you mean {close[0]!r}?"
+            for key in unknown
+            if (close := difflib.get_close_matches(str(key), known, n=1))
+        ]
+        raise ValueError(
+            f"{where}: unknown keys {unknown}"
+            + (f" ({'; '.join(hints)})" if hints else f" (known: {', '.join(known)})")
+        )
+
+
+def known_args(name: str, args: object, hint: Any) -> None:
+    """A component's ``args``: a mapping of the fields of its args TypedDict ``hint`` and no
+    other key. A misspelt optional key would otherwise be ignored, and its default, which may
+    grant more (``allow_atlas_backup_writes``), would hold unseen."""
+    if not isinstance(args, Mapping):
+        raise ValueError(f"{name}: args must be a mapping of {hint.__name__}, not {_kind(args)}")
+    refuse_unknown_keys(name, args, hint.__annotations__)
 
 
 def _resolved(field: Any, owner: Any) -> Any:

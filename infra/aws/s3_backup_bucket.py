@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from atlas_continuity.infra import store
-from atlas_continuity.infra.args import flag, whole_number
+from atlas_continuity.infra.args import flag, known_args, whole_number
 from atlas_continuity.infra.aws import policies
 
 TYPE_TOKEN = "atlas-continuity:index:S3BackupBucket"
@@ -93,6 +93,7 @@ class S3BackupBucket(pulumi.ComponentResource):
         args: S3BackupBucketArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, S3BackupBucketArgs)
         settings = _Settings(name, args)
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)

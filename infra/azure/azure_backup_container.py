@@ -8,7 +8,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from atlas_continuity.infra import store
-from atlas_continuity.infra.args import flag, required_arg, whole_number
+from atlas_continuity.infra.args import flag, known_args, required_arg, whole_number
 from atlas_continuity.infra.naming import stable_id
 
 TYPE_TOKEN = "atlas-continuity:index:AzureBackupContainer"
@@ -111,6 +111,7 @@ class AzureBackupContainer(pulumi.ComponentResource):
         args: AzureBackupContainerArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, AzureBackupContainerArgs)
         settings = _Settings(name, args)
         super().__init__(TYPE_TOKEN, name, {}, opts)
         group = args["resource_group_name"]

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from atlas_continuity.infra import store
-from atlas_continuity.infra.args import flag, required_arg, whole_number
+from atlas_continuity.infra.args import flag, known_args, required_arg, whole_number
 from atlas_continuity.infra.gcp import conditions
 
 TYPE_TOKEN = "atlas-continuity:index:GcsBackupBucket"
@@ -90,6 +90,7 @@ class GcsBackupBucket(pulumi.ComponentResource):
         args: GcsBackupBucketArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, GcsBackupBucketArgs)
         settings = _Settings(name, args)
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
