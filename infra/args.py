@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import inspect
 import sys
 import types
 import typing
@@ -17,10 +18,17 @@ from typing import Any
 
 
 def check_when_plain(build: Callable[[], object], *inputs: object) -> None:
-    """Run ``build`` now when every input is a plain string (or None), so that a component
-    refuses bad arguments at construction; with Pulumi outputs it runs when they resolve."""
-    if all(value is None or isinstance(value, str) for value in inputs):
+    """Run ``build`` now unless an input is a Pulumi output or an awaitable, so that a
+    component refuses bad arguments, of the wrong type too, at construction; with outputs it
+    runs when they resolve."""
+    if not any(_is_pending(value) for value in inputs):
         build()
+
+
+def _is_pending(value: object) -> bool:
+    """A value known only later: a Pulumi output (checked by name: this module imports no
+    Pulumi) or an awaitable."""
+    return inspect.isawaitable(value) or any(t.__name__ == "Output" for t in type(value).__mro__)
 
 
 def required_arg(name: str, args: Mapping[str, Any], field: str) -> Any:

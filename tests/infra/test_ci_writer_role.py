@@ -293,6 +293,29 @@ def test_refusal_happens_before_any_resource_is_declared():
     assert d.resources == []
 
 
+def test_a_prefix_of_the_wrong_type_is_refused_before_any_resource_is_declared():
+    declared = []
+
+    def build():
+        try:
+            AwsCiWriterRole(
+                "ci",
+                {
+                    **PROVIDERS["github-branch"],
+                    "create_oidc_provider": True,
+                    "bucket_arn": BUCKET_ARN,
+                    "prefix": 5,
+                },
+            )
+        except ValueError as exc:
+            declared.append(str(exc))
+        return {}
+
+    d = deploy(build)
+    assert declared and "prefix must be a string, not int" in declared[0]
+    assert d.resources == []
+
+
 # --- permissions -------------------------------------------------------------------------------
 
 
