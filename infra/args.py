@@ -32,9 +32,10 @@ def _is_pending(value: object) -> bool:
 
 
 def required_arg(name: str, args: Mapping[str, Any], field: str) -> Any:
-    """``args[field]``, or a ValueError naming it."""
+    """``args[field]``, or a ValueError naming it: missing, None and a blank string alike (no
+    cloud takes an empty location or resource group, and would say so only at apply)."""
     value = args.get(field)
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError(f"{name}: {field} is required")
     return value
 

@@ -176,6 +176,7 @@ def test_container_options_on():
     ("args", "message"),
     [
         ({"resource_group_name": None}, "resource_group_name is required"),
+        ({"resource_group_name": " "}, "resource_group_name is required"),
         ({"account_name": "Acme-Atlas"}, "account_name"),
         ({"account_name": "acmeatlas\n"}, "account_name"),
         ({"container_name": "a--b"}, "container_name"),

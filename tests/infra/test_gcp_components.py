@@ -131,6 +131,7 @@ def test_a_retention_policy_replaces_versioning_and_can_be_locked():
     ("args", "message"),
     [
         ({"location": None}, "location is required"),
+        ({"location": ""}, "location is required"),
         ({"prefix": ""}, "a prefix is required"),
         ({"prefix": "a/*"}, "no wildcard"),
         ({"soft_delete_days": 3}, "soft_delete_days must be a whole number, 7 to 90"),
