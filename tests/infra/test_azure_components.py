@@ -189,6 +189,10 @@ def test_container_options_on():
             "customer_managed_key.key_vault_uri is required",
         ),
         ({"allowed_ip_ranges": ["*"]}, "allowed_ip_ranges"),
+        ({"allowed_ip_ranges": ["999.0.0.1"]}, "not an IPv4 address or range"),
+        ({"allowed_ip_ranges": ["203.0.113.7/32"]}, "no /31 or /32 range"),
+        ({"allowed_ip_ranges": ["10.1.0.0/16"]}, "private range"),
+        ({"sku": "Premium_LRS"}, "sku 'Premium_LRS' must be one of"),
         ({"force_destroy": 1}, "force_destroy must be true or false"),
     ],
 )
