@@ -242,8 +242,9 @@ def _kms_statement(kms_key_arn: str, actions: list[str]) -> dict[str, Any]:
     }
 
 
-_WRITE_THROUGH_KEY = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
-"""What S3 asks KMS for when a role writes an SSE-KMS object (and reads it back)."""
+_WRITE_THROUGH_KEY = ["kms:Decrypt", "kms:GenerateDataKey"]
+"""What S3 asks KMS for when a role writes an SSE-KMS object (and reads it back): a data key
+(or the bucket key's) to write, Decrypt to read. S3 never calls kms:Encrypt for it."""
 
 
 def _create_only(sid: str, resource: str | list[str]) -> dict[str, Any]:

@@ -393,7 +393,7 @@ def test_writer_gets_the_data_key_actions_through_s3_when_the_bucket_uses_kms():
     assert statements["RegistryKeyThroughS3"] == {
         "Sid": "RegistryKeyThroughS3",
         "Effect": "Allow",
-        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Resource": KEY_ARN,
         "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
     }
@@ -418,7 +418,6 @@ def test_no_delete_and_no_bucket_administration_anywhere():
         "s3:GetObject",
         "s3:PutObject",
         "kms:Decrypt",
-        "kms:Encrypt",
         "kms:GenerateDataKey",
     }
 
