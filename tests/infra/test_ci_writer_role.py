@@ -276,44 +276,36 @@ def test_unconstrained_or_wildcard_subjects_are_refused_at_construction(args, me
         writer(args)
 
 
-def test_refusal_happens_before_any_resource_is_declared():
-    declared = []
+def refusal_at_construction(args: dict) -> str:
+    """The ValueError AwsCiWriterRole(args) raises, asserting nothing was declared first."""
+    refusals = []
 
     def build():
         try:
-            AwsCiWriterRole(
-                "ci", {"provider": "github", "repository": "*", "bucket_arn": BUCKET_ARN}
-            )
+            AwsCiWriterRole("ci", args)
         except ValueError as exc:
-            declared.append(str(exc))
+            refusals.append(str(exc))
         return {}
 
     d = deploy(build)
-    assert declared and "wildcard" in declared[0]
+    assert refusals, "not refused"
     assert d.resources == []
+    return refusals[0]
+
+
+def test_refusal_happens_before_any_resource_is_declared():
+    args = {"provider": "github", "repository": "*", "bucket_arn": BUCKET_ARN}
+    assert "wildcard" in refusal_at_construction(args)
 
 
 def test_a_prefix_of_the_wrong_type_is_refused_before_any_resource_is_declared():
-    declared = []
-
-    def build():
-        try:
-            AwsCiWriterRole(
-                "ci",
-                {
-                    **PROVIDERS["github-branch"],
-                    "create_oidc_provider": True,
-                    "bucket_arn": BUCKET_ARN,
-                    "prefix": 5,
-                },
-            )
-        except ValueError as exc:
-            declared.append(str(exc))
-        return {}
-
-    d = deploy(build)
-    assert declared and "prefix must be a string, not int" in declared[0]
-    assert d.resources == []
+    args = {
+        **PROVIDERS["github-branch"],
+        "create_oidc_provider": True,
+        "bucket_arn": BUCKET_ARN,
+        "prefix": 5,
+    }
+    assert "prefix must be a string, not int" in refusal_at_construction(args)
 
 
 # --- permissions -------------------------------------------------------------------------------
