@@ -335,6 +335,10 @@ class _Settings:
             for field in ("key_vault_uri", "key_name", "user_assigned_identity_id"):
                 if not isinstance(cmk, Mapping) or cmk.get(field) is None:
                     raise ValueError(f"{name}: customer_managed_key.{field} is required")
+        for field in ("allowed_ip_ranges", "allowed_subnet_ids"):
+            # A string is a sequence too: each of its characters would become a rule.
+            if not isinstance(args.get(field) or [], list | tuple):
+                raise ValueError(f"{name}: {field} must be a list, not {args[field]!r}")
         for ip in args.get("allowed_ip_ranges") or []:
             _check_ip_rule(name, ip)
 
