@@ -8,25 +8,34 @@ from __future__ import annotations
 
 import difflib
 import enum
+import inspect
 import sys
 import types
 import typing
 from collections import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
 def check_when_plain(build: Callable[[], object], *inputs: object) -> None:
-    """Run ``build`` now when every input is a plain string (or None), so that a component
-    refuses bad arguments at construction; with Pulumi outputs it runs when they resolve."""
-    if all(value is None or isinstance(value, str) for value in inputs):
+    """Run ``build`` now unless an input is a Pulumi output or an awaitable, so that a
+    component refuses bad arguments, of the wrong type too, at construction; with outputs it
+    runs when they resolve."""
+    if not any(_is_pending(value) for value in inputs):
         build()
 
 
+def _is_pending(value: object) -> bool:
+    """A value known only later: a Pulumi output (checked by name: this module imports no
+    Pulumi) or an awaitable."""
+    return inspect.isawaitable(value) or any(t.__name__ == "Output" for t in type(value).__mro__)
+
+
 def required_arg(name: str, args: Mapping[str, Any], field: str) -> Any:
-    """``args[field]``, or a ValueError naming it."""
+    """``args[field]``, or a ValueError naming it: missing, None and a blank string alike (no
+    cloud takes an empty location or resource group, and would say so only at apply)."""
     value = args.get(field)
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError(f"{name}: {field} is required")
     return value
 
@@ -158,22 +167,38 @@ def _check_typeddict(
     if clash:
         sources = sorted({wired[key] for key in clash})
         raise ValueError(f"{where}: {clash} come from the {' and '.join(sources)}; remove them")
-    unknown = sorted(set(value) - set(fields))
-    if unknown:
-        hints = [
-            f"{key!r}: did you mean {close[0]!r}?"
-            for key in unknown
-            if (close := difflib.get_close_matches(key, list(fields), n=1))
-        ]
-        raise ValueError(
-            f"{where}: unknown keys {unknown}"
-            + (f" ({'; '.join(hints)})" if hints else f" (known: {', '.join(fields)})")
-        )
+    refuse_unknown_keys(where, value, fields)
     for key in sorted(hint.__required_keys__ - set(wired)):
         if value.get(key) is None:
             raise ValueError(f"{where}{joiner}{key} is required")
     for key, item in value.items():
         check_typed(f"{where}{joiner}{key}", item, _resolved(fields[key], hint))
+
+
+def refuse_unknown_keys(where: str, value: Mapping[str, Any], fields: Iterable[str]) -> None:
+    """ValueError naming the keys of ``value`` that are none of ``fields``, with the closest
+    field as a hint."""
+    known = list(fields)
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        hints = [
+            f"{key!r}: did you mean {close[0]!r}?"
+            for key in unknown
+            if (close := difflib.get_close_matches(str(key), known, n=1))
+        ]
+        raise ValueError(
+            f"{where}: unknown keys {unknown}"
+            + (f" ({'; '.join(hints)})" if hints else f" (known: {', '.join(known)})")
+        )
+
+
+def known_args(name: str, args: object, hint: Any) -> None:
+    """A component's ``args``: a mapping of the fields of its args TypedDict ``hint`` and no
+    other key. A misspelt optional key would otherwise be ignored, and its default, which may
+    grant more (``allow_atlas_backup_writes``), would hold unseen."""
+    if not isinstance(args, Mapping):
+        raise ValueError(f"{name}: args must be a mapping of {hint.__name__}, not {_kind(args)}")
+    refuse_unknown_keys(name, args, hint.__annotations__)
 
 
 def _resolved(field: Any, owner: Any) -> Any:

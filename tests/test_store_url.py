@@ -64,6 +64,7 @@ def test_prefixes_that_keep_the_rule(prefix):
         ("it's", "letters, digits"),
         ("a b", "letters, digits"),
         ("caf\u00e9", "letters, digits"),
+        ("atlas\n", "letters, digits"),
         ("x" * 513, "longer than 512"),
         ("atlas/atlas-continuity", "inside a store's own atlas-continuity/"),
         (7, "must be a string"),

@@ -7,7 +7,7 @@ from typing import Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from atlas_continuity.infra.args import check_when_plain, flag, required_arg
+from atlas_continuity.infra.args import check_when_plain, flag, known_args, required_arg
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
 from atlas_continuity.infra.ci_identity import ci_identity_from_args
@@ -114,6 +114,7 @@ class AwsCiWriterRole(pulumi.ComponentResource):
         args: AwsCiWriterRoleArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, AwsCiWriterRoleArgs)
         trust = policies.OidcTrust.of(ci_identity_from_args(name, args))
         prefix = args.get("prefix", DEFAULT_PREFIX)
         bucket_arn = required_arg(name, args, "bucket_arn")
@@ -130,7 +131,7 @@ class AwsCiWriterRole(pulumi.ComponentResource):
             kms_key_arn,
         )
         existing = args.get("oidc_provider_arn")
-        create_provider = bool(args.get("create_oidc_provider", False))
+        create_provider = flag(name, args, "create_oidc_provider", False)
         if (existing is None) == (not create_provider):
             raise ValueError(
                 f"{name}: give oidc_provider_arn (the account's provider for {trust.issuer_url}) "

@@ -7,7 +7,7 @@ from typing import Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from atlas_continuity.infra.args import check_when_plain, required_arg
+from atlas_continuity.infra.args import check_when_plain, known_args, required_arg
 from atlas_continuity.infra.aws import policies
 from atlas_continuity.infra.aws.registry_role import registry_role, session_duration
 from atlas_continuity.infra.ci_identity import (
@@ -95,6 +95,7 @@ class EksReaderRole(pulumi.ComponentResource):
         args: EksReaderRoleArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, EksReaderRoleArgs)
         try:
             mode = EksIdentityMode(args.get("mode", EksIdentityMode.POD_IDENTITY))
         except ValueError:

@@ -139,7 +139,7 @@ def check_eks_cluster_name(cluster_name: str | None) -> str:
 def eks_cluster_arn(partition: str, region: str, account_id: str, cluster_name: str) -> str:
     """The ARN of the EKS cluster ``cluster_name`` in ``account_id`` and ``region``."""
     cluster_name = check_eks_cluster_name(cluster_name)
-    if not re.match(r"^\d{12}$", str(account_id)):
+    if not re.match(r"^\d{12}\Z", str(account_id)):
         raise ValueError(f"{account_id!r} is not an AWS account ID")
     return f"arn:{partition}:eks:{region}:{account_id}:cluster/{cluster_name}"
 
@@ -154,7 +154,7 @@ def pod_identity_trust_policy(
     account; without these conditions any Pod Identity association in the account could use
     the role. ``aws:SourceAccount`` keeps the service from assuming it for another account.
     """
-    if not re.match(r"^arn:[a-z-]+:eks:[a-z0-9-]+:\d{12}:cluster/.+$", str(cluster_arn)):
+    if not re.match(r"^arn:[a-z-]+:eks:[a-z0-9-]+:\d{12}:cluster/.+\Z", str(cluster_arn)):
         raise ValueError(f"{cluster_arn!r} is not an EKS cluster ARN")
     return {
         "Version": POLICY_VERSION,
@@ -182,8 +182,21 @@ def pod_identity_trust_policy(
 # --- permissions ---------------------------------------------------------------------------
 
 
+_S3_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+
+
+def check_bucket_name(bucket: str, where: str = "bucket_name") -> str:
+    """An S3 bucket name (general purpose): what the bucket's ARN and policies embed."""
+    if not isinstance(bucket, str) or not re.fullmatch(_S3_BUCKET, bucket) or ".." in bucket:
+        raise ValueError(
+            f"{where} {bucket!r} is not an S3 bucket name (3 to 63 lowercase letters, digits, "
+            "'.' and '-', starting and ending with a letter or digit)"
+        )
+    return bucket
+
+
 def _check_bucket_arn(bucket_arn: str) -> str:
-    if not re.match(r"^arn:[a-z-]+:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", str(bucket_arn)):
+    if not re.fullmatch(rf"arn:[a-z-]+:s3:::{_S3_BUCKET}", str(bucket_arn)):
         raise ValueError(f"{bucket_arn!r} is not an S3 bucket ARN")
     return str(bucket_arn)
 
@@ -214,7 +227,7 @@ def _read_statements(bucket_arn: str, prefix: str, subtree: str = "") -> list[di
 def _kms_statement(kms_key_arn: str, actions: list[str]) -> dict[str, Any]:
     # A key ARN, not an alias: in a policy's Resource an alias ARN names the alias, and would
     # grant nothing on the key S3 uses.
-    match = re.match(r"^arn:([a-z-]+):kms:[a-z0-9-]+:\d{12}:key/.+$", str(kms_key_arn))
+    match = re.match(r"^arn:([a-z-]+):kms:[a-z0-9-]+:\d{12}:key/.+\Z", str(kms_key_arn))
     if not match:
         raise ValueError(
             f"{kms_key_arn!r} is not a KMS key ARN (arn:...:kms:REGION:ACCOUNT:key/ID)"
@@ -229,8 +242,9 @@ def _kms_statement(kms_key_arn: str, actions: list[str]) -> dict[str, Any]:
     }
 
 
-_WRITE_THROUGH_KEY = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
-"""What S3 asks KMS for when a role writes an SSE-KMS object (and reads it back)."""
+_WRITE_THROUGH_KEY = ["kms:Decrypt", "kms:GenerateDataKey"]
+"""What S3 asks KMS for when a role writes an SSE-KMS object (and reads it back): a data key
+(or the bucket key's) to write, Decrypt to read. S3 never calls kms:Encrypt for it."""
 
 
 def _create_only(sid: str, resource: str | list[str]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from atlas_continuity.infra import store
-from atlas_continuity.infra.args import whole_number
+from atlas_continuity.infra.args import flag, known_args, whole_number
 from atlas_continuity.infra.aws import policies
 
 TYPE_TOKEN = "atlas-continuity:index:S3BackupBucket"
@@ -93,6 +93,7 @@ class S3BackupBucket(pulumi.ComponentResource):
         args: S3BackupBucketArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, S3BackupBucketArgs)
         settings = _Settings(name, args)
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -255,11 +256,13 @@ class _Settings:
     """The plain arguments, validated before any resource is declared."""
 
     def __init__(self, name: str, args: S3BackupBucketArgs) -> None:
+        if isinstance(args.get("bucket_name"), str):
+            policies.check_bucket_name(args["bucket_name"], f"{name}: bucket_name")
         self.prefix = store.store_prefix(name, args)
-        self.create_kms_key = bool(args.get("create_kms_key", False))
+        self.create_kms_key = flag(name, args, "create_kms_key", False)
         if self.create_kms_key and args.get("kms_key_arn") is not None:
             raise ValueError(f"{name}: give kms_key_arn or create_kms_key, not both")
-        self.force_destroy = bool(args.get("force_destroy", False))
+        self.force_destroy = flag(name, args, "force_destroy", False)
         self.noncurrent_days = whole_number(
             name,
             "noncurrent_version_expiration_days",

@@ -5,7 +5,7 @@ from typing import Required, TypedDict
 
 import pulumi
 
-from atlas_continuity.infra.args import check_when_plain, required_arg
+from atlas_continuity.infra.args import check_when_plain, known_args, required_arg
 from atlas_continuity.infra.azure import roles
 from atlas_continuity.infra.azure.federated_identity import blob_writer_role, federated_identity
 from atlas_continuity.infra.ci_identity import (
@@ -83,6 +83,7 @@ class AksReaderIdentity(pulumi.ComponentResource):
         args: AksReaderIdentityArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, AksReaderIdentityArgs)
         subject = kubernetes_subject(args.get("namespace"), args.get("service_account"))
         grant_account = grant_service_account(name, args, "identity_name")
         grant_subject = series = None

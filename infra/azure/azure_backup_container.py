@@ -1,5 +1,6 @@
 """AzureBackupContainer: a storage account and blob container a backup can trust."""
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from typing import Required, TypedDict
@@ -8,12 +9,23 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from atlas_continuity.infra import store
-from atlas_continuity.infra.args import flag, required_arg, whole_number
+from atlas_continuity.infra.args import flag, known_args, required_arg, whole_number
 from atlas_continuity.infra.naming import stable_id
 
 TYPE_TOKEN = "atlas-continuity:index:AzureBackupContainer"
-_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}\Z")
+_SKUS = (
+    "Standard_LRS",
+    "Standard_ZRS",
+    "Standard_GRS",
+    "Standard_RAGRS",
+    "Standard_GZRS",
+    "Standard_RAGZRS",
+)
+_RFC1918 = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
 
 
 class AzureCustomerManagedKey(TypedDict, total=False):
@@ -47,8 +59,9 @@ class AzureBackupContainerArgs(TypedDict, total=False):
     registry and grants under ``<prefix>/atlas-continuity/``, Atlas's own ``repo.backup``
     copies go beside them, and the identities' conditions are scoped to it. Default: "atlas"."""
     sku: str
-    """The account's redundancy, e.g. Standard_LRS, Standard_ZRS, Standard_GZRS. Default:
-    Standard_GRS (a second copy in the paired region)."""
+    """The account's redundancy: Standard_LRS, Standard_ZRS, Standard_GRS, Standard_RAGRS,
+    Standard_GZRS or Standard_RAGZRS. Default: Standard_GRS (a second copy in the paired
+    region)."""
     blob_soft_delete_days: int
     """How long a deleted blob or blob version stays restorable, 1 to 365 days. Default: 30."""
     container_soft_delete_days: int
@@ -68,9 +81,10 @@ class AzureBackupContainerArgs(TypedDict, total=False):
     customer_managed_key: AzureCustomerManagedKey
     """Encrypt with a Key Vault key you manage (CMK). Default: none (Microsoft-managed keys)."""
     allowed_ip_ranges: Sequence[str]
-    """Only these public IP addresses or CIDR ranges may reach the account's data endpoints
-    (with allowed_subnet_ids). Default: none, so the account takes requests from any network
-    (authorization still applies), which hosted CI runners need."""
+    """Only these public IPv4 addresses or CIDR ranges (/30 or wider; not RFC 1918) may reach
+    the account's data endpoints (with allowed_subnet_ids). Default: none, so the account
+    takes requests from any network (authorization still applies), which hosted CI runners
+    need."""
     allowed_subnet_ids: Sequence[pulumi.Input[str]]
     """Virtual network subnets (resource IDs, with a Microsoft.Storage service endpoint) that may
     reach the account. Giving either list denies every other network, trusted Azure services
@@ -111,6 +125,7 @@ class AzureBackupContainer(pulumi.ComponentResource):
         args: AzureBackupContainerArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, AzureBackupContainerArgs)
         settings = _Settings(name, args)
         super().__init__(TYPE_TOKEN, name, {}, opts)
         group = args["resource_group_name"]
@@ -291,6 +306,11 @@ class _Settings:
                 "letters, digits and single hyphens, starting and ending with a letter or digit"
             )
         self.sku = args.get("sku", "Standard_GRS")
+        if self.sku not in _SKUS:
+            raise ValueError(
+                f"{name}: sku {self.sku!r} must be one of {', '.join(_SKUS)} (a general-purpose "
+                "v2 account: premium ones hold no block blobs in it)"
+            )
         self.blob_days = whole_number(
             name, "blob_soft_delete_days", args.get("blob_soft_delete_days", 30), maximum=365
         )
@@ -315,8 +335,31 @@ class _Settings:
             for field in ("key_vault_uri", "key_name", "user_assigned_identity_id"):
                 if not isinstance(cmk, Mapping) or cmk.get(field) is None:
                     raise ValueError(f"{name}: customer_managed_key.{field} is required")
+        for field in ("allowed_ip_ranges", "allowed_subnet_ids"):
+            # A string is a sequence too: each of its characters would become a rule.
+            if not isinstance(args.get(field) or [], list | tuple):
+                raise ValueError(f"{name}: {field} must be a list, not {args[field]!r}")
         for ip in args.get("allowed_ip_ranges") or []:
-            if not re.match(r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$", str(ip)):
-                raise ValueError(
-                    f"{name}: allowed_ip_ranges: {ip!r} is not an IPv4 address or range"
-                )
+            _check_ip_rule(name, ip)
+
+
+def _check_ip_rule(name: str, ip: object) -> None:
+    """One of allowed_ip_ranges, as Azure's IP network rules take it: a public IPv4 address,
+    or a range of at least four addresses (Azure refuses /31 and /32 ranges and private ones,
+    but only at apply)."""
+    try:
+        network = ipaddress.IPv4Network(ip if isinstance(ip, str) else "", strict=True)
+    except ValueError:
+        raise ValueError(
+            f"{name}: allowed_ip_ranges: {ip!r} is not an IPv4 address or range"
+        ) from None
+    if "/" in ip and network.prefixlen > 30:  # type: ignore[operator]
+        raise ValueError(
+            f"{name}: allowed_ip_ranges: {ip!r}: Azure takes no /31 or /32 range; give each "
+            "address on its own"
+        )
+    if any(network.subnet_of(private) for private in _RFC1918):
+        raise ValueError(
+            f"{name}: allowed_ip_ranges: {ip!r} is a private range (RFC 1918), which Azure's IP "
+            "rules do not take: reach the account from a virtual network with allowed_subnet_ids"
+        )

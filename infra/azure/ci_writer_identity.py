@@ -6,7 +6,7 @@ from typing import Required, TypedDict
 
 import pulumi
 
-from atlas_continuity.infra.args import check_when_plain, flag, required_arg
+from atlas_continuity.infra.args import check_when_plain, flag, known_args, required_arg
 from atlas_continuity.infra.azure import roles
 from atlas_continuity.infra.azure.federated_identity import blob_writer_role, federated_identity
 from atlas_continuity.infra.ci_identity import CiProvider, ci_identity_from_args
@@ -85,6 +85,7 @@ class AzureCiWriterIdentity(pulumi.ComponentResource):
                     f"{name}: {field} does not apply on Azure (GitHub and GitLab only; the "
                     "audience is always api://AzureADTokenExchange)"
                 )
+        known_args(name, args, AzureCiWriterIdentityArgs)
         identity = ci_identity_from_args(name, args)
         subject = roles.federated_subject(identity)
         required_arg(name, args, "resource_group_name")

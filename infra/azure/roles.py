@@ -38,7 +38,7 @@ _PATH = f"@Resource[{_BLOBS}:path]"
 _LIST_PREFIX = f"@Request[{_BLOBS}:prefix]"
 _CONTAINER_ID = re.compile(
     r"^/subscriptions/([0-9a-fA-F-]{36})/resourceGroups/([^/]+)/providers/Microsoft\.Storage/"
-    r"storageAccounts/([a-z0-9]{3,24})/blobServices/default/containers/([a-z0-9-]{3,63})$"
+    r"storageAccounts/([a-z0-9]{3,24})/blobServices/default/containers/([a-z0-9-]{3,63})\Z"
 )
 _FLEXIBLE_ONLY = {
     "circleci": "CircleCI's subject names the user who triggered the job",

@@ -5,7 +5,7 @@ from typing import Required, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from atlas_continuity.infra.args import check_when_plain, flag, required_arg
+from atlas_continuity.infra.args import check_when_plain, flag, known_args, required_arg
 from atlas_continuity.infra.ci_identity import CiProvider, ci_identity_from_args
 from atlas_continuity.infra.gcp import conditions
 from atlas_continuity.infra.gcp.store_access import grant_store_access
@@ -104,6 +104,7 @@ class GcpCiWriterIdentity(pulumi.ComponentResource):
         args: GcpCiWriterIdentityArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, GcpCiWriterIdentityArgs)
         identity = ci_identity_from_args(name, args)
         bucket = required_arg(name, args, "bucket_name")
         prefix = args.get("prefix", DEFAULT_PREFIX)

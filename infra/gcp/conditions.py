@@ -38,17 +38,19 @@ WRITER_ATTRIBUTE = "atlas_writer"
 """A custom attribute each provider maps to its own ID, so a grant names exactly the tokens
 one provider admitted, even in a pool other providers share."""
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _POOL_NAME = re.compile(
-    r"^projects/(\d+)/locations/global/workloadIdentityPools/([a-z0-9][a-z0-9-]{2,30}[a-z0-9])$"
+    r"^projects/(\d+)/locations/global/workloadIdentityPools/([a-z0-9][a-z0-9-]{2,30}[a-z0-9])\Z"
 )
-_ID = re.compile(r"^[a-z][a-z0-9-]{2,30}[a-z0-9]$")
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_ID = re.compile(r"^[a-z][a-z0-9-]{2,30}[a-z0-9]\Z")
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\Z")
 
 
 def cel_string(value: str) -> str:
-    """A CEL string literal holding ``value`` exactly (JSON's escapes are CEL's)."""
-    return json.dumps(value)
+    """A CEL string literal holding ``value`` exactly (JSON's escapes are CEL's). Characters
+    beyond ASCII stay as they are: JSON would write one outside the basic plane as a UTF-16
+    surrogate pair (``\\ud83d\\ude80``), which CEL refuses, as its ``\\u`` names a code point."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 # --- Workload Identity Federation ------------------------------------------------------------
@@ -98,7 +100,7 @@ def check_id(what: str, value: str) -> str:
 
 def check_service_account_id(value: str) -> str:
     """A service account ID: 6-30 of a-z, 0-9, '-', starting with a letter."""
-    if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", value):
+    if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\Z", value):
         raise ValueError(
             f"service_account_id {value!r}: 6 to 30 lowercase letters, digits and '-', "
             "starting with a letter"
@@ -134,7 +136,7 @@ def provider_principal_set(pool_name: str, provider_id: str) -> str:
 def gke_principal(project_number: str, project_id: str, namespace: str, ksa: str) -> str:
     """One Kubernetes service account of a GKE cluster in ``project_id`` (Workload Identity
     Federation for GKE), as an IAM member."""
-    if not re.match(r"^\d+$", str(project_number)):
+    if not re.match(r"^\d+\Z", str(project_number)):
         raise ValueError(f"{project_number!r} is not a GCP project number")
     check_project("cluster_project", project_id)
     return (
@@ -164,9 +166,12 @@ class Binding:
     expression: str
 
 
-def check_bucket(bucket: str) -> str:
-    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
-        raise ValueError(f"{bucket!r} is not a GCS bucket name")
+def check_bucket(bucket: str, where: str = "bucket_name") -> str:
+    if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ValueError(
+            f"{where} {bucket!r} is not a GCS bucket name (lowercase letters, digits, '-', '_' "
+            "and '.', starting and ending with a letter or digit)"
+        )
     return bucket
 
 

@@ -8,7 +8,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from atlas_continuity.infra import store
-from atlas_continuity.infra.args import flag, required_arg, whole_number
+from atlas_continuity.infra.args import flag, known_args, required_arg, whole_number
+from atlas_continuity.infra.gcp import conditions
 
 TYPE_TOKEN = "atlas-continuity:index:GcsBackupBucket"
 DAY = 86400
@@ -89,6 +90,7 @@ class GcsBackupBucket(pulumi.ComponentResource):
         args: GcsBackupBucketArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, GcsBackupBucketArgs)
         settings = _Settings(name, args)
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -175,6 +177,8 @@ class _Settings:
 
     def __init__(self, name: str, args: GcsBackupBucketArgs) -> None:
         required_arg(name, args, "location")
+        if isinstance(args.get("bucket_name"), str):
+            conditions.check_bucket(args["bucket_name"], f"{name}: bucket_name")
         self.prefix = store.store_prefix(name, args)
         self.force_destroy = flag(name, args, "force_destroy", False)
         self.soft_delete_days = whole_number(

@@ -7,7 +7,7 @@ from typing import Required, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from atlas_continuity.infra.args import check_when_plain, required_arg
+from atlas_continuity.infra.args import check_when_plain, known_args, required_arg
 from atlas_continuity.infra.ci_identity import (
     check_k8s_namespace,
     check_k8s_service_account,
@@ -88,6 +88,7 @@ class GkeReaderIdentity(pulumi.ComponentResource):
         args: GkeReaderIdentityArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, GkeReaderIdentityArgs)
         try:
             mode = GkeIdentityMode(args.get("mode", GkeIdentityMode.DIRECT))
         except ValueError:

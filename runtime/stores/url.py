@@ -20,10 +20,11 @@ from ..redact import SECRET_PARAMS, redact
 CLOUD_SCHEMES = ("s3", "gs", "azureblob")
 """Schemes whose URL names a bucket (or container) and a prefix inside it."""
 
-PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
+PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_.-]+")
 """One segment of a cloud store's prefix. Narrower than what S3, GCS or Azure accept, so a
 prefix can be embedded verbatim in an IAM resource ARN, a CEL condition and an Azure ABAC
-expression without quoting: no wildcard, no quote, no space."""
+expression without quoting: no wildcard, no quote, no space. Matched whole (``fullmatch``):
+``$`` would let a final newline through into those documents."""
 PREFIX_MAX = 512
 
 ACCESS_PARAMS = frozenset({"region", "profile"})
@@ -55,7 +56,7 @@ def check_prefix(prefix: str | None, where: str = "store URL") -> str:
     if len(value) > PREFIX_MAX:
         raise BadInput(f"{where}: the prefix is longer than {PREFIX_MAX} characters")
     for segment in value.split("/"):
-        if segment in ("", ".", "..") or not PREFIX_SEGMENT.match(segment):
+        if segment in ("", ".", "..") or not PREFIX_SEGMENT.fullmatch(segment):
             raise BadInput(
                 f"{where}: prefix {value!r}: segments may hold letters, digits, '.', '_' and "
                 "'-' only (no empty, '.' or '..' segment, no wildcard)"

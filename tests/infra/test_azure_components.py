@@ -29,6 +29,7 @@ CONTAINER_ID = (
     f"{GROUP}/providers/Microsoft.Storage/storageAccounts/acmeatlas/blobServices/default/"
     "containers/atlas-backup"
 )
+SUBNET = f"{GROUP}/providers/Microsoft.Network/virtualNetworks/v/subnets/ci"
 AKS_ISSUER = "https://eastus.oic.prod-aks.azure.com/00000000-0000-4000-8000-0000000000a2/c1/"
 GITHUB = {"provider": "github", "repository": "acme/app", "branch": "main"}
 BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
@@ -131,9 +132,7 @@ def test_container_options_on():
             "infrastructure_encryption": True,
             "customer_managed_key": cmk,
             "allowed_ip_ranges": ["203.0.113.0/24"],
-            "allowed_subnet_ids": [
-                f"{GROUP}/providers/Microsoft.Network/virtualNetworks/v/subnets/ci"
-            ],
+            "allowed_subnet_ids": [SUBNET],
             "force_destroy": True,
             "tags": {"team": "platform"},
         }
@@ -176,7 +175,9 @@ def test_container_options_on():
     ("args", "message"),
     [
         ({"resource_group_name": None}, "resource_group_name is required"),
+        ({"resource_group_name": " "}, "resource_group_name is required"),
         ({"account_name": "Acme-Atlas"}, "account_name"),
+        ({"account_name": "acmeatlas\n"}, "account_name"),
         ({"container_name": "a--b"}, "container_name"),
         ({"prefix": ""}, "a prefix is required"),
         ({"blob_soft_delete_days": 0}, "blob_soft_delete_days"),
@@ -187,6 +188,11 @@ def test_container_options_on():
             "customer_managed_key.key_vault_uri is required",
         ),
         ({"allowed_ip_ranges": ["*"]}, "allowed_ip_ranges"),
+        ({"allowed_subnet_ids": SUBNET}, "allowed_subnet_ids must be a list"),
+        ({"allowed_ip_ranges": ["999.0.0.1"]}, "not an IPv4 address or range"),
+        ({"allowed_ip_ranges": ["203.0.113.7/32"]}, "no /31 or /32 range"),
+        ({"allowed_ip_ranges": ["10.1.0.0/16"]}, "private range"),
+        ({"sku": "Premium_LRS"}, "sku 'Premium_LRS' must be one of"),
         ({"force_destroy": 1}, "force_destroy must be true or false"),
     ],
 )

@@ -276,21 +276,36 @@ def test_unconstrained_or_wildcard_subjects_are_refused_at_construction(args, me
         writer(args)
 
 
-def test_refusal_happens_before_any_resource_is_declared():
-    declared = []
+def refusal_at_construction(args: dict) -> str:
+    """The ValueError AwsCiWriterRole(args) raises, asserting nothing was declared first."""
+    refusals = []
 
     def build():
         try:
-            AwsCiWriterRole(
-                "ci", {"provider": "github", "repository": "*", "bucket_arn": BUCKET_ARN}
-            )
+            AwsCiWriterRole("ci", args)
         except ValueError as exc:
-            declared.append(str(exc))
+            refusals.append(str(exc))
         return {}
 
     d = deploy(build)
-    assert declared and "wildcard" in declared[0]
+    assert refusals, "not refused"
     assert d.resources == []
+    return refusals[0]
+
+
+def test_refusal_happens_before_any_resource_is_declared():
+    args = {"provider": "github", "repository": "*", "bucket_arn": BUCKET_ARN}
+    assert "wildcard" in refusal_at_construction(args)
+
+
+def test_a_prefix_of_the_wrong_type_is_refused_before_any_resource_is_declared():
+    args = {
+        **PROVIDERS["github-branch"],
+        "create_oidc_provider": True,
+        "bucket_arn": BUCKET_ARN,
+        "prefix": 5,
+    }
+    assert "prefix must be a string, not int" in refusal_at_construction(args)
 
 
 # --- permissions -------------------------------------------------------------------------------
@@ -370,7 +385,7 @@ def test_writer_gets_the_data_key_actions_through_s3_when_the_bucket_uses_kms():
     assert statements["RegistryKeyThroughS3"] == {
         "Sid": "RegistryKeyThroughS3",
         "Effect": "Allow",
-        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Resource": KEY_ARN,
         "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
     }
@@ -395,7 +410,6 @@ def test_no_delete_and_no_bucket_administration_anywhere():
         "s3:GetObject",
         "s3:PutObject",
         "kms:Decrypt",
-        "kms:Encrypt",
         "kms:GenerateDataKey",
     }
 
@@ -432,9 +446,11 @@ def test_role_defaults():
         ({"bucket_arn": None}, "bucket_arn is required"),
         ({"bucket_arn": "acme-atlas-backup"}, "not an S3 bucket ARN"),
         ({"kms_key_arn": "alias-of-something"}, "not a KMS key ARN"),
+        ({"kms_key_arn": f"{KEY_ARN}\n"}, "not a KMS key ARN"),
         ({"prefix": ""}, "a prefix is required"),
         ({"prefix": "team/*"}, "no wildcard"),
         ({"max_session_duration": 60}, "between 3600 and 43200"),
+        ({"create_oidc_provider": "false"}, "create_oidc_provider must be true or false"),
     ],
 )
 def test_bad_permission_arguments_are_refused(args, message):

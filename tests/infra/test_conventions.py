@@ -176,6 +176,17 @@ def test_constructor_is_name_args_opts(component):
     assert hints["args"].__name__ == f"{component.__name__}Args"
 
 
+@pytest.mark.parametrize(
+    "component", AWS_COMPONENTS + GCP_COMPONENTS + AZURE_COMPONENTS, ids=lambda c: c.__name__
+)
+def test_a_misspelt_argument_is_refused_naming_the_field_it_meant(component):
+    """Ignored, it would leave the default in place unseen (allow_atlas_backup_writes: on)."""
+    with pytest.raises(
+        ValueError, match=r"^x: unknown keys \['prefx'\] \('prefx': did you mean 'prefix'\?\)$"
+    ):
+        deploy(lambda: {"x": component("x", {"prefx": "team/db"})})
+
+
 def test_type_tokens_are_in_the_index_module(everything):
     for label, component in (
         ("backup", "S3BackupBucket"),

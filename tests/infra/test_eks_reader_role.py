@@ -238,7 +238,7 @@ def test_the_grant_writer_creates_reads_and_lists_grant_snapshots_only():
         {
             "Sid": "RegistryKeyThroughS3",
             "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": KEY_ARN,
             "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
         },

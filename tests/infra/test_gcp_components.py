@@ -131,6 +131,7 @@ def test_a_retention_policy_replaces_versioning_and_can_be_locked():
     ("args", "message"),
     [
         ({"location": None}, "location is required"),
+        ({"location": ""}, "location is required"),
         ({"prefix": ""}, "a prefix is required"),
         ({"prefix": "a/*"}, "no wildcard"),
         ({"soft_delete_days": 3}, "soft_delete_days must be a whole number, 7 to 90"),
@@ -138,6 +139,8 @@ def test_a_retention_policy_replaces_versioning_and_can_be_locked():
         ({"lock_retention_policy": True}, "needs retention_period_days"),
         ({"kms_key_name": "my-key"}, "not a Cloud KMS key name"),
         ({"force_destroy": "no"}, "force_destroy must be true or false"),
+        ({"bucket_name": "Atlas_Backup"}, "bucket_name 'Atlas_Backup' is not a GCS bucket name"),
+        ({"bucket_name": "atlas-backup\n"}, "bucket_name .* is not a GCS bucket name"),
     ],
 )
 def test_bucket_refusals_name_the_argument(args, message):
@@ -205,6 +208,15 @@ def test_the_provider_pins_issuer_audience_and_subject(args, issuer, audiences, 
         assert out["audience"] == f"https://iam.googleapis.com/{out['workload_identity_provider']}"
     else:
         assert out["audience"] == audiences[0]
+
+
+def test_a_subject_beyond_the_basic_plane_is_written_as_itself_in_the_condition():
+    """CEL's \\u escape names a code point: a UTF-16 surrogate pair is no CEL string."""
+    d = writer({**GITHUB, "branch": "release/\U0001f680"})
+    assert (
+        d.one(PROVIDER).inputs["attributeCondition"]
+        == 'assertion.sub == "repo:acme/app:ref:refs/heads/release/\U0001f680"'
+    )
 
 
 @pytest.mark.parametrize("case", ["circleci", "bitbucket", "github"])
@@ -430,6 +442,7 @@ def test_no_identity_gets_admin_delete_in_the_runtime_folder_or_anything_outside
             "give the pool's resource name",
         ),
         ({**GITHUB, "pool_id": "gcp-pool"}, "pool_id"),
+        ({**GITHUB, "pool_id": "atlas-pool\n"}, "pool_id"),
         ({**GITHUB, "provider_id": "X"}, "provider_id"),
         ({**GITHUB, "service_account_id": "x"}, "service_account_id needs service_account"),
         ({**GITHUB, "repository": "acme/" + "r" * 90, "branch": "b" * 40}, "127 bytes"),
@@ -521,6 +534,7 @@ def test_reader_through_a_google_service_account_needs_the_annotation():
         ({"prefix": "a/../b"}, "prefix"),
         ({"grant_service_account": "op"}, "must differ"),
         ({"grant_service_account": "g*"}, "wildcard"),
+        ({"grant_service_account": "grants", "grant_name": "cluster-a\n"}, "grant_name"),
     ],
 )
 def test_reader_refusals_name_the_argument(args, message):

@@ -237,6 +237,9 @@ def test_secure_settings_stay_on_when_options_are_on(everything_on):
         ({"object_lock_mode": "COMPLIANCE"}, "needs object_lock_retention_days"),
         ({"object_lock_retention_days": 1, "object_lock_mode": "STRICT"}, "GOVERNANCE or"),
         ({"access_log_prefix": "x/"}, "needs access_log_bucket"),
+        ({"force_destroy": "false"}, "force_destroy must be true or false"),
+        ({"create_kms_key": "false"}, "create_kms_key must be true or false"),
+        ({"bucket_name": "Atlas_Backup"}, "bucket_name 'Atlas_Backup' is not an S3 bucket name"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_declared(args, message):
