@@ -58,7 +58,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     try:
-        from atlas_continuity.infra import plan as offline
+        from atlas_continuity.infra import plan as stack_plan
     except ImportError as exc:
         raise BadInput(
             f"plan needs Pulumi and the component SDKs ({exc.name} is not installed): "
@@ -66,10 +66,10 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         ) from None
     try:
         if args.project_dir:
-            project = offline.check_project_dir(Path(args.project_dir).resolve())
+            project = stack_plan.check_project_dir(Path(args.project_dir).resolve())
         else:
-            project = offline.project_dir(Path.cwd())
-        result = offline.plan_stack(args.stack, project)
+            project = stack_plan.project_dir(Path.cwd())
+        result = stack_plan.plan_stack(args.stack, project)
     except (ValueError, ImportError) as exc:  # a config mistake, no such stack, an extra
         raise BadInput(str(exc)) from None
     except OSError:  # the file system said no: the CLI names the file
@@ -81,8 +81,8 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
             f"internal error while planning: {type(exc).__name__} (please report it; -vv "
             "shows the traceback)"
         ) from None
-    report = offline.render_json(result)
-    out.result(report, offline.render_text(result))
+    report = stack_plan.render_json(result)
+    out.result(report, stack_plan.render_text(result))
     for warning in result.deployment.warnings:
         out.warn(warning)
     return ExitCode.OK

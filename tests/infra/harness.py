@@ -1,6 +1,6 @@
 """The components under the Pulumi SDK's mocks, with a fake cloud that answers what they ask.
 
-The machinery is the package's own (``atlas_continuity.infra.plan``, which ``atlas-continuity
+The machinery is the package's own (``atlas_continuity.infra.offline``, which ``atlas-continuity
 plan`` runs too); this module adds a cloud that fills in what AWS, GCP and Azure would compute
 (ARNs, project numbers, client IDs) for a fixed account, so tests can assert on them.
 ``deploy(build)`` runs ``build()`` (which constructs components) and returns a
@@ -21,8 +21,8 @@ from typing import Any
 
 import pulumi
 
-from atlas_continuity.infra import plan
-from atlas_continuity.infra.plan import Declared, Deployment, Mocks
+from atlas_continuity.infra import offline
+from atlas_continuity.infra.offline import Declared, Deployment, Mocks
 
 __all__ = ["Declared", "Deployment", "deploy", "run_program"]
 
@@ -187,11 +187,11 @@ class RecordingMocks(Mocks):
 
 def deploy(build: Callable[[], dict[str, pulumi.Resource]]) -> Deployment:
     """Run ``build`` under the fake cloud; it returns the components to resolve, by label."""
-    return plan.deploy(build, RecordingMocks())
+    return offline.deploy(build, RecordingMocks())
 
 
 def run_program(config: dict[str, Any], monkeypatch=None) -> tuple[Deployment, dict[str, Any]]:
     """Run the stack program under the fake cloud with ``config`` (as in a stack file); return
     what it declared and what it exported, resolved."""
-    d = plan.run_program(config, RecordingMocks())
+    d = offline.run_program(config, RecordingMocks())
     return d, d.exports

@@ -75,7 +75,7 @@ def on_eks(bucket_args: dict[str, Any], reader_args: dict[str, Any]) -> dict[str
 
 
 def manifest(resource) -> dict[str, Any]:
-    """A declared object's inputs: its manifest (whole numbers as ints, see plan.plain)."""
+    """A declared object's inputs: its manifest (whole numbers as ints, see offline.plain)."""
     return resource.inputs
 
 

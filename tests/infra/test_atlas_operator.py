@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from atlas_continuity.infra import plan
+from atlas_continuity.infra import offline
 from atlas_continuity.infra.azure import AksReaderIdentity
 from atlas_continuity.infra.kubernetes import CHART, CHART_VERSION, AtlasOperator, manifests
-from atlas_continuity.infra.plan import UNKNOWN, OfflineMocks
+from atlas_continuity.infra.offline import UNKNOWN, OfflineMocks
 from tests.infra.harness import deploy
 from tests.infra.operator_support import (
     BACKED_UP,
@@ -406,7 +406,7 @@ def test_a_preview_shows_the_job_specs_and_values_that_do_not_wait_on_other_reso
             "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"
         ),
     }
-    d = plan.deploy(lambda: on_eks({}, irsa), OfflineMocks({}), preview=True)
+    d = offline.deploy(lambda: on_eks({}, irsa), OfflineMocks({}), preview=True)
     cron = d.one(CRON).inputs
     assert cron["metadata"]["name"] == "atlas-operator-grant-backup"
     assert cron["spec"]["schedule"] == "*/30 * * * *"

@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from atlas_continuity.infra.plan import UNKNOWN, plan_stack
+from atlas_continuity.infra.offline import UNKNOWN
+from atlas_continuity.infra.plan import plan_stack
 from devtools.emulators import ROOT
 from tests.helpers import env_with_repo_block
 
