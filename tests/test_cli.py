@@ -413,3 +413,14 @@ def test_push_and_grant_save_start_a_new_folder_store_and_a_cache_folder_may_be_
     assert cli("grant", "save", "--cache-dir", cache, "--store", grant_store).code == 0
     assert cli("grant", "status", "--store", grant_store).code == 0
     assert cache.is_dir()
+
+
+@pytest.mark.parametrize("command", ["pull", "show"])
+def test_an_empty_tag_is_refused_not_read_as_latest(command, make_store, small_dir, tmp_path):
+    # `--tag "$RELEASE"` with the variable unset must not deploy whatever latest is.
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    target = [tmp_path / "out"] if command == "pull" else []
+    r = cli(command, *target, *stores(url), "--tag", "")
+    assert r.code == ExitCode.BAD_INPUT and "invalid tag name ''" in r.err
+    assert r.out == "" and not (tmp_path / "out").exists()
