@@ -424,3 +424,17 @@ def test_an_empty_tag_is_refused_not_read_as_latest(command, make_store, small_d
     r = cli(command, *target, *stores(url), "--tag", "")
     assert r.code == ExitCode.BAD_INPUT and "invalid tag name ''" in r.err
     assert r.out == "" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["push", "pull"])
+def test_an_empty_directory_argument_is_refused_not_read_as_migrations(
+    command, make_store, small_dir, tmp_path, monkeypatch
+):
+    # `pull "$DIR"` with the variable unset must not write into ./migrations.
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    monkeypatch.chdir(small_dir.parent)
+    (small_dir.parent / "migrations").mkdir(exist_ok=True)
+    r = cli(command, "", *stores(url), "--force")
+    assert r.code == ExitCode.BAD_INPUT and "DIR is empty" in r.err
+    assert list((small_dir.parent / "migrations").iterdir()) == []

@@ -495,3 +495,18 @@ def test_restore_takes_the_newest_copy_of_all_caches_not_the_first(home, make_st
     assert r.json["source"] == store
     assert tree(newest / ".atlas") == {"grant.json": b"new"}
     assert r.err == ""  # the older first copy is no problem: it is simply not the newest
+
+
+@pytest.mark.parametrize("flag", ["--cache-dir", "--state-dir", "--data-root"])
+@pytest.mark.parametrize("action", ["save", "restore"])
+def test_an_empty_folder_flag_is_refused_not_read_as_a_default(
+    flag, action, home, tmp_path, monkeypatch
+):
+    # An unset variable must not put the grant in the workspace root, nor save or restore
+    # ~/.atlas when the operator's data root was meant.
+    make_state(home())
+    monkeypatch.chdir(tmp_path)
+    caches = [] if flag == "--cache-dir" else ["--cache-dir", tmp_path / "cache"]
+    r = cli("grant", action, *caches, flag, "")
+    assert r.code == ExitCode.BAD_INPUT and f"{flag} is empty" in r.err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / layout.ROOT).exists()

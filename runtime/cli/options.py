@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput
@@ -145,6 +146,17 @@ def store_context(args: argparse.Namespace) -> tuple[str, StorePlan, AtlasEnv | 
         )
     plan = store_plan(args.primary, args.backup, env)
     return check_name("repository", repo), plan, env
+
+
+def folder_flag(flag: str, value: str | None) -> Path | None:
+    """The folder a flag or argument names; None when it is not given. An empty value (an unset
+    variable in a pipeline) is refused: read as the current folder or as the default, it would
+    pull, save or restore where nobody asked."""
+    if value is None:
+        return None
+    if not value:
+        raise BadInput(f"{flag} is empty: give a folder (is a variable unset?)")
+    return Path(value)
 
 
 def ref_options(p: argparse.ArgumentParser, default_tag: str | None) -> None:

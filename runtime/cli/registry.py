@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..errors import ExitCode, NotFound, common_exit_code
 from ..text import markdown_table, printable
 from . import iso_time, log
-from .options import ref_options, store_context, store_options, store_settings
+from .options import folder_flag, ref_options, store_context, store_options, store_settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -94,11 +94,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _default_dir(given: str | None, env: AtlasEnv | None) -> Path:
+    """The DIR argument, else migration.dir of the atlas.hcl env, else ./migrations."""
     from pathlib import Path
 
-    """The DIR argument, else migration.dir of the atlas.hcl env, else ./migrations."""
-    if given:
-        return Path(given)
+    path = folder_flag("DIR", given)
+    if path is not None:
+        return path
     if env and env.dir and env.dir.startswith("file://"):
         return Path(env.dir.removeprefix("file://"))
     return Path("migrations")
