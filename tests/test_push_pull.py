@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import boto3
 import pytest
 
 from atlas_continuity.runtime import atlas_sum, layout, pack
-from atlas_continuity.runtime.errors import ExitCode
-from atlas_continuity.runtime.manifest import FileEntry, Manifest, PackRef, TagEvent, sha256_hex
+from atlas_continuity.runtime.errors import BadInput, ExitCode
+from atlas_continuity.runtime.manifest import (
+    MAX_FILES,
+    FileEntry,
+    Manifest,
+    PackRef,
+    TagEvent,
+    sha256_hex,
+)
 from atlas_continuity.runtime.push import build_version
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
@@ -531,3 +539,22 @@ def test_azure_rejecting_the_key_is_an_auth_failure(emulators, make_store, monke
     r = cli("pull", tmp_path / "out", *stores(url))
     assert r.code == ExitCode.AUTH, r.err
     assert "access denied" in r.err and "AccountKey=AAAA" not in r.err
+
+
+def _directory_of(names: list[str]) -> atlas_sum.MigrationDir:
+    files = dict.fromkeys(names, b"")
+    sum_text = atlas_sum.compute_sum(files, "atlas").to_text()
+    return atlas_sum.MigrationDir(Path("huge"), "atlas", files, sum_text)
+
+
+def test_push_refuses_more_files_than_a_reader_accepts():
+    # Pushed, it would move latest to a version every pull refuses (docs/FORMAT.md, Limits).
+    mdir = _directory_of([f"{i:07d}_m.sql" for i in range(MAX_FILES + 1)])
+    with pytest.raises(BadInput, match="more than a version may hold"):
+        build_version(mdir, "app", {})
+
+
+def test_push_refuses_a_manifest_larger_than_a_reader_accepts():
+    mdir = _directory_of([f"{i:07d}_{'m' * 240}.sql" for i in range(50_000)])
+    with pytest.raises(BadInput, match="its manifest would exceed"):
+        build_version(mdir, "app", {})
