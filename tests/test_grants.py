@@ -510,3 +510,17 @@ def test_an_empty_folder_flag_is_refused_not_read_as_a_default(
     r = cli("grant", action, *caches, flag, "")
     assert r.code == ExitCode.BAD_INPUT and f"{flag} is empty" in r.err
     assert not (tmp_path / "cache").exists() and not (tmp_path / layout.ROOT).exists()
+
+
+def test_save_refuses_a_grant_that_no_restore_would_accept(home, tmp_path):
+    # A file dated days ahead (a skewed clock, an unpacked archive) made a snapshot every
+    # restore refuses; three such saves pruned the last good snapshot out of the folder.
+    cache = tmp_path / "cache"
+    make_state(home())
+    assert cli("grant", "save", "--cache-dir", cache).code == 0
+    good = snapshot_files(cache)
+    make_state(home(), mtime=time.time() + 3 * 86400)
+    for _ in range(3):
+        r = cli("grant", "save", "--cache-dir", cache)
+        assert r.code == ExitCode.BAD_INPUT and "'grant.json' has a modification time" in r.err
+    assert snapshot_files(cache) == good
