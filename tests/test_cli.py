@@ -146,6 +146,25 @@ def test_reference_docs_are_generated_from_the_code():
     assert "| 8 | `REFUSED` |" in readme
 
 
+def test_reference_docs_leave_hidden_flags_out():
+    from devtools.gen_docs import render_cli_doc
+
+    doc = render_cli_doc()
+    assert "==SUPPRESS==" not in doc and "--newest" not in doc
+
+
+def test_reference_docs_name_every_flags_value_as_its_usage_does():
+    from devtools.gen_docs import render_cli_doc
+
+    assert "| `--name` `NAME` |" in render_cli_doc()
+
+
+def test_reference_docs_keep_a_commands_help_as_written():
+    from devtools.gen_docs import render_cli_doc
+
+    assert "\nCI pipeline files with grant caching" in render_cli_doc()
+
+
 def test_a_failed_push_claims_no_digest(tmp_path, small_dir):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
