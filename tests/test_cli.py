@@ -12,7 +12,7 @@ import pytest
 from atlas_continuity.runtime.errors import BadInput, ExitCode
 from atlas_continuity.runtime.redact import redact
 
-from .helpers import cli, read_tree, stores
+from .helpers import cli, cli_process, read_tree, stores
 
 
 def test_help_imports_no_cloud_sdk_pulumi_or_progress_bar():
@@ -457,3 +457,13 @@ def test_an_empty_directory_argument_is_refused_not_read_as_migrations(
     r = cli(command, "", *stores(url), "--force")
     assert r.code == ExitCode.BAD_INPUT and "DIR is empty" in r.err
     assert list((small_dir.parent / "migrations").iterdir()) == []
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_as_sigpipe(make_store, small_dir):
+    # `tags --history | head -1`: not bad input (3), and no error line.
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    proc = cli_process("show", *stores(url))
+    proc.stdout.close()  # before the command prints its result
+    assert proc.wait(timeout=30) == 141
+    assert proc.stderr.read() == ""
