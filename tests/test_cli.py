@@ -467,3 +467,23 @@ def test_a_reader_that_goes_away_ends_the_command_quietly_as_sigpipe(make_store,
     proc.stdout.close()  # before the command prints its result
     assert proc.wait(timeout=30) == 141
     assert proc.stderr.read() == ""
+
+
+def test_an_empty_migration_dir_in_atlas_hcl_is_refused_not_read_as_here(
+    make_store, small_dir, tmp_path, monkeypatch
+):
+    # dir = "file://" would make `pull --force` replace the whole working folder.
+    from atlas_continuity.runtime.config import repo_block
+
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / "keep.txt").write_text("mine")
+    config = work / "atlas.hcl"
+    block = repo_block("app", [], url=url)
+    config.write_text('env "prod" {\n  migration {\n    dir = "file://"\n' + block + "  }\n}\n")
+    monkeypatch.chdir(work)
+    r = cli("pull", "--config", f"file://{config}", "--env", "prod", "--force")
+    assert r.code == ExitCode.BAD_INPUT and "names no folder" in r.err
+    assert sorted(p.name for p in work.iterdir()) == ["atlas.hcl", "keep.txt"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ..errors import ExitCode, NotFound, common_exit_code
+from ..errors import BadInput, ExitCode, NotFound, common_exit_code
 from ..text import markdown_table, printable
 from . import iso_time, log
 from .options import folder_flag, ref_options, store_context, store_options, store_settings
@@ -101,7 +101,10 @@ def _default_dir(given: str | None, env: AtlasEnv | None) -> Path:
     if path is not None:
         return path
     if env and env.dir and env.dir.startswith("file://"):
-        return Path(env.dir.removeprefix("file://"))
+        folder = env.dir.removeprefix("file://")
+        if not folder:  # not the current folder, which a --force pull would replace
+            raise BadInput(f"migration.dir {env.dir!r} in --config names no folder")
+        return Path(folder)
     return Path("migrations")
 
 
