@@ -329,6 +329,17 @@ def test_tags_lists_versions_with_digest_time_and_source(
     assert f"latest\t{second}" in text
 
 
+def test_a_corrupt_tag_event_is_named_by_its_key(make_store, small_dir):
+    # One rotted event among thousands: the error says which object to look at.
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url), "--tag", "v1").code == 0
+    (event,) = [k for k in keys(url) if "/tags/v1/" in k]
+    path = Path(url.removeprefix("file://")) / event
+    path.write_bytes(b"X" + path.read_bytes()[1:])
+    r = cli("tags", *stores(url))
+    assert r.code == ExitCode.INTEGRITY and f"{event}: tag event does not match its hash" in r.err
+
+
 def test_show_prints_the_manifest(make_store, small_dir):
     url = make_store("file")
     digest = cli("push", small_dir, *stores(url)).out.strip()
