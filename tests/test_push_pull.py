@@ -340,6 +340,15 @@ def test_a_corrupt_tag_event_is_named_by_its_key(make_store, small_dir):
     assert r.code == ExitCode.INTEGRITY and f"{event}: tag event does not match its hash" in r.err
 
 
+def test_a_tag_given_twice_is_moved_once(make_store, small_dir):
+    url = make_store("file")
+    r = cli("push", small_dir, *stores(url), "--tag", "latest", "--tag", "latest", "--json")
+    assert r.code == 0, r.err
+    (store,) = r.json["stores"]
+    assert store["tags_moved"] == ["latest"] and store["objects_written"] == 3
+    assert len([k for k in keys(url) if "/tags/" in k]) == 1
+
+
 def test_show_prints_the_manifest(make_store, small_dir):
     url = make_store("file")
     digest = cli("push", small_dir, *stores(url)).out.strip()

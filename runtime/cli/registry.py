@@ -116,7 +116,8 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
     from ..targets import open_targets
 
     repo, plan, env = store_context(args)
-    tags = [check_name("tag", t) for t in (args.tag or ["latest"])]
+    # Each tag once: a repeated --tag is one move, not two events reported as two writes.
+    tags = list(dict.fromkeys(check_name("tag", t) for t in (args.tag or ["latest"])))
     dir_format = args.dir_format or (env.dir_format if env else None) or "atlas"
     directory = _default_dir(args.dir, env)
     mdir = atlas_sum.read_dir(directory, dir_format)
