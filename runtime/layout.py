@@ -27,11 +27,12 @@ GRANTS = f"{ROOT}grants/"
 SUBTREES = (REGISTRY, GRANTS)
 """The only key prefixes the runtime writes under: what writer identities are scoped to."""
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# \Z, not $: "$" also matches before a final newline, and "app\n" is another repository.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 # Inverted nanosecond timestamps, fixed width, so that byte order is newest-first.
 _INVERT_BASE = 10**19 - 1
-_SERIES_NAME = re.compile(r"^(\d{19})-([0-9a-f]{64})\.json$")
+_SERIES_NAME = re.compile(r"^(\d{19})-([0-9a-f]{64})\.json\Z")
 
 
 def object_name(prefix: str, key: str) -> str:

@@ -77,6 +77,17 @@ def test_invalid_tag_and_repo_names(make_store, small_dir):
 
 
 @pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--repo", "app\n"), ("--tag", "latest\n"), ("--digest", f"sha256:{'a' * 64}\n")],
+)
+def test_a_final_newline_makes_a_name_or_digest_invalid(flag, value, make_store, tmp_path):
+    # A value read from a file or a mounted secret keeps its newline: "app\n" was accepted as
+    # a repository of its own, with a newline in every key.
+    r = cli("pull", tmp_path / "out", *stores(make_store("file")), flag, value)
+    assert r.code == ExitCode.BAD_INPUT and "invalid" in r.err
+
+
+@pytest.mark.parametrize(
     ("text", "secret"),
     [
         ("https://acct.blob.core.windows.net/c?sv=2024&sig=abcDEF%2B123&se=x", "abcDEF%2B123"),

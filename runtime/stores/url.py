@@ -20,7 +20,7 @@ from ..redact import SECRET_PARAMS, redact
 CLOUD_SCHEMES = ("s3", "gs", "azureblob")
 """Schemes whose URL names a bucket (or container) and a prefix inside it."""
 
-PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
+PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+\Z")  # \Z: "$" lets a final newline in
 """One segment of a cloud store's prefix. Narrower than what S3, GCS or Azure accept, so a
 prefix can be embedded verbatim in an IAM resource ARN, a CEL condition and an Azure ABAC
 expression without quoting: no wildcard, no quote, no space."""
