@@ -561,6 +561,15 @@ def test_azure_rejecting_the_key_is_an_auth_failure(emulators, make_store, monke
     assert "access denied" in r.err and "AccountKey=AAAA" not in r.err
 
 
+def test_azure_refuses_a_connection_string_for_another_account(make_store, small_dir):
+    # It would connect with the string's account, silently: prod's URL writing to dev.
+    dev = make_store("azure")
+    prod = dev.replace("storage_account=devstoreaccount1", "storage_account=prodaccount")
+    r = cli("push", small_dir, *stores(prod))
+    assert r.code == ExitCode.BAD_INPUT and "is for account 'devstoreaccount1'" in r.err
+    assert keys(dev) == []
+
+
 def _directory_of(names: list[str]) -> atlas_sum.MigrationDir:
     files = dict.fromkeys(names, b"")
     sum_text = atlas_sum.compute_sum(files, "atlas").to_text()
