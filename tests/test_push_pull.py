@@ -349,6 +349,22 @@ def test_a_tag_given_twice_is_moved_once(make_store, small_dir):
     assert len([k for k in keys(url) if "/tags/" in k]) == 1
 
 
+@pytest.mark.parametrize(("kind", "stray"), [("s3", ""), ("file", ".DS_Store")])
+def test_a_stray_object_in_a_tags_folder_does_not_hide_the_tag(
+    kind, stray, make_store, small_dir, tmp_path
+):
+    # An S3 console's "Create folder" marker, a Finder copy's .DS_Store: both sort before
+    # every event, and the one-key LIST for the newest returned them instead.
+    url = make_store(kind)
+    assert cli("push", small_dir, *stores(url)).code == 0
+    store = open_store(url)
+    store.put(layout.tags_prefix("app", "latest") + stray, b"")
+    store.close()
+    r = cli("pull", tmp_path / "out", *stores(url))
+    assert r.code == 0, r.err
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
+
+
 def test_show_prints_the_manifest(make_store, small_dir):
     url = make_store("file")
     digest = cli("push", small_dir, *stores(url)).out.strip()
