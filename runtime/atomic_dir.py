@@ -70,7 +70,9 @@ def replace_dir(
         if not is_safe_relpath(name):
             raise BadInput(f"refusing to write unsafe path {name!r}")
     dest = dest.absolute()
-    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+    if dest.is_symlink():  # replacing it would replace the link, not the folder it names
+        raise BadInput(f"{dest}: a symbolic link; give the folder itself ({dest.resolve()})")
+    if dest.exists() and not dest.is_dir():
         raise BadInput(f"{dest}: exists and is not a directory")
     if _holds_exactly(dest, files):  # already in place: nothing to change
         if before_swap is not None:

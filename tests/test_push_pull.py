@@ -497,6 +497,16 @@ def test_pull_into_a_non_empty_directory_needs_force(make_store, tmp_path, small
     assert cli("pull", dest, *stores(url)).code == 0  # already up to date: nothing to replace
 
 
+def test_pull_into_a_link_says_it_is_a_link_and_leaves_it(make_store, tmp_path, small_dir):
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    r = cli("pull", tmp_path / "link", *stores(url), "--force")
+    assert r.code == ExitCode.BAD_INPUT and "a symbolic link; give the folder itself" in r.err
+    assert (tmp_path / "link").is_symlink() and list((tmp_path / "real").iterdir()) == []
+
+
 def test_dry_run_push_writes_nothing(make_store, small_dir):
     url = make_store("gcs")
     r = cli("push", small_dir, *stores(url), "--dry-run", "--json")
