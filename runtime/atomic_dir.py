@@ -80,7 +80,12 @@ def replace_dir(
         return
     if dest.exists() and any(dest.iterdir()) and not force:
         raise Refused(f"{dest}: directory is not empty; pass --force to replace its contents")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # mkdir's own words name no cause
+        raise BadInput(
+            f"cannot make {dest.parent}: a file is in the way ({exc.filename})"
+        ) from None
     ownership.sweep_dirs(dest.parent, f".{dest.name}")  # what killed runs left beside it
     tmp = ownership.make_dir(dest.parent, f".{dest.name}", "tmp")
     try:

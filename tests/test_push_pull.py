@@ -507,6 +507,15 @@ def test_pull_into_a_link_says_it_is_a_link_and_leaves_it(make_store, tmp_path, 
     assert (tmp_path / "link").is_symlink() and list((tmp_path / "real").iterdir()) == []
 
 
+def test_pull_below_a_file_says_the_file_is_in_the_way(make_store, tmp_path, small_dir):
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    (tmp_path / "afile").write_text("mine")
+    r = cli("pull", tmp_path / "afile" / "out", *stores(url))
+    assert r.code == ExitCode.BAD_INPUT and "a file is in the way" in r.err
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
 def test_dry_run_push_writes_nothing(make_store, small_dir):
     url = make_store("gcs")
     r = cli("push", small_dir, *stores(url), "--dry-run", "--json")
