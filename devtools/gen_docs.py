@@ -26,14 +26,14 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def _flag_rows(parser: argparse.ArgumentParser) -> list[str]:
     rows = []
     for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
-            continue
+        if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
+            continue  # hidden flags are kept for old pipeline files, not offered
         names = (
             ", ".join(f"`{o}`" for o in action.option_strings)
             or f"`{action.metavar or action.dest}`"
         )
-        if action.option_strings and action.nargs != 0 and action.metavar:
-            names += f" `{action.metavar}`"
+        if action.option_strings and action.nargs != 0:
+            names += f" `{action.metavar or action.dest.upper()}`"  # as argparse's usage says
         help_text = (action.help or "").replace("%(default)s", str(action.default))
         rows.append(f"| {names} | {help_text.replace('|', '/')} |")
     return rows
@@ -84,7 +84,8 @@ def _help_of(parser: argparse.ArgumentParser, name: str) -> str:
         if isinstance(action, argparse._SubParsersAction):
             for choice in action._choices_actions:
                 if choice.dest == name:
-                    return (choice.help or "").capitalize() + "."
+                    text = choice.help or ""
+                    return text[:1].upper() + text[1:] + "."  # keeps "CI" as written
     return ""
 
 

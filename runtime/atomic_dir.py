@@ -70,7 +70,9 @@ def replace_dir(
         if not is_safe_relpath(name):
             raise BadInput(f"refusing to write unsafe path {name!r}")
     dest = dest.absolute()
-    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+    if dest.is_symlink():  # replacing it would replace the link, not the folder it names
+        raise BadInput(f"{dest}: a symbolic link; give the folder itself ({dest.resolve()})")
+    if dest.exists() and not dest.is_dir():
         raise BadInput(f"{dest}: exists and is not a directory")
     if _holds_exactly(dest, files):  # already in place: nothing to change
         if before_swap is not None:
@@ -78,7 +80,12 @@ def replace_dir(
         return
     if dest.exists() and any(dest.iterdir()) and not force:
         raise Refused(f"{dest}: directory is not empty; pass --force to replace its contents")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # mkdir's own words name no cause
+        raise BadInput(
+            f"cannot make {dest.parent}: a file is in the way ({exc.filename})"
+        ) from None
     ownership.sweep_dirs(dest.parent, f".{dest.name}")  # what killed runs left beside it
     tmp = ownership.make_dir(dest.parent, f".{dest.name}", "tmp")
     try:

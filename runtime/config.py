@@ -50,7 +50,8 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise BadInput(f"--var {pair!r}: expected key=value")
+            # Not "key=value": the redactor takes "key=" for a secret, and the hint came out masked.
+            raise BadInput(f"--var {pair!r}: expected NAME=VALUE")
         out[key] = value
     return out
 

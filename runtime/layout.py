@@ -132,6 +132,13 @@ def series_start(prefix: str, latest_ns: int) -> str:
     return f"{prefix}{_INVERT_BASE - latest_ns:019d}"
 
 
+def series_floor(prefix: str) -> str:
+    """The key just before every series name under ``prefix``, and after anything else that
+    sorts ahead of them (a ``.DS_Store``, an S3 console's folder marker ``<prefix>``): listed
+    after it, such a stray object cannot take the newest's place."""
+    return series_start(prefix, _INVERT_BASE)
+
+
 def series_key(prefix: str, when_ns: int, sha256: str) -> str:
     """The key of an object made at ``when_ns`` whose bytes hash to ``sha256``."""
     return f"{prefix}{_INVERT_BASE - when_ns:019d}-{sha256}.json"

@@ -17,7 +17,7 @@ from .atlas_sum import DIR_FORMATS, is_safe_file_name
 from .errors import BadInput, IntegrityError
 from .layout import FORMAT_VERSION, check_name
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 
 # Most any reader accepts (docs/FORMAT.md, "Limits"); a larger object is refused unread, as
 # corrupt, and the next store serves. Far above what a real directory produces.

@@ -72,7 +72,8 @@ def resolve(
 
         fn, what = by_digest, f"version sha256:{hexd[:12]}"
     else:
-        name = check_name("tag", tag or "latest")
+        # An empty --tag (an unset variable) is refused, never read as the default.
+        name = check_name("tag", "latest" if tag is None else tag)
 
         def by_tag(r: Registry) -> tuple[Manifest, str]:
             state = r.resolve_tag(name)

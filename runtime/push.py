@@ -20,9 +20,17 @@ from typing import Any
 
 from . import pack
 from .atlas_sum import DIR_FORMATS, MigrationDir
-from .errors import ContinuityError, IntegrityError, Refused
+from .errors import BadInput, ContinuityError, IntegrityError, Refused
 from .fallback import first_success
-from .manifest import FileEntry, Manifest, PackRef, TagEvent, sha256_hex
+from .manifest import (
+    MAX_FILES,
+    MAX_MANIFEST_BYTES,
+    FileEntry,
+    Manifest,
+    PackRef,
+    TagEvent,
+    sha256_hex,
+)
 from .registry import Registry, TagState
 from .targets import Target
 
@@ -100,7 +108,14 @@ def _entries(mdir: MigrationDir) -> tuple[FileEntry, ...]:
 
 
 def build_version(mdir: MigrationDir, repo: str, source: dict[str, str]) -> tuple[Manifest, bytes]:
-    """A new version of ``mdir``: its manifest and its pack."""
+    """A new version of ``mdir``: its manifest and its pack. A directory past the limits every
+    reader enforces is refused here: pushed, it would move a tag to a version no pull reads."""
+    expanded = sum(len(data) for data in mdir.files.values())
+    if len(mdir.files) > MAX_FILES or expanded > pack.MAX_EXPANDED:
+        raise BadInput(
+            f"{mdir.path}: {len(mdir.files)} files of {expanded} bytes in all, more than a "
+            f"version may hold ({MAX_FILES} files, {pack.MAX_EXPANDED} bytes: docs/FORMAT.md)"
+        )
     packed = pack.build(sorted(mdir.files.items()))
     created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     manifest = Manifest(
@@ -112,6 +127,11 @@ def build_version(mdir: MigrationDir, repo: str, source: dict[str, str]) -> tupl
         created=created,
         source=source,
     )
+    if len(manifest.encode()) > MAX_MANIFEST_BYTES:
+        raise BadInput(
+            f"{mdir.path}: its manifest would exceed the {MAX_MANIFEST_BYTES} bytes a reader "
+            "accepts (docs/FORMAT.md); split the directory or shorten its file names"
+        )
     return manifest, packed
 
 

@@ -135,9 +135,10 @@ class Registry:
         if parsed is None:
             raise IntegrityError(f"{self.url}: unexpected object {key!r} among tag events")
         tag, when_ns, sha = parsed
-        event = TagEvent.decode(self.store.get(key, limit=MAX_TAG_EVENT_BYTES), sha, self.url)
+        where = f"{self.url}: {key}"  # which of many events, so that it can be found
+        event = TagEvent.decode(self.store.get(key, limit=MAX_TAG_EVENT_BYTES), sha, where)
         if (event.repo, event.tag, event.time_ns) != (self.repo, tag, when_ns):
-            raise IntegrityError(f"{self.url}: tag event {key!r} does not match its key")
+            raise IntegrityError(f"{where}: tag event does not match its key")
         return TagState(tag=tag, event=event, key=key)
 
 

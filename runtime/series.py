@@ -18,7 +18,7 @@ def newest_keys(store: Store, prefix: str, limit: int) -> tuple[list[str], list[
     LIST; one ahead of the clock costs a second, which starts after every such key.
     """
     latest = time.time_ns() + layout.CLOCK_SKEW_NS
-    keys = store.list(prefix, limit=limit)
+    keys = store.list(prefix, limit=limit, start_after=layout.series_floor(prefix))
     ahead = [k for k in keys if _time(prefix, k) > latest]
     if not ahead:
         return keys, []

@@ -12,7 +12,7 @@ import pytest
 from atlas_continuity.runtime.errors import BadInput, ExitCode
 from atlas_continuity.runtime.redact import redact
 
-from .helpers import cli, read_tree, stores
+from .helpers import cli, cli_process, read_tree, stores
 
 
 def test_help_imports_no_cloud_sdk_pulumi_or_progress_bar():
@@ -81,6 +81,17 @@ def test_invalid_tag_and_repo_names(make_store, small_dir):
     assert cli("push", small_dir, *stores(url), "--tag", "../x").code == ExitCode.BAD_INPUT
     assert cli("push", small_dir, *stores(url, repo="a/b")).code == ExitCode.BAD_INPUT
     assert cli("pull", "x", *stores(url), "--digest", "sha256:zz").code == ExitCode.BAD_INPUT
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--repo", "app\n"), ("--tag", "latest\n"), ("--digest", f"sha256:{'a' * 64}\n")],
+)
+def test_a_final_newline_makes_a_name_or_digest_invalid(flag, value, make_store, tmp_path):
+    # A value read from a file or a mounted secret keeps its newline: "app\n" was accepted as
+    # a repository of its own, with a newline in every key.
+    r = cli("pull", tmp_path / "out", *stores(make_store("file")), flag, value)
+    assert r.code == ExitCode.BAD_INPUT and "invalid" in r.err
 
 
 @pytest.mark.parametrize(
@@ -153,6 +164,25 @@ def test_reference_docs_are_generated_from_the_code():
     assert "| 8 | `REFUSED` |" in readme
 
 
+def test_reference_docs_leave_hidden_flags_out():
+    from devtools.gen_docs import render_cli_doc
+
+    doc = render_cli_doc()
+    assert "==SUPPRESS==" not in doc and "--newest" not in doc
+
+
+def test_reference_docs_name_every_flags_value_as_its_usage_does():
+    from devtools.gen_docs import render_cli_doc
+
+    assert "| `--name` `NAME` |" in render_cli_doc()
+
+
+def test_reference_docs_keep_a_commands_help_as_written():
+    from devtools.gen_docs import render_cli_doc
+
+    assert "\nCI pipeline files with grant caching" in render_cli_doc()
+
+
 def test_a_failed_push_claims_no_digest(tmp_path, small_dir):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
@@ -195,8 +225,8 @@ def test_debug_output_carries_no_session_token(make_store, monkeypatch, small_di
 @pytest.mark.parametrize(
     "flag", ["--connect-timeout", "--read-timeout", "--request-deadline", "--deadline"]
 )
-@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
-def test_time_bounds_must_be_positive_and_finite(flag, value, tmp_path, small_dir):
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "1e10"])
+def test_time_bounds_must_be_positive_finite_and_at_most_a_day(flag, value, tmp_path, small_dir):
     r = cli("push", small_dir, *stores((tmp_path / "s").as_uri()), flag, value)
     assert r.code == ExitCode.BAD_INPUT
     assert f"{flag} must be a positive, finite number of seconds" in r.err
@@ -420,3 +450,58 @@ def test_push_and_grant_save_start_a_new_folder_store_and_a_cache_folder_may_be_
     assert cli("grant", "save", "--cache-dir", cache, "--store", grant_store).code == 0
     assert cli("grant", "status", "--store", grant_store).code == 0
     assert cache.is_dir()
+
+
+@pytest.mark.parametrize("command", ["pull", "show"])
+def test_an_empty_tag_is_refused_not_read_as_latest(command, make_store, small_dir, tmp_path):
+    # `--tag "$RELEASE"` with the variable unset must not deploy whatever latest is.
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    target = [tmp_path / "out"] if command == "pull" else []
+    r = cli(command, *target, *stores(url), "--tag", "")
+    assert r.code == ExitCode.BAD_INPUT and "invalid tag name ''" in r.err
+    assert r.out == "" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["push", "pull"])
+def test_an_empty_directory_argument_is_refused_not_read_as_migrations(
+    command, make_store, small_dir, tmp_path, monkeypatch
+):
+    # `pull "$DIR"` with the variable unset must not write into ./migrations.
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    monkeypatch.chdir(small_dir.parent)
+    (small_dir.parent / "migrations").mkdir(exist_ok=True)
+    r = cli(command, "", *stores(url), "--force")
+    assert r.code == ExitCode.BAD_INPUT and "DIR is empty" in r.err
+    assert list((small_dir.parent / "migrations").iterdir()) == []
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_as_sigpipe(make_store, small_dir):
+    # `tags --history | head -1`: not bad input (3), and no error line.
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    proc = cli_process("show", *stores(url))
+    proc.stdout.close()  # before the command prints its result
+    assert proc.wait(timeout=30) == 141
+    assert proc.stderr.read() == ""
+
+
+def test_an_empty_migration_dir_in_atlas_hcl_is_refused_not_read_as_here(
+    make_store, small_dir, tmp_path, monkeypatch
+):
+    # dir = "file://" would make `pull --force` replace the whole working folder.
+    from atlas_continuity.runtime.config import repo_block
+
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / "keep.txt").write_text("mine")
+    config = work / "atlas.hcl"
+    block = repo_block("app", [], url=url)
+    config.write_text('env "prod" {\n  migration {\n    dir = "file://"\n' + block + "  }\n}\n")
+    monkeypatch.chdir(work)
+    r = cli("pull", "--config", f"file://{config}", "--env", "prod", "--force")
+    assert r.code == ExitCode.BAD_INPUT and "names no folder" in r.err
+    assert sorted(p.name for p in work.iterdir()) == ["atlas.hcl", "keep.txt"]

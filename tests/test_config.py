@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from atlas_continuity.runtime.config import load_env, store_plan
+from atlas_continuity.runtime.config import load_env, parse_vars, store_plan
 from atlas_continuity.runtime.errors import BadInput
 from atlas_continuity.runtime.targets import ATLAS_CLOUD
 
@@ -218,3 +218,10 @@ env "staging" {
     env = load_env(path, "staging", {})
     assert (env.repo, env.primary, env.backups) == ("svc", None, ("gs://b/registry",))
     assert (env.dir_format, env.dir) == ("atlas", None)
+
+
+@pytest.mark.parametrize("pair", ["primary", "=x"])
+def test_a_var_without_a_name_or_value_says_what_is_expected(pair):
+    # The hint itself went through the redactor, which took "key=value" for a secret.
+    with pytest.raises(BadInput, match="expected NAME=VALUE"):
+        parse_vars([pair])

@@ -495,3 +495,32 @@ def test_restore_takes_the_newest_copy_of_all_caches_not_the_first(home, make_st
     assert r.json["source"] == store
     assert tree(newest / ".atlas") == {"grant.json": b"new"}
     assert r.err == ""  # the older first copy is no problem: it is simply not the newest
+
+
+@pytest.mark.parametrize("flag", ["--cache-dir", "--state-dir", "--data-root"])
+@pytest.mark.parametrize("action", ["save", "restore"])
+def test_an_empty_folder_flag_is_refused_not_read_as_a_default(
+    flag, action, home, tmp_path, monkeypatch
+):
+    # An unset variable must not put the grant in the workspace root, nor save or restore
+    # ~/.atlas when the operator's data root was meant.
+    make_state(home())
+    monkeypatch.chdir(tmp_path)
+    caches = [] if flag == "--cache-dir" else ["--cache-dir", tmp_path / "cache"]
+    r = cli("grant", action, *caches, flag, "")
+    assert r.code == ExitCode.BAD_INPUT and f"{flag} is empty" in r.err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / layout.ROOT).exists()
+
+
+def test_save_refuses_a_grant_that_no_restore_would_accept(home, tmp_path):
+    # A file dated days ahead (a skewed clock, an unpacked archive) made a snapshot every
+    # restore refuses; three such saves pruned the last good snapshot out of the folder.
+    cache = tmp_path / "cache"
+    make_state(home())
+    assert cli("grant", "save", "--cache-dir", cache).code == 0
+    good = snapshot_files(cache)
+    make_state(home(), mtime=time.time() + 3 * 86400)
+    for _ in range(3):
+        r = cli("grant", "save", "--cache-dir", cache)
+        assert r.code == ExitCode.BAD_INPUT and "'grant.json' has a modification time" in r.err
+    assert snapshot_files(cache) == good

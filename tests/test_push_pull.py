@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import boto3
 import pytest
 
 from atlas_continuity.runtime import atlas_sum, layout, pack
-from atlas_continuity.runtime.errors import ExitCode
-from atlas_continuity.runtime.manifest import FileEntry, Manifest, PackRef, TagEvent, sha256_hex
+from atlas_continuity.runtime.errors import BadInput, ExitCode
+from atlas_continuity.runtime.manifest import (
+    MAX_FILES,
+    FileEntry,
+    Manifest,
+    PackRef,
+    TagEvent,
+    sha256_hex,
+)
 from atlas_continuity.runtime.push import build_version
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
@@ -321,6 +329,42 @@ def test_tags_lists_versions_with_digest_time_and_source(
     assert f"latest\t{second}" in text
 
 
+def test_a_corrupt_tag_event_is_named_by_its_key(make_store, small_dir):
+    # One rotted event among thousands: the error says which object to look at.
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url), "--tag", "v1").code == 0
+    (event,) = [k for k in keys(url) if "/tags/v1/" in k]
+    path = Path(url.removeprefix("file://")) / event
+    path.write_bytes(b"X" + path.read_bytes()[1:])
+    r = cli("tags", *stores(url))
+    assert r.code == ExitCode.INTEGRITY and f"{event}: tag event does not match its hash" in r.err
+
+
+def test_a_tag_given_twice_is_moved_once(make_store, small_dir):
+    url = make_store("file")
+    r = cli("push", small_dir, *stores(url), "--tag", "latest", "--tag", "latest", "--json")
+    assert r.code == 0, r.err
+    (store,) = r.json["stores"]
+    assert store["tags_moved"] == ["latest"] and store["objects_written"] == 3
+    assert len([k for k in keys(url) if "/tags/" in k]) == 1
+
+
+@pytest.mark.parametrize(("kind", "stray"), [("s3", ""), ("file", ".DS_Store")])
+def test_a_stray_object_in_a_tags_folder_does_not_hide_the_tag(
+    kind, stray, make_store, small_dir, tmp_path
+):
+    # An S3 console's "Create folder" marker, a Finder copy's .DS_Store: both sort before
+    # every event, and the one-key LIST for the newest returned them instead.
+    url = make_store(kind)
+    assert cli("push", small_dir, *stores(url)).code == 0
+    store = open_store(url)
+    store.put(layout.tags_prefix("app", "latest") + stray, b"")
+    store.close()
+    r = cli("pull", tmp_path / "out", *stores(url))
+    assert r.code == 0, r.err
+    assert read_tree(tmp_path / "out") == read_tree(small_dir)
+
+
 def test_show_prints_the_manifest(make_store, small_dir):
     url = make_store("file")
     digest = cli("push", small_dir, *stores(url)).out.strip()
@@ -453,6 +497,25 @@ def test_pull_into_a_non_empty_directory_needs_force(make_store, tmp_path, small
     assert cli("pull", dest, *stores(url)).code == 0  # already up to date: nothing to replace
 
 
+def test_pull_into_a_link_says_it_is_a_link_and_leaves_it(make_store, tmp_path, small_dir):
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    r = cli("pull", tmp_path / "link", *stores(url), "--force")
+    assert r.code == ExitCode.BAD_INPUT and "a symbolic link; give the folder itself" in r.err
+    assert (tmp_path / "link").is_symlink() and list((tmp_path / "real").iterdir()) == []
+
+
+def test_pull_below_a_file_says_the_file_is_in_the_way(make_store, tmp_path, small_dir):
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    (tmp_path / "afile").write_text("mine")
+    r = cli("pull", tmp_path / "afile" / "out", *stores(url))
+    assert r.code == ExitCode.BAD_INPUT and "a file is in the way" in r.err
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
 def test_dry_run_push_writes_nothing(make_store, small_dir):
     url = make_store("gcs")
     r = cli("push", small_dir, *stores(url), "--dry-run", "--json")
@@ -531,3 +594,31 @@ def test_azure_rejecting_the_key_is_an_auth_failure(emulators, make_store, monke
     r = cli("pull", tmp_path / "out", *stores(url))
     assert r.code == ExitCode.AUTH, r.err
     assert "access denied" in r.err and "AccountKey=AAAA" not in r.err
+
+
+def test_azure_refuses_a_connection_string_for_another_account(make_store, small_dir):
+    # It would connect with the string's account, silently: prod's URL writing to dev.
+    dev = make_store("azure")
+    prod = dev.replace("storage_account=devstoreaccount1", "storage_account=prodaccount")
+    r = cli("push", small_dir, *stores(prod))
+    assert r.code == ExitCode.BAD_INPUT and "is for account 'devstoreaccount1'" in r.err
+    assert keys(dev) == []
+
+
+def _directory_of(names: list[str]) -> atlas_sum.MigrationDir:
+    files = dict.fromkeys(names, b"")
+    sum_text = atlas_sum.compute_sum(files, "atlas").to_text()
+    return atlas_sum.MigrationDir(Path("huge"), "atlas", files, sum_text)
+
+
+def test_push_refuses_more_files_than_a_reader_accepts():
+    # Pushed, it would move latest to a version every pull refuses (docs/FORMAT.md, Limits).
+    mdir = _directory_of([f"{i:07d}_m.sql" for i in range(MAX_FILES + 1)])
+    with pytest.raises(BadInput, match="more than a version may hold"):
+        build_version(mdir, "app", {})
+
+
+def test_push_refuses_a_manifest_larger_than_a_reader_accepts():
+    mdir = _directory_of([f"{i:07d}_{'m' * 240}.sql" for i in range(50_000)])
+    with pytest.raises(BadInput, match="its manifest would exceed"):
+        build_version(mdir, "app", {})

@@ -63,6 +63,7 @@ def test_prefixes_that_keep_the_rule(prefix):
         ("team/*", "no wildcard"),
         ("it's", "letters, digits"),
         ("a b", "letters, digits"),
+        ("atlas\n", "letters, digits"),  # a URL read from a file: "$" would let it in
         ("caf\u00e9", "letters, digits"),
         ("atlas\n", "letters, digits"),
         ("x" * 513, "longer than 512"),

@@ -198,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): as a shell's tools do, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the exit's flush of stdout fails no more
+        return 128 + 13  # SIGPIPE
     except OSError as exc:  # the local file system said no: a path, a permission, a full disk
         from ..redact import redact
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, ContinuityError, EveryTargetFailed, ExitCode
 from . import PROG, iso_time, log
-from .options import store_settings, time_options, verbosity_options
+from .options import folder_flag, store_settings, time_options, verbosity_options
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,15 +97,13 @@ def _grant_options(p: argparse.ArgumentParser) -> None:
 
 
 def _local_paths(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
-    """(state folder, operator data root): at most one is given."""
+    """(state folder, operator data root): at most one is given. Every folder flag is checked."""
     from ..layout import check_name
 
     check_name("grant cache", args.name)
-    from pathlib import Path
-
-    state_dir = Path(args.state_dir) if args.state_dir else None
-    data_root = Path(args.data_root) if args.data_root else None
-    return state_dir, data_root
+    for folder in args.cache_dir:
+        folder_flag("--cache-dir", folder)
+    return folder_flag("--state-dir", args.state_dir), folder_flag("--data-root", args.data_root)
 
 
 def _save(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput
@@ -69,6 +70,11 @@ def time_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
+MAX_SECONDS = 86_400
+"""Longest timeout or deadline: past about 10**10 s the clocks the SDKs wait on overflow, and
+every store would count as unavailable; a pipeline waiting a day for a store is stalled anyway."""
+
+
 def store_settings(args: argparse.Namespace, *, create_store: bool = False) -> StoreSettings:
     """The time bounds the flags give; the command's deadline starts counting now.
     ``create_store``: the command starts a local store whose folder does not exist yet."""
@@ -83,8 +89,11 @@ def store_settings(args: argparse.Namespace, *, create_store: bool = False) -> S
         ("--request-deadline", args.request_deadline),
         ("--deadline", args.deadline),
     ):
-        if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
-            raise BadInput(f"{flag} must be a positive, finite number of seconds, not {seconds}")
+        if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+            raise BadInput(
+                f"{flag} must be a positive, finite number of seconds, at most {MAX_SECONDS} "
+                f"(a day), not {seconds}"
+            )
     if args.attempts < 1:
         raise BadInput("--attempts must be at least 1")
     return StoreSettings(
@@ -145,6 +154,17 @@ def store_context(args: argparse.Namespace) -> tuple[str, StorePlan, AtlasEnv | 
         )
     plan = store_plan(args.primary, args.backup, env)
     return check_name("repository", repo), plan, env
+
+
+def folder_flag(flag: str, value: str | None) -> Path | None:
+    """The folder a flag or argument names; None when it is not given. An empty value (an unset
+    variable in a pipeline) is refused: read as the current folder or as the default, it would
+    pull, save or restore where nobody asked."""
+    if value is None:
+        return None
+    if not value:
+        raise BadInput(f"{flag} is empty: give a folder (is a variable unset?)")
+    return Path(value)
 
 
 def ref_options(p: argparse.ArgumentParser, default_tag: str | None) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ..errors import ExitCode, NotFound, common_exit_code
+from ..errors import BadInput, ExitCode, NotFound, common_exit_code
 from ..text import markdown_table, printable
 from . import iso_time, log
-from .options import ref_options, store_context, store_options, store_settings
+from .options import folder_flag, ref_options, store_context, store_options, store_settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -94,13 +94,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _default_dir(given: str | None, env: AtlasEnv | None) -> Path:
+    """The DIR argument, else migration.dir of the atlas.hcl env, else ./migrations."""
     from pathlib import Path
 
-    """The DIR argument, else migration.dir of the atlas.hcl env, else ./migrations."""
-    if given:
-        return Path(given)
+    path = folder_flag("DIR", given)
+    if path is not None:
+        return path
     if env and env.dir and env.dir.startswith("file://"):
-        return Path(env.dir.removeprefix("file://"))
+        folder = env.dir.removeprefix("file://")
+        if not folder:  # not the current folder, which a --force pull would replace
+            raise BadInput(f"migration.dir {env.dir!r} in --config names no folder")
+        return Path(folder)
     return Path("migrations")
 
 
@@ -112,7 +116,8 @@ def cmd_push(args: argparse.Namespace, out: Output) -> int:
     from ..targets import open_targets
 
     repo, plan, env = store_context(args)
-    tags = [check_name("tag", t) for t in (args.tag or ["latest"])]
+    # Each tag once: a repeated --tag is one move, not two events reported as two writes.
+    tags = list(dict.fromkeys(check_name("tag", t) for t in (args.tag or ["latest"])))
     dir_format = args.dir_format or (env.dir_format if env else None) or "atlas"
     directory = _default_dir(args.dir, env)
     mdir = atlas_sum.read_dir(directory, dir_format)

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import layout
-from ..errors import IntegrityError
+from ..errors import BadInput, IntegrityError
 from ..manifest import canonical_json, check_format, sha256_hex, typed
 from ..paths import is_safe_relpath
 
@@ -98,11 +98,19 @@ class Snapshot:
         paths that could leave the state folder or that cannot all exist (``a`` and ``a/b``)."""
         if not self.files:
             raise IntegrityError(f"{where}: snapshot holds no files")
+        if len(self.files) > FILE_LIMIT:
+            raise IntegrityError(f"{where}: snapshot holds more than {FILE_LIMIT} files")
         if sum(len(f.data) for f in self.files) > SNAPSHOT_LIMIT:
             raise IntegrityError(f"{where}: snapshot is larger than a grant folder can be")
         latest = time.time_ns() + MTIME_SKEW_NS
-        if not all(0 <= t <= latest for t in (self.created_ns, *(f.mtime_ns for f in self.files))):
+        if not 0 <= self.created_ns <= latest:
             raise IntegrityError(f"{where}: snapshot has times outside any plausible range")
+        for f in self.files:
+            if not 0 <= f.mtime_ns <= latest:
+                raise IntegrityError(
+                    f"{where}: {f.path!r} has a modification time outside any plausible range "
+                    "(before 1970, or more than a day ahead of this machine's clock)"
+                )
         paths = {f.path for f in self.files}
         if len(paths) != len(self.files):
             raise IntegrityError(f"{where}: snapshot holds a path twice; refused")
@@ -129,4 +137,11 @@ class Snapshot:
 def make_snapshot(
     name: str, files: list[GrantFile], layout_name: str, source: dict[str, str]
 ) -> Snapshot:
-    return Snapshot(name, layout_name, tuple(files), time.time_ns(), source)
+    """A snapshot of ``files``; BadInput when a restore would refuse it, since saved it would
+    push the good snapshots out of a cache folder and leave nothing to restore."""
+    snapshot = Snapshot(name, layout_name, tuple(files), time.time_ns(), source)
+    try:
+        snapshot.check("the grant to save")
+    except IntegrityError as exc:
+        raise BadInput(f"refusing to save what no restore would accept: {exc}") from None
+    return snapshot

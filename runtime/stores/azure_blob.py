@@ -29,6 +29,22 @@ CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 FIRST_GET_BYTES = 4 * 1024 * 1024
 
 
+def _check_connection_string_account(where: str, account: str | None) -> None:
+    """A connection string, when set, is what the store connects with: refuse one for another
+    account than the URL names, which would read and write there instead, silently (and make
+    two "different" stores one)."""
+    conn = os.environ.get(CONNECTION_STRING_ENV)
+    if not conn or not account:
+        return
+    fields = dict(part.split("=", 1) for part in conn.split(";") if "=" in part)
+    named = fields.get("AccountName")
+    if named is not None and named != account:
+        raise StoreConfigError(
+            f"{where}: storage_account={account}, but {CONNECTION_STRING_ENV} is for account "
+            f"{named!r}; unset it, or give that account's URL"
+        )
+
+
 class AzureBlobStore:
     def __init__(
         self, container: str, prefix: str, params: dict[str, str], url: str, settings: StoreSettings
@@ -52,6 +68,7 @@ class AzureBlobStore:
                 f"{url.display}: name the account with ?storage_account=NAME (or endpoint=URL), "
                 f"or set {CONNECTION_STRING_ENV}"
             )
+        _check_connection_string_account(url.display, url.params.get("storage_account"))
         return cls(url.bucket, url.prefix, url.params, url.display, settings)
 
     @property
