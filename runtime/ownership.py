@@ -3,9 +3,10 @@
 The runtime builds directories and objects beside a user's (``.migrations.atlas-continuity-tmp-
 ...``, a store folder's ``.atlas-continuity-tmp-...``). A killed run leaves them behind. Cleanup
 must remove those at once, and never a user's folder that happens to look alike: so each one
-names its maker, a process identity (machine boot, pid, and the process's start time, which
-tells a reused pid apart), and a folder carries it in a marker file beside it as well. Only what
-provably belongs to a process that is gone from this machine is removed.
+names its maker, a process identity (machine boot and PID namespace, pid, and the process's
+start time, which tells a reused pid apart), and a folder carries it in a marker file beside it
+as well. Only what provably belongs to a process that is gone from this machine is removed (a
+run in another container on the same host is not ours to judge: its leftovers stay).
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ _IDENTITY = re.compile(r"^([0-9a-z-]+)\.(\d+)\.(\d+)$")
 
 @cache
 def _boot() -> str:
-    """This machine's current boot: pids and start times mean something only within it."""
+    """Where pids and start times mean something: this machine's current boot, and the PID
+    namespace we run in (containers on one host share the boot, not their pids: a pull in
+    another container must not read as a dead process of ours)."""
     with contextlib.suppress(OSError):
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        namespace = re.sub(r"\D", "", os.readlink("/proc/self/ns/pid"))
+        return f"{boot}-{namespace}"
     return re.sub(r"[^0-9a-z-]", "-", socket.gethostname().lower())[:32] or "host"
 
 

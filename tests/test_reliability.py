@@ -114,17 +114,33 @@ def test_a_user_folder_named_like_a_temporary_one_survives_every_pull(make_store
         work / ".out.tmp-2023",
         work / ownership.temp_name(".out", "tmp").replace(ownership.identity(), "cafe.1.1"),
         work / ownership.temp_name(".out", "old"),  # names this live process, with a marker
+        # a pull running in another container on this host: same boot, its own pid namespace,
+        # a pid no process of ours has
+        work
+        / ownership.temp_name(".out", "tmp").replace(
+            ownership.identity(), f"{ownership.identity().split('-')[0]}-1.4194304.1"
+        ),
     ]
     for folder in lookalikes:
         folder.mkdir()
         (folder / "keep.txt").write_text("mine")
         os.utime(folder, (0, 0))  # old, as the hour-long wait once looked for
-    (work / f"{lookalikes[3].name}{ownership.MARKER_SUFFIX}").write_text(
-        json.dumps({"owner": ownership.identity()})
-    )
+    for marked in lookalikes[3:]:
+        owner = ownership.owner_of(marked.name)
+        (work / f"{marked.name}{ownership.MARKER_SUFFIX}").write_text(json.dumps({"owner": owner}))
     for _ in range(2):
         assert cli("pull", work / "out", *stores(url), "--force").code == 0
     assert all((folder / "keep.txt").read_text() == "mine" for folder in lookalikes)
+
+
+def test_our_process_identity_holds_our_pid_namespace():
+    """Containers on one host share its boot: a pid is ours to judge only in our own pid
+    namespace, or a pull in the next container would read as a dead run of ours."""
+    namespace = "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
+    where = ownership.identity().split(".")[0]
+    assert where.endswith(f"-{namespace}")
+    assert not ownership.is_gone(f"{where.split('-')[0]}-1.4194304.1")
+    assert ownership.is_gone(f"{where}.4194304.1")
 
 
 def test_what_a_killed_pull_left_is_gone_after_the_next_pull(make_store, tmp_path):
