@@ -78,6 +78,11 @@ def replace_dir(
         if before_swap is not None:
             before_swap(dest)
         return
+    if os.path.ismount(dest):  # the new folder is built beside it and renamed over it
+        raise BadInput(
+            f"{dest}: a mount point, which cannot be replaced by a folder built beside it; "
+            f"give a folder below it (for example {dest / 'migrations'})"
+        )
     if dest.exists() and any(dest.iterdir()) and not force:
         raise Refused(f"{dest}: directory is not empty; pass --force to replace its contents")
     try:

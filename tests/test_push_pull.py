@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -505,6 +506,24 @@ def test_pull_into_a_link_says_it_is_a_link_and_leaves_it(make_store, tmp_path, 
     r = cli("pull", tmp_path / "link", *stores(url), "--force")
     assert r.code == ExitCode.BAD_INPUT and "a symbolic link; give the folder itself" in r.err
     assert (tmp_path / "link").is_symlink() and list((tmp_path / "real").iterdir()) == []
+
+
+def test_pull_into_a_mount_point_says_to_give_a_folder_below_it(
+    make_store, tmp_path, small_dir, monkeypatch
+):
+    """A volume's mount point (Kubernetes, Docker) cannot be renamed over: say what to do
+    instead of 'Device or resource busy', and touch nothing."""
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    (volume / "other.txt").write_text("mine")
+    monkeypatch.setattr(os.path, "ismount", lambda path: Path(path) == volume)
+    r = cli("pull", volume, *stores(url), "--force")
+    assert r.code == ExitCode.BAD_INPUT, r.err
+    assert "a mount point" in r.err and str(volume / "migrations") in r.err
+    assert read_tree(volume) == {"other.txt": b"mine"}
+    assert not list(tmp_path.glob(".volume.*"))  # nothing built beside it
 
 
 def test_pull_below_a_file_says_the_file_is_in_the_way(make_store, tmp_path, small_dir):
