@@ -23,7 +23,7 @@ from pathlib import Path
 
 TAG = "atlas-continuity"
 MARKER_SUFFIX = ".owner"
-_IDENTITY = re.compile(r"^([0-9a-z-]+)\.(\d+)\.(\d+)$")
+_IDENTITY = re.compile(r"^([0-9a-z-]+)\.(\d+)\.(\d+)\Z")
 
 
 @cache
@@ -72,15 +72,26 @@ def is_gone(owner: str) -> bool:
     return False
 
 
+_STEM_MAX = 120
+"""Bytes of a user's name kept in ours: the rest (tag, kind, identity, random, marker suffix)
+must still fit the 255 bytes a file system takes for one name."""
+
+
+def _prefix(stem: str) -> str:
+    """What every temporary name made for ``stem`` starts with."""
+    kept = stem.encode()[:_STEM_MAX].decode(errors="ignore")
+    return f"{kept}.{TAG}-"
+
+
 def temp_name(stem: str, kind: str) -> str:
     """A name for a temporary file or folder made by this process: ``<stem>.atlas-continuity-
-    <kind>-<identity>-<random>``."""
-    return f"{stem}.{TAG}-{kind}-{identity()}-{secrets.token_hex(4)}"
+    <kind>-<identity>-<random>`` (a long stem cut short)."""
+    return f"{_prefix(stem)}{kind}-{identity()}-{secrets.token_hex(4)}"
 
 
 def owner_of(name: str) -> str | None:
     """The identity in a name :func:`temp_name` made, or None for any other name."""
-    match = re.search(rf"\.{TAG}-[a-z]+-([0-9a-z-]+\.\d+\.\d+)-[0-9a-f]{{8}}$", name)
+    match = re.search(rf"\.{TAG}-[a-z]+-([0-9a-z-]+\.\d+\.\d+)-[0-9a-f]{{8}}\Z", name)
     return match.group(1) if match else None
 
 
@@ -104,7 +115,7 @@ def remove_dir(path: Path) -> None:
 def sweep_dirs(parent: Path, stem: str) -> None:
     """Remove the folders named for ``stem`` that a dead run of ours left in ``parent``: each
     needs its marker, naming the same process as its name, and that process gone."""
-    prefix = f"{stem}.{TAG}-"
+    prefix = _prefix(stem)
     with contextlib.suppress(OSError):
         for marker in parent.iterdir():
             name = marker.name
@@ -125,7 +136,7 @@ def sweep_dirs(parent: Path, stem: str) -> None:
 
 def sweep_files(folder: Path, stem: str) -> None:
     """Remove the files named for ``stem`` that a dead run of ours left in ``folder``."""
-    prefix = f"{stem}.{TAG}-"
+    prefix = _prefix(stem)
     with contextlib.suppress(OSError):
         for entry in folder.iterdir():
             owner = owner_of(entry.name) if entry.name.startswith(prefix) else None

@@ -526,6 +526,21 @@ def test_pull_into_a_mount_point_says_to_give_a_folder_below_it(
     assert not list(tmp_path.glob(".volume.*"))  # nothing built beside it
 
 
+@pytest.mark.parametrize("name", ["m" * 255, "é" * 127])
+def test_pull_into_a_folder_with_the_longest_name_a_file_system_takes(
+    name, make_store, tmp_path, small_dir
+):
+    """Our temporary names beside it are cut short, not the user's name refused."""
+    url = make_store("file")
+    assert cli("push", small_dir, *stores(url)).code == 0
+    work = tmp_path / "work"
+    work.mkdir()
+    r = cli("pull", work / name, *stores(url))
+    assert r.code == 0, r.err
+    assert read_tree(work / name) == read_tree(small_dir)
+    assert [p.name for p in work.iterdir()] == [name]
+
+
 def test_pull_below_a_file_says_the_file_is_in_the_way(make_store, tmp_path, small_dir):
     url = make_store("file")
     assert cli("push", small_dir, *stores(url)).code == 0
