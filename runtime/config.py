@@ -40,6 +40,8 @@ def config_path(value: str) -> Path:
             raise BadInput(f"config {value!r}: only file:// config URLs are supported")
         value = rest
     path = Path(value)
+    if path.is_dir():
+        raise BadInput(f"config {str(path)!r} is a folder: give the atlas.hcl file in it")
     if not path.is_file():
         raise BadInput(f"config file {str(path)!r} was not found")
     return path

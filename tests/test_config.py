@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from atlas_continuity.runtime.config import load_env, parse_vars, store_plan
-from atlas_continuity.runtime.errors import BadInput
+from atlas_continuity.runtime.errors import BadInput, ExitCode
 from atlas_continuity.runtime.targets import ATLAS_CLOUD
 
 from .helpers import cli, read_tree
@@ -225,3 +225,9 @@ def test_a_var_without_a_name_or_value_says_what_is_expected(pair):
     # The hint itself went through the redactor, which took "key=value" for a secret.
     with pytest.raises(BadInput, match="expected NAME=VALUE"):
         parse_vars([pair])
+
+
+def test_a_config_url_naming_a_folder_says_to_give_the_file_in_it(tmp_path, small_dir):
+    r = cli("push", small_dir, "--config", f"file://{tmp_path}", "--env", "dev")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "is a folder: give the atlas.hcl file in it" in r.err

@@ -46,15 +46,17 @@ class ResilientStore:
         """The failure that took this store out of the run, if any."""
         return self._down
 
-    def _budget(self, what: str) -> float:
-        """Seconds the next attempt may take: the request deadline, cut by the command's."""
+    def _budget(self, what: str) -> tuple[float, str]:
+        """Seconds the next attempt may take, and which bound that is: the request deadline,
+        or what is left of the command's."""
         budget = self.settings.request_deadline
         if self.settings.deadline_at is not None:
             left = self.settings.deadline_at - time.monotonic()
             if left <= 0:
                 raise DeadlineExceeded(f"{self.url}: {what}: not called: the --deadline passed")
-            budget = min(budget, left)
-        return budget
+            if left < budget:
+                return left, "what was left of --deadline"
+        return budget, "the request deadline"
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         if self._down is not None:
@@ -62,7 +64,7 @@ class ResilientStore:
         delay = self.settings.backoff
         for attempt in range(1, self.settings.attempts + 1):
             try:
-                return _within(self._budget(what), fn, f"{self.url}: {what}")
+                return _within(*self._budget(what), fn, f"{self.url}: {what}")
             except StoreUnavailable as exc:
                 if not exc.retry or attempt == self.settings.attempts:
                     with self._lock:
@@ -117,8 +119,9 @@ class ResilientStore:
         self.inner.close()
 
 
-def _within(seconds: float, fn: Callable[[], T], what: str) -> T:
-    """``fn()``, or StoreUnavailable if it has not returned after ``seconds``.
+def _within(seconds: float, bound: str, fn: Callable[[], T], what: str) -> T:
+    """``fn()``, or StoreUnavailable if it has not returned after ``seconds`` (``bound`` says
+    which limit those are).
 
     The call runs on a daemon thread of its own: an SDK blocked in a socket read cannot be
     interrupted, so it is left to finish (or fail) on its own while the run moves on, and it
@@ -138,7 +141,7 @@ def _within(seconds: float, fn: Callable[[], T], what: str) -> T:
     threading.Thread(target=run, name="store-call", daemon=True).start()
     if not done.wait(seconds):
         raise StoreUnavailable(
-            f"{what}: no complete answer within {seconds:g}s (the request deadline); "
+            f"{what}: no complete answer within {seconds:.3g}s ({bound}); "
             "a store this slow counts as unavailable",
             retry=False,
         )
