@@ -180,6 +180,11 @@ def push(
     registries = [Registry(t.store, repo) for t in targets]
     reports = [StorePushReport(url=t.store.url, role=t.role) for t in targets]
 
+    # The new version is built while the stores answer (compressing leaves the GIL): a
+    # changed directory, the usual case, then pays for the slower of the two, not both.
+    builder = ThreadPoolExecutor(1, thread_name_prefix="build-version")
+    building = builder.submit(build_version, mdir, repo, source)
+    builder.shutdown(wait=False)
     surveys = _each(registries, reports, lambda r: _survey(r, tags), threads=len(targets))
     warnings: list[str] = []
     current = _current_versions(registries, surveys, warnings)
@@ -187,7 +192,7 @@ def push(
     content = (repo, mdir.dir_format, _entries(mdir), mdir.sum_text)
     kept = next((m for _, m in current if m.content == content), None)
     if kept is None:
-        manifest, packed = build_version(mdir, repo, source)
+        manifest, packed = building.result()
         pack_source = _PackSource(mdir, manifest, registries, packed)
     else:
         manifest, pack_source = kept, _PackSource(mdir, kept, registries)
