@@ -77,8 +77,9 @@ class _Store:
         self.down: ContinuityError | None = None
         self.decoded: dict[str, object] = {}
         self.status: dict[str, str] = {}
-        self.corrupt_tags: set[str] = set()
-        """Tags whose newest move here does not verify: a reader of this store fails on it."""
+        self.broken_tags: dict[str, str] = {}
+        """Tags whose newest move here is corrupt or could not be read, and which: a reader of
+        this store fails on it."""
         self.skewed = False
         try:
             self.entries, unexpected = list_entries(self.store, repo, grants)
@@ -132,8 +133,8 @@ class _Store:
             status = self.check(entry.key)
             if status == OK:
                 heads[entry.name] = entry
-            elif status == CORRUPT:
-                self.corrupt_tags.add(entry.name)
+            elif status != MISSING:
+                self.broken_tags[entry.name] = status
         return heads
 
 
@@ -157,7 +158,7 @@ def verify(
         sides = list(pool.map(lambda t: _Store(t, repo, grants, tick), targets))
         report = VerifyReport(repo, [s.url for s in sides])
         heads = list(pool.map(lambda s: {} if s.down else s.heads(), sides))
-        names = {tag} if tag else {n for h in heads for n in h} | _corrupt_tags(sides)
+        names = {tag} if tag else {n for h in heads for n in h} | _broken_tags(sides)
         digests = _tag_rows(report, sides, heads, sorted(names))
         pointed = set(digests)
         if every:
@@ -220,8 +221,8 @@ def _conclude(report: VerifyReport, sides: list[_Store], *, lost: bool, tag: str
     }.get(report.exit_code, UNAVAILABLE)
 
 
-def _corrupt_tags(sides: list[_Store]) -> set[str]:
-    return {name for s in sides for name in s.corrupt_tags}
+def _broken_tags(sides: list[_Store]) -> set[str]:
+    return {name for s in sides for name in s.broken_tags}
 
 
 def _tag_rows(
@@ -236,8 +237,8 @@ def _tag_rows(
         for side, head in zip(sides, heads, strict=True):
             if side.down is not None:
                 cells[side.url] = UNAVAILABLE
-            elif name in side.corrupt_tags:
-                cells[side.url] = CORRUPT
+            elif name in side.broken_tags:
+                cells[side.url] = side.broken_tags[name]
             elif name not in head:
                 cells[side.url] = MISSING
             else:
