@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout
-from .errors import ContinuityError, ExitCode, IntegrityError, gravest
+from .errors import ContinuityError, ExitCode, IntegrityError, NotFound, gravest
 from .inventory import KINDS, Entry, list_entries, read_verified
 from .manifest import Manifest, TagEvent
 from .stores.base import ObjectExists
@@ -127,8 +127,10 @@ def sync(
                     try:
                         cache[entry.key] = read_verified(side.store, repo, entry, manifest)
                         break
-                    except ContinuityError as exc:
+                    except (IntegrityError, NotFound) as exc:
                         report.warnings.append(f"not copied from here: {exc}")
+                    except ContinuityError as exc:  # the store went down: not a corrupt copy
+                        side.fail(exc)
         return cache[entry.key]
 
     # What each pack's files are: a pack is copied only verified file by file.
@@ -153,6 +155,8 @@ def sync(
                 continue
             found = verified(entry, by_pack.get(entry.name) if kind == "pack" else None)
             if found is None:
+                if not any(s.live and key in s.entries for s in live):
+                    continue  # its holders went down: their errors say so, not corruption
                 report.problems.append(
                     f"{key}: no store holds it intact; not copied to "
                     + ", ".join(s.store.url for s in lacking)

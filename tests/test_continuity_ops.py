@@ -100,6 +100,16 @@ def test_verify_calls_a_tag_it_cannot_read_unavailable_not_absent(
     assert cells(verified.json, "tag") == [{urls[0]: "unavailable", urls[1]: "missing"}]
 
 
+def test_sync_from_a_store_that_cannot_serve_is_unavailable_not_corruption(
+    emulators, make_store, monkeypatch, tmp_path
+):
+    with listed_but_unreadable(emulators, make_store, monkeypatch, tmp_path) as urls:
+        synced = cli("sync", *stores(*urls), "--attempts", "1", "--json")
+    assert synced.code == ExitCode.UNAVAILABLE, synced.err
+    assert synced.json["problems"] == [] and "no store holds it intact" not in synced.err
+    assert synced.json["stores"][0]["error"] and synced.json["stores"][1]["copied"] == {}
+
+
 def test_sync_killed_anywhere_leaves_nothing_corrupt_and_a_rerun_completes(make_store, tmp_path):
     primary, backup = make_store("file"), make_store("file")
     src = write_dir(tmp_path / "src", BASE)
