@@ -17,7 +17,7 @@ from typing import Any
 
 from . import grants, layout
 from .errors import TROUBLE, ContinuityError, ExitCode, gravest, trouble
-from .inventory import Entry, read_verified
+from .inventory import Entry, held_by_any, read_verified
 from .manifest import TagEvent
 from .pull import pull
 from .registry import Registry
@@ -149,19 +149,22 @@ def _lost(targets: list[Target], repo: str, moves: _Moves, results: list[StoreDr
     """The versions a store's tag points at that it lacks, and that no store holds either."""
     lacking = {moves.digests[r.url] for r in results if r.problem == "missing"} - {None}
     lacking -= {r.digest for r in results if r.restores}
-    lost = []
-    for digest in sorted(lacking):
-        held = False
-        for target in targets:
-            try:
-                held = Registry(target.store, repo).manifest_size(digest) is not None
-            except ContinuityError:
-                held = True  # a store that cannot say may hold it: not lost, as far as we know
-            if held:
-                break
-        if not held:
-            lost.append(f"sha256:{digest}")
-    return lost
+    stores = [t.store for t in targets]
+    return [f"sha256:{d}" for d in sorted(lacking) if not _whole_somewhere(stores, repo, d)]
+
+
+def _whole_somewhere(stores: list[Store], repo: str, digest: str) -> bool:
+    """Whether some store holds the version's manifest and some its pack, so sync can make it
+    whole again; a store that cannot say may hold them."""
+    if not held_by_any(stores, layout.manifest_key(repo, digest)):
+        return False
+    for store in stores:
+        try:
+            manifest = Registry(store, repo).get_manifest(digest)
+        except ContinuityError:
+            continue
+        return held_by_any(stores, layout.pack_key(repo, manifest.pack.sha256))
+    return True  # no store serves the manifest intact: each store's restore says why
 
 
 def _restore(target: Target, repo: str, tag: str, result: StoreDrill) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import layout
 from .errors import ContinuityError, ExitCode, IntegrityError, NotFound, gravest
-from .inventory import KINDS, Entry, list_entries, read_verified
+from .inventory import KINDS, Entry, held_by_any, list_entries, read_verified
 from .manifest import Manifest, TagEvent
 from .stores.base import ObjectExists
 from .targets import Target
@@ -140,6 +140,13 @@ def sync(
         if e.kind == "manifest" and (found := verified(e)) is not None
     }
     by_pack = {m.pack.sha256: m for m in manifests.values()}
+    for digest, manifest in sorted(manifests.items()):
+        pack = layout.pack_key(repo, manifest.pack.sha256)
+        if pack not in union and not held_by_any([s.store for s in live], pack):
+            report.problems.append(
+                f"version sha256:{digest}: its pack is on no store; the version is lost "
+                "(restore the pack from the buckets' versioning)"
+            )
     ground = _Ground(repo, manifests, report.problems)
     for kind in KINDS:
         for key in sorted(k for k, e in union.items() if e.kind == kind):

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import layout
 from .errors import ContinuityError, ExitCode, IntegrityError, NotFound, gravest
-from .inventory import Entry, list_entries, read_verified
+from .inventory import Entry, held_by_any, list_entries, read_verified
 from .manifest import Manifest
 from .targets import Target
 
@@ -160,7 +160,6 @@ def verify(
         heads = list(pool.map(lambda s: {} if s.down else s.heads(), sides))
         names = {tag} if tag else {n for h in heads for n in h} | _broken_tags(sides)
         digests = _tag_rows(report, sides, heads, sorted(names))
-        pointed = set(digests)
         if every:
             events = _union(sides, "tag")
             digests |= {_event_digest(sides, key) for key in events} - {None}
@@ -171,10 +170,10 @@ def verify(
             statuses = pool.map(_version(digest, manifest), sides)
             cells = dict(zip(report.stores, statuses, strict=True))
             report.rows.append(Row("version", f"sha256:{digest}", cells))
-            if manifest is None and digest in pointed and set(cells.values()) == {MISSING}:
+            if set(cells.values()) == {MISSING} and _whole_nowhere(sides, digest, manifest):
                 lost.append(
-                    f"version sha256:{digest}, which a tag points at, is on no store: it is "
-                    "lost (restore its objects from the buckets' versioning)"
+                    f"version sha256:{digest} is whole on no store: it is lost (restore its "
+                    "objects from the buckets' versioning)"
                 )
         if every:
             for key in sorted(events):
@@ -265,6 +264,18 @@ def _intact_manifest(sides: list[_Store], digest: str) -> Manifest | None:
         if side.check(key) == OK:
             return side.decoded[key]
     return None
+
+
+def _whole_nowhere(sides: list[_Store], digest: str, manifest: Manifest | None) -> bool:
+    """Whether a version every store lacks is lost: no store holds its manifest intact, or
+    none its pack, so sync has nothing to close the gap with."""
+    if manifest is None:
+        key = _manifest_key(sides[0], digest)
+    else:
+        key = layout.pack_key(sides[0].repo, manifest.pack.sha256)
+        if any(side.check(key, manifest) == OK for side in sides):
+            return False  # one store the pack, another the manifest: sync joins them
+    return not held_by_any([side.store for side in sides], key)
 
 
 def _manifest_key(side: _Store, digest: str) -> str:

@@ -112,11 +112,44 @@ def test_a_tag_that_points_at_a_version_no_store_holds_is_lost(store, tmp_path):
 
     verified = cli("verify", *stores(a, b), "--json")
     assert verified.code == ExitCode.INTEGRITY
-    assert any("is on no store: it is lost" in p for p in verified.json["problems"])
+    assert any("is whole on no store: it is lost" in p for p in verified.json["problems"])
     synced = cli("sync", *stores(a, b))
     assert synced.code == ExitCode.INTEGRITY and "which no store holds intact" in synced.err
     drilled = cli("drill", *stores(a, b))
     assert drilled.code == ExitCode.INTEGRITY and "it is lost" in drilled.err
+
+
+def lose_the_pack(store, tmp_path) -> tuple[list[str], str]:
+    """Two stores, one holding the latest version's manifest and tag move but not its pack
+    (a lifecycle rule or a hand removed it), the other nothing: their URLs, and the digest."""
+    a, b = store("a"), store("b")
+    digest = push(tmp_path, V1, a)
+    pack_of(a, digest).unlink()
+    return [a, b], digest
+
+
+def test_verify_calls_a_version_whose_pack_is_on_no_store_lost_not_a_gap(store, tmp_path):
+    urls, digest = lose_the_pack(store, tmp_path)
+    verified = cli("verify", *stores(*urls), "--json")
+    assert verified.code == ExitCode.INTEGRITY, verified.out
+    assert any(f"sha256:{digest} is whole on no store" in p for p in verified.json["problems"])
+
+
+def test_sync_says_it_cannot_close_the_gap_of_a_pack_on_no_store(store, tmp_path):
+    urls, digest = lose_the_pack(store, tmp_path)
+    synced = cli("sync", *stores(*urls), "--json")
+    assert synced.code == ExitCode.INTEGRITY, synced.out
+    assert synced.json["problems"] == [
+        f"version sha256:{digest}: its pack is on no store; the version is lost (restore the "
+        "pack from the buckets' versioning)"
+    ]
+
+
+def test_drill_lists_a_version_whose_pack_is_on_no_store_as_lost(store, tmp_path):
+    urls, digest = lose_the_pack(store, tmp_path)
+    drilled = cli("drill", *stores(*urls), "--json")
+    assert drilled.code == ExitCode.INTEGRITY, drilled.out
+    assert drilled.json["lost"] == [f"sha256:{digest}"]
 
 
 def test_nothing_to_verify_or_drill_is_not_found(store, tmp_path):
