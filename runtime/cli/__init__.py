@@ -182,20 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
         message = redact(str(exc))
         log.error("%s", message)
-        if out.as_json:
-            print(
-                json.dumps(
-                    {
-                        "error": {
-                            "message": message,
-                            "kind": type(exc).__name__,
-                            "exit_code": int(exc.exit_code),
-                        }
-                    },
-                    indent=2,
-                )
-            )
-        return int(exc.exit_code)
+        return _json_error(out, message, type(exc).__name__, exc.exit_code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): as a shell's tools do, quietly
@@ -206,12 +193,26 @@ def main(argv: list[str] | None = None) -> int:
         from ..redact import redact
 
         where = f"{exc.filename}: " if exc.filename else ""
-        log.error("%s", redact(f"{where}{exc.strerror or exc}"))
-        return int(ExitCode.BAD_INPUT)
+        message = redact(f"{where}{exc.strerror or exc}")
+        log.error("%s", message)
+        return _json_error(out, message, type(exc).__name__, ExitCode.BAD_INPUT)
     except Exception as exc:  # a bug: say so in one line; the traceback is for -vv
         log.debug("internal error", exc_info=True)
         # The exception's text may hold data (a grant); its type and the traceback are enough.
-        log.error(
-            "internal error: %s (please report it; -vv shows the traceback)", type(exc).__name__
+        message = (
+            f"internal error: {type(exc).__name__} (please report it; -vv shows the traceback)"
         )
-        return int(ExitCode.INTERNAL)
+        log.error("%s", message)
+        return _json_error(out, message, type(exc).__name__, ExitCode.INTERNAL)
+
+
+def _json_error(out: Output, message: str, kind: str, code: ExitCode) -> int:
+    """Under --json, the failure as the one JSON object on stdout, whatever its kind: a script
+    parsing stdout gets an answer, never nothing. Returns the exit code."""
+    if out.as_json:
+        print(
+            json.dumps(
+                {"error": {"message": message, "kind": kind, "exit_code": int(code)}}, indent=2
+            )
+        )
+    return int(code)
