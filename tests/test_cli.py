@@ -251,9 +251,9 @@ def test_a_command_past_its_deadline_stops_calling_stores(tmp_path, small_dir, m
 
     real = resilience._within
 
-    def slow(seconds, fn, what):  # every store call costs a while
+    def slow(seconds, bound, fn, what):  # every store call costs a while
         time.sleep(0.2)
-        return real(seconds, fn, what)
+        return real(seconds, bound, fn, what)
 
     monkeypatch.setattr(resilience, "_within", slow)
     started = time.monotonic()
