@@ -19,7 +19,7 @@ from . import layout
 from .errors import ContinuityError, ExitCode, IntegrityError, NotFound, gravest
 from .inventory import KINDS, Entry, held_by_any, list_entries, read_verified
 from .manifest import Manifest, TagEvent
-from .stores.base import ObjectExists
+from .stores.base import ObjectExists, Store
 from .targets import Target
 
 
@@ -147,7 +147,7 @@ def sync(
                 f"version sha256:{digest}: its pack is on no store; the version is lost "
                 "(restore the pack from the buckets' versioning)"
             )
-    ground = _Ground(repo, manifests, report.problems)
+    ground = _Ground(repo, manifests, report.problems, set(union), [s.store for s in live])
     for kind in KINDS:
         for key in sorted(k for k, e in union.items() if e.kind == kind):
             entry = union[key]
@@ -197,6 +197,9 @@ class _Ground:
     repo: str
     manifests: dict[str, Manifest]
     problems: list[str]
+    listed: set[str]
+    """Every key some store listed."""
+    stores: list[Store]
 
     def ready(self, side: _Side, entry: Entry, decoded: object) -> bool:
         if entry.kind == "manifest":
@@ -205,6 +208,9 @@ class _Ground:
             event: TagEvent = decoded  # type: ignore[assignment]
             manifest = self.manifests.get(event.digest)
             if manifest is None:
+                key = layout.manifest_key(self.repo, event.digest)
+                if key not in self.listed and held_by_any(self.stores, key):
+                    return False  # a push wrote it after the listing: the next sync copies both
                 self.problems.append(
                     f"{entry.key}: points at version sha256:{event.digest}, which no store holds "
                     f"intact; not copied to {side.store.url}"

@@ -110,6 +110,27 @@ def test_sync_from_a_store_that_cannot_serve_is_unavailable_not_corruption(
     assert synced.json["stores"][0]["error"] and synced.json["stores"][1]["copied"] == {}
 
 
+def test_sync_is_no_alarm_when_a_push_lands_between_pages_of_its_listing(
+    make_store, monkeypatch, tmp_path
+):
+    from atlas_continuity.runtime import sync as sync_module
+
+    a, b = make_store("file"), make_store("file")
+    assert cli("push", write_dir(tmp_path / "src", BASE), *stores(a)).code == 0
+    listed = sync_module.list_entries
+
+    def paged_before_the_push(store, repo, grants):  # pages in key order: tags/ comes last
+        entries, unexpected = listed(store, repo, grants)
+        return {k: e for k, e in entries.items() if e.kind == "tag"}, unexpected
+
+    monkeypatch.setattr(sync_module, "list_entries", paged_before_the_push)
+    raced = cli("sync", *stores(a, b))
+    assert raced.code == 0, raced.err
+    monkeypatch.undo()
+    assert cli("sync", *stores(a, b)).code == 0
+    assert cli("verify", *stores(a, b), "--all").code == 0
+
+
 def test_sync_killed_anywhere_leaves_nothing_corrupt_and_a_rerun_completes(make_store, tmp_path):
     primary, backup = make_store("file"), make_store("file")
     src = write_dir(tmp_path / "src", BASE)
