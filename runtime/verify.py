@@ -113,13 +113,15 @@ class _Store:
             self.problems.append(str(exc))
             return UNAVAILABLE
 
-    def heads(self) -> dict[str, Entry]:
-        """Each tag's newest move here, as a reader resolves it: events dated ahead of the
-        clock are left out (and reported); a newest move that does not verify makes the tag
-        corrupt here, as readers do not fall back to an older one."""
+    def heads(self, only: str | None) -> dict[str, Entry]:
+        """Each tag's newest move here (``only``: that tag's), as a reader resolves it: events
+        dated ahead of the clock are left out (and reported); a newest move that does not
+        verify, or cannot be read, breaks the tag here, as readers do not fall back to an
+        older one."""
         heads: dict[str, Entry] = {}
         seen: set[str] = set()
-        for entry in sorted((e for e in self.entries.values() if e.kind == "tag"), key=_newest):
+        events = (e for e in self.entries.values() if e.kind == "tag" and only in (None, e.name))
+        for entry in sorted(events, key=_newest):
             if entry.name in seen:
                 continue
             if entry.ahead_of_clock:
@@ -157,7 +159,7 @@ def verify(
     with ThreadPoolExecutor(max(1, len(targets))) as pool:
         sides = list(pool.map(lambda t: _Store(t, repo, grants, tick), targets))
         report = VerifyReport(repo, [s.url for s in sides])
-        heads = list(pool.map(lambda s: {} if s.down else s.heads(), sides))
+        heads = list(pool.map(lambda s: {} if s.down else s.heads(tag), sides))
         names = {tag} if tag else {n for h in heads for n in h} | _broken_tags(sides)
         digests = _tag_rows(report, sides, heads, sorted(names))
         if every:

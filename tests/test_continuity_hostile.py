@@ -227,3 +227,12 @@ def test_sync_steps_around_a_move_dated_ahead_and_names_its_store(store, tmp_pat
     assert synced.code == 0, synced.err
     assert f"(on {a}): dated ahead of this machine's clock" in synced.err
     assert cli("verify", *stores(a, b)).code == ExitCode.GAPS
+
+
+def test_verify_tag_judges_that_tag_alone(store, tmp_path):
+    a, b = store("a"), store("b")
+    v1 = push(tmp_path, V1, a, b)
+    move_tag(a, v1, "other", ahead_s=3600)  # another tag's trouble is not this tag's
+    verified = cli("verify", *stores(a, b), "--tag", "latest", "--json")
+    assert verified.code == 0, verified.err
+    assert verified.json["status"] == "ok" and verified.json["problems"] == []
