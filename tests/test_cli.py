@@ -82,6 +82,17 @@ def test_a_local_file_system_error_is_json_too_under_json(make_store, tmp_path, 
     assert err["exit_code"] == ExitCode.BAD_INPUT and "gone" in err["message"]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["verify", "--tag", "latest", "--all"], ["verify", "--bogus"], ["drill", "--max-lag", "x"]],
+)
+def test_a_malformed_command_line_is_json_too_under_json(args):
+    r = cli(*args, "--repo", "app", "--primary", "file:///tmp/x", "--json")
+    assert r.code == ExitCode.USAGE and "usage:" in r.err
+    err = json.loads(r.out)["error"]
+    assert err["exit_code"] == ExitCode.USAGE and "error:" in err["message"]
+
+
 def test_not_found_exit_code(make_store, tmp_path):
     r = cli("pull", tmp_path / "out", *stores(make_store("file")))
     assert r.code == ExitCode.NOT_FOUND and "tag 'latest' not found" in r.err

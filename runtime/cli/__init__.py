@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from .. import __version__
 from ..errors import ContinuityError, ExitCode
@@ -23,12 +23,16 @@ log = logging.getLogger("atlas_continuity")
 PROG = "atlas-continuity"
 
 
+class _UsageError(Exception):
+    """The command line is malformed; main says so (as JSON too, under --json)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """Subparsers are of the parser's own class, so every level exits the same way."""
 
-    def error(self, message: str) -> None:  # argparse's own exit code 2 is ours too
+    def error(self, message: str) -> NoReturn:  # argparse's own exit code 2 is ours too
         self.print_usage(sys.stderr)
-        self.exit(ExitCode.USAGE, safe_line(f"{self.prog}: error: {message}") + "\n")
+        raise _UsageError(safe_line(f"{self.prog}: error: {message}"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,7 +176,14 @@ def _setup_logging(quiet: bool, verbose: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        # --json among the options (not after a "--", where a wrapped command's own are)
+        as_json = "--json" in argv[: argv.index("--") if "--" in argv else len(argv)]
+        return _json_error(Output(as_json), str(exc), "UsageError", ExitCode.USAGE)
     _setup_logging(args.quiet, args.verbose)
     out = Output(args.json, args.quiet)
     try:
