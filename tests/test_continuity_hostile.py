@@ -236,3 +236,13 @@ def test_verify_tag_judges_that_tag_alone(store, tmp_path):
     verified = cli("verify", *stores(a, b), "--tag", "latest", "--json")
     assert verified.code == 0, verified.err
     assert verified.json["status"] == "ok" and verified.json["problems"] == []
+
+
+def test_a_listed_key_that_looks_like_a_secret_keeps_json_valid(store, tmp_path):
+    a, b = store("a"), store("b")
+    push(tmp_path, V1, a, b)
+    path_of(a, layout.tags_prefix("app", "latest") + 'x token=s"y.json').write_bytes(b"x")
+    verified = cli("verify", *stores(a, b), "--json")
+    assert verified.code == 0
+    (warning,) = verified.json["warnings"]  # parses: the redaction left the JSON whole
+    assert "token=REDACTED" in warning

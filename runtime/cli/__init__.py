@@ -89,10 +89,10 @@ class Output:
             )
 
     def result(self, obj: Any, text: str | None) -> None:
-        from ..redact import redact
+        from ..redact import redact, redact_values
 
         if self.as_json:
-            print(redact(json.dumps(obj, indent=2, sort_keys=False)))
+            print(json.dumps(redact_values(obj), indent=2, sort_keys=False))
         elif text:
             print(redact(text))
 
