@@ -11,7 +11,7 @@ left by a killed push).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,12 +124,7 @@ class _Store:
         for entry in sorted(events, key=_newest):
             if entry.name in seen:
                 continue
-            if entry.ahead_of_clock:
-                self.skewed = True
-                self.problems.append(
-                    f"{self.url}: {entry.key}: tag {entry.name!r} has a move dated ahead of "
-                    "this machine's clock; readers ignore it until then"
-                )
+            if self.note_ahead([entry]):
                 continue
             seen.add(entry.name)
             status = self.check(entry.key)
@@ -138,6 +133,18 @@ class _Store:
             elif status != MISSING:
                 self.broken_tags[entry.name] = status
         return heads
+
+    def note_ahead(self, entries: Iterable[Entry]) -> bool:
+        """Report those of ``entries`` dated ahead of the clock: readers ignore them and sync
+        copies none, so the gap they leave stays until that time. Whether there were any."""
+        ahead = [e for e in entries if e.ahead_of_clock]
+        for entry in ahead:
+            self.problems.append(
+                f"{self.url}: {entry.key}: {entry.kind} {entry.name!r}: dated ahead of this "
+                "machine's clock; readers ignore it and sync does not copy it until then"
+            )
+        self.skewed = self.skewed or bool(ahead)
+        return bool(ahead)
 
 
 def _newest(entry: Entry) -> tuple[str, int]:
@@ -186,6 +193,8 @@ def verify(
         if grants:
             for key in sorted(_union(sides, "grant")):
                 report.rows.append(Row("grant", key, _cells(pool, sides, key)))
+            for side in sides:
+                side.note_ahead(e for e in side.entries.values() if e.kind == "grant")
     for side in sides:
         if side.down is not None:
             report.problems.append(str(side.down))

@@ -246,3 +246,17 @@ def test_a_listed_key_that_looks_like_a_secret_keeps_json_valid(store, tmp_path)
     assert verified.code == 0
     (warning,) = verified.json["warnings"]  # parses: the redaction left the JSON whole
     assert "token=REDACTED" in warning
+
+
+def test_verify_names_a_grant_snapshot_dated_ahead_as_the_gap_sync_leaves(store, tmp_path):
+    from atlas_continuity.runtime import grants
+
+    a, b = store("a"), store("b")
+    push(tmp_path, V1, a, b)
+    files = (grants.GrantFile("grant.json", b"{}", 0),)
+    ahead = grants.Snapshot("ci", grants.STATE_LAYOUT, files, time.time_ns() + 3600 * 10**9)
+    (saved,) = grants.save(ahead, [grants.Cache(a, open_store(a))])
+    assert cli("sync", *stores(a, b), "--grants").code == 0  # not copied: a warning
+    verified = cli("verify", *stores(a, b), "--grants", "--json")
+    assert verified.code == ExitCode.GAPS
+    assert any(saved.key in p and "dated ahead" in p for p in verified.json["problems"])
