@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import grants, layout
-from .errors import TROUBLE, ContinuityError, ExitCode, gravest, trouble
+from .errors import TROUBLE, ContinuityError, ExitCode, IntegrityError, NotFound, gravest, trouble
 from .inventory import Entry, held_by_any, read_verified
 from .manifest import TagEvent
 from .pull import pull
@@ -197,7 +197,9 @@ class _Moves:
             except ContinuityError as exc:
                 self.errors[url] = exc
                 continue
-            head = next((e for e in self.listed[url] if self._verifies(store, e)), None)
+            head = next((e for e in self.listed[url] if self._verifies(url, store, e)), None)
+            if url in self.errors:  # it could not be read: how far behind it is is not known
+                continue
             self.heads[url] = head and head.time_ns
             self.digests[url] = head and self.decoded[head.key].digest
         known = [h for h in self.heads.values() if h is not None]
@@ -207,15 +209,19 @@ class _Moves:
             for e in events:
                 if oldest is None or e.time_ns <= oldest or e.time_ns in self.newer:
                     continue
-                if self._verifies(stores[url], e):
+                if self._verifies(url, stores[url], e):
                     self.newer.add(e.time_ns)
         self.history = {e.time_ns for events in self.listed.values() for e in events}
 
-    def _verifies(self, store: Store, entry: Entry) -> bool:
+    def _verifies(self, url: str, store: Store, entry: Entry) -> bool:
+        """Whether the event verifies; a store that cannot serve it is recorded as failed."""
         try:
             _, self.decoded[entry.key] = read_verified(store, self.repo, entry)
             return True
-        except ContinuityError:
+        except (IntegrityError, NotFound):
+            return False
+        except ContinuityError as exc:
+            self.errors.setdefault(url, exc)
             return False
 
     def lag(self, url: str) -> int | None:

@@ -110,6 +110,17 @@ def test_sync_from_a_store_that_cannot_serve_is_unavailable_not_corruption(
     assert synced.json["stores"][0]["error"] and synced.json["stores"][1]["copied"] == {}
 
 
+def test_drill_does_not_guess_the_lag_of_a_store_it_cannot_read(
+    emulators, make_store, monkeypatch, tmp_path
+):
+    with listed_but_unreadable(emulators, make_store, monkeypatch, tmp_path) as urls:
+        drilled = cli("drill", *stores(*urls), "--attempts", "1", "--json")
+    assert drilled.code == ExitCode.UNAVAILABLE, drilled.err
+    down = drilled.json["stores"][0]
+    assert (down["restores"], down["problem"], down["lag"]) == (False, "unavailable", None)
+    assert "503" in down["error"], down  # the reason, not "skipped: unavailable earlier"
+
+
 def test_sync_is_no_alarm_when_a_push_lands_between_pages_of_its_listing(
     make_store, monkeypatch, tmp_path
 ):
