@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from . import grants, layout
-from .errors import TROUBLE, ContinuityError, ExitCode, gravest, trouble
-from .inventory import Entry, read_verified
+from .errors import TROUBLE, ContinuityError, ExitCode, IntegrityError, NotFound, gravest, trouble
+from .inventory import Entry, held_by_any, read_verified
 from .manifest import TagEvent
 from .pull import pull
 from .registry import Registry
@@ -149,19 +149,22 @@ def _lost(targets: list[Target], repo: str, moves: _Moves, results: list[StoreDr
     """The versions a store's tag points at that it lacks, and that no store holds either."""
     lacking = {moves.digests[r.url] for r in results if r.problem == "missing"} - {None}
     lacking -= {r.digest for r in results if r.restores}
-    lost = []
-    for digest in sorted(lacking):
-        held = False
-        for target in targets:
-            try:
-                held = Registry(target.store, repo).manifest_size(digest) is not None
-            except ContinuityError:
-                held = True  # a store that cannot say may hold it: not lost, as far as we know
-            if held:
-                break
-        if not held:
-            lost.append(f"sha256:{digest}")
-    return lost
+    stores = [t.store for t in targets]
+    return [f"sha256:{d}" for d in sorted(lacking) if not _whole_somewhere(stores, repo, d)]
+
+
+def _whole_somewhere(stores: list[Store], repo: str, digest: str) -> bool:
+    """Whether some store holds the version's manifest and some its pack, so sync can make it
+    whole again; a store that cannot say may hold them."""
+    if not held_by_any(stores, layout.manifest_key(repo, digest)):
+        return False
+    for store in stores:
+        try:
+            manifest = Registry(store, repo).get_manifest(digest)
+        except ContinuityError:
+            continue
+        return held_by_any(stores, layout.pack_key(repo, manifest.pack.sha256))
+    return True  # no store serves the manifest intact: each store's restore says why
 
 
 def _restore(target: Target, repo: str, tag: str, result: StoreDrill) -> None:
@@ -194,7 +197,9 @@ class _Moves:
             except ContinuityError as exc:
                 self.errors[url] = exc
                 continue
-            head = next((e for e in self.listed[url] if self._verifies(store, e)), None)
+            head = next((e for e in self.listed[url] if self._verifies(url, store, e)), None)
+            if url in self.errors:  # it could not be read: how far behind it is is not known
+                continue
             self.heads[url] = head and head.time_ns
             self.digests[url] = head and self.decoded[head.key].digest
         known = [h for h in self.heads.values() if h is not None]
@@ -204,15 +209,19 @@ class _Moves:
             for e in events:
                 if oldest is None or e.time_ns <= oldest or e.time_ns in self.newer:
                     continue
-                if self._verifies(stores[url], e):
+                if self._verifies(url, stores[url], e):
                     self.newer.add(e.time_ns)
         self.history = {e.time_ns for events in self.listed.values() for e in events}
 
-    def _verifies(self, store: Store, entry: Entry) -> bool:
+    def _verifies(self, url: str, store: Store, entry: Entry) -> bool:
+        """Whether the event verifies; a store that cannot serve it is recorded as failed."""
         try:
             _, self.decoded[entry.key] = read_verified(store, self.repo, entry)
             return True
-        except ContinuityError:
+        except (IntegrityError, NotFound):
+            return False
+        except ContinuityError as exc:
+            self.errors.setdefault(url, exc)
             return False
 
     def lag(self, url: str) -> int | None:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from . import layout, pack
-from .errors import IntegrityError
+from .errors import ContinuityError, IntegrityError
 from .grants.snapshot import MAX_SNAPSHOT_BYTES, Snapshot
 from .manifest import (
     MAX_MANIFEST_BYTES,
@@ -84,6 +84,19 @@ def _registry_entry(repo: str, key: str) -> Entry | None:
         return None
     tag, when_ns, sha = parsed
     return Entry("tag", key, tag, when_ns, sha)
+
+
+def held_by_any(stores: list[Store], key: str) -> bool:
+    """Whether some store holds ``key`` now: asked again after the listing, before a gap is
+    called a loss, so that an object a push wrote meanwhile is not. A store that cannot say
+    may hold it."""
+    for store in stores:
+        try:
+            if store.stat(key) is not None:
+                return True
+        except ContinuityError:
+            return True
+    return False
 
 
 def read_verified(

@@ -7,6 +7,7 @@ and SDK error messages echo request URLs. Every line the runtime prints goes thr
 from __future__ import annotations
 
 import re
+from typing import Any
 
 MASK = "REDACTED"
 
@@ -71,3 +72,16 @@ def redact(text: str) -> str:
     text = _QUERY_SECRET.sub(lambda m: f"{m['k']}{MASK}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", text)
     return _HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
+
+
+def redact_values(obj: Any) -> Any:
+    """``obj`` (a report of dicts, lists and scalars) with every string in it redacted: done
+    before it is dumped as JSON, as redacting the dumped text could cut an escape in half
+    (a key a store lists may hold ``token=x"``) and leave JSON no parser reads."""
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, dict):
+        return {redact_values(k): redact_values(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redact_values(v) for v in obj]
+    return obj

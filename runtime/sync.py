@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout
-from .errors import ContinuityError, ExitCode, IntegrityError, gravest
-from .inventory import KINDS, Entry, list_entries, read_verified
+from .errors import ContinuityError, ExitCode, IntegrityError, NotFound, gravest
+from .inventory import KINDS, Entry, held_by_any, list_entries, read_verified
 from .manifest import Manifest, TagEvent
-from .stores.base import ObjectExists
+from .stores.base import ObjectExists, Store
 from .targets import Target
 
 
@@ -127,8 +127,10 @@ def sync(
                     try:
                         cache[entry.key] = read_verified(side.store, repo, entry, manifest)
                         break
-                    except ContinuityError as exc:
+                    except (IntegrityError, NotFound) as exc:
                         report.warnings.append(f"not copied from here: {exc}")
+                    except ContinuityError as exc:  # the store went down: not a corrupt copy
+                        side.fail(exc)
         return cache[entry.key]
 
     # What each pack's files are: a pack is copied only verified file by file.
@@ -138,7 +140,14 @@ def sync(
         if e.kind == "manifest" and (found := verified(e)) is not None
     }
     by_pack = {m.pack.sha256: m for m in manifests.values()}
-    ground = _Ground(repo, manifests, report.problems)
+    for digest, manifest in sorted(manifests.items()):
+        pack = layout.pack_key(repo, manifest.pack.sha256)
+        if pack not in union and not held_by_any([s.store for s in live], pack):
+            report.problems.append(
+                f"version sha256:{digest}: its pack is on no store; the version is lost "
+                "(restore the pack from the buckets' versioning)"
+            )
+    ground = _Ground(repo, manifests, report.problems, set(union), [s.store for s in live])
     for kind in KINDS:
         for key in sorted(k for k, e in union.items() if e.kind == kind):
             entry = union[key]
@@ -153,6 +162,8 @@ def sync(
                 continue
             found = verified(entry, by_pack.get(entry.name) if kind == "pack" else None)
             if found is None:
+                if not any(s.live and key in s.entries for s in live):
+                    continue  # its holders went down: their errors say so, not corruption
                 report.problems.append(
                     f"{key}: no store holds it intact; not copied to "
                     + ", ".join(s.store.url for s in lacking)
@@ -186,6 +197,9 @@ class _Ground:
     repo: str
     manifests: dict[str, Manifest]
     problems: list[str]
+    listed: set[str]
+    """Every key some store listed."""
+    stores: list[Store]
 
     def ready(self, side: _Side, entry: Entry, decoded: object) -> bool:
         if entry.kind == "manifest":
@@ -194,6 +208,9 @@ class _Ground:
             event: TagEvent = decoded  # type: ignore[assignment]
             manifest = self.manifests.get(event.digest)
             if manifest is None:
+                key = layout.manifest_key(self.repo, event.digest)
+                if key not in self.listed and held_by_any(self.stores, key):
+                    return False  # a push wrote it after the listing: the next sync copies both
                 self.problems.append(
                     f"{entry.key}: points at version sha256:{event.digest}, which no store holds "
                     f"intact; not copied to {side.store.url}"

@@ -11,14 +11,14 @@ left by a killed push).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout
 from .errors import ContinuityError, ExitCode, IntegrityError, NotFound, gravest
-from .inventory import Entry, list_entries, read_verified
+from .inventory import Entry, held_by_any, list_entries, read_verified
 from .manifest import Manifest
 from .targets import Target
 
@@ -77,8 +77,9 @@ class _Store:
         self.down: ContinuityError | None = None
         self.decoded: dict[str, object] = {}
         self.status: dict[str, str] = {}
-        self.corrupt_tags: set[str] = set()
-        """Tags whose newest move here does not verify: a reader of this store fails on it."""
+        self.broken_tags: dict[str, str] = {}
+        """Tags whose newest move here is corrupt or could not be read, and which: a reader of
+        this store fails on it."""
         self.skewed = False
         try:
             self.entries, unexpected = list_entries(self.store, repo, grants)
@@ -112,29 +113,38 @@ class _Store:
             self.problems.append(str(exc))
             return UNAVAILABLE
 
-    def heads(self) -> dict[str, Entry]:
-        """Each tag's newest move here, as a reader resolves it: events dated ahead of the
-        clock are left out (and reported); a newest move that does not verify makes the tag
-        corrupt here, as readers do not fall back to an older one."""
+    def heads(self, only: str | None) -> dict[str, Entry]:
+        """Each tag's newest move here (``only``: that tag's), as a reader resolves it: events
+        dated ahead of the clock are left out (and reported); a newest move that does not
+        verify, or cannot be read, breaks the tag here, as readers do not fall back to an
+        older one."""
         heads: dict[str, Entry] = {}
         seen: set[str] = set()
-        for entry in sorted((e for e in self.entries.values() if e.kind == "tag"), key=_newest):
+        events = (e for e in self.entries.values() if e.kind == "tag" and only in (None, e.name))
+        for entry in sorted(events, key=_newest):
             if entry.name in seen:
                 continue
-            if entry.ahead_of_clock:
-                self.skewed = True
-                self.problems.append(
-                    f"{self.url}: {entry.key}: tag {entry.name!r} has a move dated ahead of "
-                    "this machine's clock; readers ignore it until then"
-                )
+            if self.note_ahead([entry]):
                 continue
             seen.add(entry.name)
             status = self.check(entry.key)
             if status == OK:
                 heads[entry.name] = entry
-            elif status == CORRUPT:
-                self.corrupt_tags.add(entry.name)
+            elif status != MISSING:
+                self.broken_tags[entry.name] = status
         return heads
+
+    def note_ahead(self, entries: Iterable[Entry]) -> bool:
+        """Report those of ``entries`` dated ahead of the clock: readers ignore them and sync
+        copies none, so the gap they leave stays until that time. Whether there were any."""
+        ahead = [e for e in entries if e.ahead_of_clock]
+        for entry in ahead:
+            self.problems.append(
+                f"{self.url}: {entry.key}: {entry.kind} {entry.name!r}: dated ahead of this "
+                "machine's clock; readers ignore it and sync does not copy it until then"
+            )
+        self.skewed = self.skewed or bool(ahead)
+        return bool(ahead)
 
 
 def _newest(entry: Entry) -> tuple[str, int]:
@@ -156,10 +166,9 @@ def verify(
     with ThreadPoolExecutor(max(1, len(targets))) as pool:
         sides = list(pool.map(lambda t: _Store(t, repo, grants, tick), targets))
         report = VerifyReport(repo, [s.url for s in sides])
-        heads = list(pool.map(lambda s: {} if s.down else s.heads(), sides))
-        names = {tag} if tag else {n for h in heads for n in h} | _corrupt_tags(sides)
+        heads = list(pool.map(lambda s: {} if s.down else s.heads(tag), sides))
+        names = {tag} if tag else {n for h in heads for n in h} | _broken_tags(sides)
         digests = _tag_rows(report, sides, heads, sorted(names))
-        pointed = set(digests)
         if every:
             events = _union(sides, "tag")
             digests |= {_event_digest(sides, key) for key in events} - {None}
@@ -170,10 +179,10 @@ def verify(
             statuses = pool.map(_version(digest, manifest), sides)
             cells = dict(zip(report.stores, statuses, strict=True))
             report.rows.append(Row("version", f"sha256:{digest}", cells))
-            if manifest is None and digest in pointed and set(cells.values()) == {MISSING}:
+            if set(cells.values()) == {MISSING} and _whole_nowhere(sides, digest, manifest):
                 lost.append(
-                    f"version sha256:{digest}, which a tag points at, is on no store: it is "
-                    "lost (restore its objects from the buckets' versioning)"
+                    f"version sha256:{digest} is whole on no store: it is lost (restore its "
+                    "objects from the buckets' versioning)"
                 )
         if every:
             for key in sorted(events):
@@ -184,6 +193,8 @@ def verify(
         if grants:
             for key in sorted(_union(sides, "grant")):
                 report.rows.append(Row("grant", key, _cells(pool, sides, key)))
+            for side in sides:
+                side.note_ahead(e for e in side.entries.values() if e.kind == "grant")
     for side in sides:
         if side.down is not None:
             report.problems.append(str(side.down))
@@ -220,8 +231,8 @@ def _conclude(report: VerifyReport, sides: list[_Store], *, lost: bool, tag: str
     }.get(report.exit_code, UNAVAILABLE)
 
 
-def _corrupt_tags(sides: list[_Store]) -> set[str]:
-    return {name for s in sides for name in s.corrupt_tags}
+def _broken_tags(sides: list[_Store]) -> set[str]:
+    return {name for s in sides for name in s.broken_tags}
 
 
 def _tag_rows(
@@ -236,8 +247,8 @@ def _tag_rows(
         for side, head in zip(sides, heads, strict=True):
             if side.down is not None:
                 cells[side.url] = UNAVAILABLE
-            elif name in side.corrupt_tags:
-                cells[side.url] = CORRUPT
+            elif name in side.broken_tags:
+                cells[side.url] = side.broken_tags[name]
             elif name not in head:
                 cells[side.url] = MISSING
             else:
@@ -264,6 +275,18 @@ def _intact_manifest(sides: list[_Store], digest: str) -> Manifest | None:
         if side.check(key) == OK:
             return side.decoded[key]
     return None
+
+
+def _whole_nowhere(sides: list[_Store], digest: str, manifest: Manifest | None) -> bool:
+    """Whether a version every store lacks is lost: no store holds its manifest intact, or
+    none its pack, so sync has nothing to close the gap with."""
+    if manifest is None:
+        key = _manifest_key(sides[0], digest)
+    else:
+        key = layout.pack_key(sides[0].repo, manifest.pack.sha256)
+        if any(side.check(key, manifest) == OK for side in sides):
+            return False  # one store the pack, another the manifest: sync joins them
+    return not held_by_any([side.store for side in sides], key)
 
 
 def _manifest_key(side: _Store, digest: str) -> str:

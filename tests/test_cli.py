@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from atlas_continuity.runtime.errors import BadInput, ExitCode
 from atlas_continuity.runtime.redact import redact
 
-from .helpers import cli, cli_process, read_tree, stores
+from .helpers import cli, cli_process, read_tree, stores, write_dir
 
 
 def test_help_imports_no_cloud_sdk_pulumi_or_progress_bar():
@@ -69,6 +70,27 @@ def test_errors_are_json_with_exit_code_under_json(tmp_path):
     assert r.code == ExitCode.BAD_INPUT
     err = json.loads(r.out)["error"]
     assert err["exit_code"] == ExitCode.BAD_INPUT and "no such directory" in err["message"]
+
+
+def test_a_local_file_system_error_is_json_too_under_json(make_store, tmp_path, monkeypatch):
+    url = make_store("file")
+    assert cli("push", write_dir(tmp_path / "src", {"1.sql": "x;\n"}), *stores(url)).code == 0
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))  # TMPDIR on a lost disk
+    r = cli("drill", *stores(url), "--json")
+    assert r.code == ExitCode.BAD_INPUT
+    err = json.loads(r.out)["error"]
+    assert err["exit_code"] == ExitCode.BAD_INPUT and "gone" in err["message"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["verify", "--tag", "latest", "--all"], ["verify", "--bogus"], ["drill", "--max-lag", "x"]],
+)
+def test_a_malformed_command_line_is_json_too_under_json(args):
+    r = cli(*args, "--repo", "app", "--primary", "file:///tmp/x", "--json")
+    assert r.code == ExitCode.USAGE and "usage:" in r.err
+    err = json.loads(r.out)["error"]
+    assert err["exit_code"] == ExitCode.USAGE and "error:" in err["message"]
 
 
 def test_not_found_exit_code(make_store, tmp_path):
@@ -240,9 +262,9 @@ def test_a_command_past_its_deadline_stops_calling_stores(tmp_path, small_dir, m
 
     real = resilience._within
 
-    def slow(seconds, fn, what):  # every store call costs a while
+    def slow(seconds, bound, fn, what):  # every store call costs a while
         time.sleep(0.2)
-        return real(seconds, fn, what)
+        return real(seconds, bound, fn, what)
 
     monkeypatch.setattr(resilience, "_within", slow)
     started = time.monotonic()

@@ -112,11 +112,44 @@ def test_a_tag_that_points_at_a_version_no_store_holds_is_lost(store, tmp_path):
 
     verified = cli("verify", *stores(a, b), "--json")
     assert verified.code == ExitCode.INTEGRITY
-    assert any("is on no store: it is lost" in p for p in verified.json["problems"])
+    assert any("is whole on no store: it is lost" in p for p in verified.json["problems"])
     synced = cli("sync", *stores(a, b))
     assert synced.code == ExitCode.INTEGRITY and "which no store holds intact" in synced.err
     drilled = cli("drill", *stores(a, b))
     assert drilled.code == ExitCode.INTEGRITY and "it is lost" in drilled.err
+
+
+def lose_the_pack(store, tmp_path) -> tuple[list[str], str]:
+    """Two stores, one holding the latest version's manifest and tag move but not its pack
+    (a lifecycle rule or a hand removed it), the other nothing: their URLs, and the digest."""
+    a, b = store("a"), store("b")
+    digest = push(tmp_path, V1, a)
+    pack_of(a, digest).unlink()
+    return [a, b], digest
+
+
+def test_verify_calls_a_version_whose_pack_is_on_no_store_lost_not_a_gap(store, tmp_path):
+    urls, digest = lose_the_pack(store, tmp_path)
+    verified = cli("verify", *stores(*urls), "--json")
+    assert verified.code == ExitCode.INTEGRITY, verified.out
+    assert any(f"sha256:{digest} is whole on no store" in p for p in verified.json["problems"])
+
+
+def test_sync_says_it_cannot_close_the_gap_of_a_pack_on_no_store(store, tmp_path):
+    urls, digest = lose_the_pack(store, tmp_path)
+    synced = cli("sync", *stores(*urls), "--json")
+    assert synced.code == ExitCode.INTEGRITY, synced.out
+    assert synced.json["problems"] == [
+        f"version sha256:{digest}: its pack is on no store; the version is lost (restore the "
+        "pack from the buckets' versioning)"
+    ]
+
+
+def test_drill_lists_a_version_whose_pack_is_on_no_store_as_lost(store, tmp_path):
+    urls, digest = lose_the_pack(store, tmp_path)
+    drilled = cli("drill", *stores(*urls), "--json")
+    assert drilled.code == ExitCode.INTEGRITY, drilled.out
+    assert drilled.json["lost"] == [f"sha256:{digest}"]
 
 
 def test_nothing_to_verify_or_drill_is_not_found(store, tmp_path):
@@ -194,3 +227,36 @@ def test_sync_steps_around_a_move_dated_ahead_and_names_its_store(store, tmp_pat
     assert synced.code == 0, synced.err
     assert f"(on {a}): dated ahead of this machine's clock" in synced.err
     assert cli("verify", *stores(a, b)).code == ExitCode.GAPS
+
+
+def test_verify_tag_judges_that_tag_alone(store, tmp_path):
+    a, b = store("a"), store("b")
+    v1 = push(tmp_path, V1, a, b)
+    move_tag(a, v1, "other", ahead_s=3600)  # another tag's trouble is not this tag's
+    verified = cli("verify", *stores(a, b), "--tag", "latest", "--json")
+    assert verified.code == 0, verified.err
+    assert verified.json["status"] == "ok" and verified.json["problems"] == []
+
+
+def test_a_listed_key_that_looks_like_a_secret_keeps_json_valid(store, tmp_path):
+    a, b = store("a"), store("b")
+    push(tmp_path, V1, a, b)
+    path_of(a, layout.tags_prefix("app", "latest") + 'x token=s"y.json').write_bytes(b"x")
+    verified = cli("verify", *stores(a, b), "--json")
+    assert verified.code == 0
+    (warning,) = verified.json["warnings"]  # parses: the redaction left the JSON whole
+    assert "token=REDACTED" in warning
+
+
+def test_verify_names_a_grant_snapshot_dated_ahead_as_the_gap_sync_leaves(store, tmp_path):
+    from atlas_continuity.runtime import grants
+
+    a, b = store("a"), store("b")
+    push(tmp_path, V1, a, b)
+    files = (grants.GrantFile("grant.json", b"{}", 0),)
+    ahead = grants.Snapshot("ci", grants.STATE_LAYOUT, files, time.time_ns() + 3600 * 10**9)
+    (saved,) = grants.save(ahead, [grants.Cache(a, open_store(a))])
+    assert cli("sync", *stores(a, b), "--grants").code == 0  # not copied: a warning
+    verified = cli("verify", *stores(a, b), "--grants", "--json")
+    assert verified.code == ExitCode.GAPS
+    assert any(saved.key in p and "dated ahead" in p for p in verified.json["problems"])

@@ -22,7 +22,7 @@ from atlas_continuity.runtime.errors import ExitCode
 from atlas_continuity.runtime.progress import progress
 from atlas_continuity.runtime.registry import Registry
 from atlas_continuity.runtime.stores import open_store
-from devtools.faultproxy import FaultProxy, reset
+from devtools.faultproxy import FaultProxy, reset, status
 
 from .conftest import create_bucket, unique_bucket
 from .helpers import cli, cli_process, read_tree, store_url_at, stores, write_dir
@@ -76,6 +76,70 @@ def test_a_push_made_while_the_primary_was_down_is_a_gap_sync_closes(
         assert after.code == 0 and after.json["status"] == "ok", after.out
         pulled = cli("pull", tmp_path / "out", *stores(primary))
         assert pulled.code == 0 and read_tree(tmp_path / "out") == read_tree(src)
+
+
+@contextmanager
+def listed_but_unreadable(emulators, make_store, monkeypatch, tmp_path) -> Iterator[list[str]]:
+    """An S3 store holding a version that lists it but answers 503 to every read of an
+    object (an outage starting mid-run), and an empty store: their URLs."""
+    bucket = unique_bucket()
+    create_bucket("s3", emulators, bucket)
+    with FaultProxy(emulators["s3"].endpoint) as proxy:
+        down = store_url_at("s3", proxy.endpoint, monkeypatch, bucket, "atlas")
+        assert cli("push", write_dir(tmp_path / "src", BASE), *stores(down)).code == 0
+        proxy.inject(status(503), where=r"^GET /[^?]*/atlas-continuity/")
+        yield [down, make_store("file")]
+
+
+def test_verify_calls_a_tag_it_cannot_read_unavailable_not_absent(
+    emulators, make_store, monkeypatch, tmp_path
+):
+    with listed_but_unreadable(emulators, make_store, monkeypatch, tmp_path) as urls:
+        verified = cli("verify", *stores(*urls), "--attempts", "1", "--json")
+    assert verified.code == ExitCode.UNAVAILABLE, verified.err
+    assert cells(verified.json, "tag") == [{urls[0]: "unavailable", urls[1]: "missing"}]
+
+
+def test_sync_from_a_store_that_cannot_serve_is_unavailable_not_corruption(
+    emulators, make_store, monkeypatch, tmp_path
+):
+    with listed_but_unreadable(emulators, make_store, monkeypatch, tmp_path) as urls:
+        synced = cli("sync", *stores(*urls), "--attempts", "1", "--json")
+    assert synced.code == ExitCode.UNAVAILABLE, synced.err
+    assert synced.json["problems"] == [] and "no store holds it intact" not in synced.err
+    assert synced.json["stores"][0]["error"] and synced.json["stores"][1]["copied"] == {}
+
+
+def test_drill_does_not_guess_the_lag_of_a_store_it_cannot_read(
+    emulators, make_store, monkeypatch, tmp_path
+):
+    with listed_but_unreadable(emulators, make_store, monkeypatch, tmp_path) as urls:
+        drilled = cli("drill", *stores(*urls), "--attempts", "1", "--json")
+    assert drilled.code == ExitCode.UNAVAILABLE, drilled.err
+    down = drilled.json["stores"][0]
+    assert (down["restores"], down["problem"], down["lag"]) == (False, "unavailable", None)
+    assert "503" in down["error"], down  # the reason, not "skipped: unavailable earlier"
+
+
+def test_sync_is_no_alarm_when_a_push_lands_between_pages_of_its_listing(
+    make_store, monkeypatch, tmp_path
+):
+    from atlas_continuity.runtime import sync as sync_module
+
+    a, b = make_store("file"), make_store("file")
+    assert cli("push", write_dir(tmp_path / "src", BASE), *stores(a)).code == 0
+    listed = sync_module.list_entries
+
+    def paged_before_the_push(store, repo, grants):  # pages in key order: tags/ comes last
+        entries, unexpected = listed(store, repo, grants)
+        return {k: e for k, e in entries.items() if e.kind == "tag"}, unexpected
+
+    monkeypatch.setattr(sync_module, "list_entries", paged_before_the_push)
+    raced = cli("sync", *stores(a, b))
+    assert raced.code == 0, raced.err
+    monkeypatch.undo()
+    assert cli("sync", *stores(a, b)).code == 0
+    assert cli("verify", *stores(a, b), "--all").code == 0
 
 
 def test_sync_killed_anywhere_leaves_nothing_corrupt_and_a_rerun_completes(make_store, tmp_path):

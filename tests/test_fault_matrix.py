@@ -228,7 +228,7 @@ def test_eight_concurrent_pushers_with_a_sync_running(matrix):
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         digests.append(Result(0, out, err).json["digest"])
-    assert syncer.wait(300) in (0, ExitCode.INTEGRITY), syncer.stderr.read()
+    assert syncer.wait(300) == 0, syncer.stderr.read()  # beside pushes: no false alarm
     assert cli("sync", *stores(*matrix.urls)).code == 0
     assert cli("verify", *stores(*matrix.urls), "--all").code == 0
     latest = {cli("show", *stores(url), "--json").json["digest"] for url in matrix.urls}

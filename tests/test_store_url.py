@@ -263,3 +263,8 @@ def test_a_folder_and_a_link_to_it_are_one_store(tmp_path):
 def test_the_same_url_twice_is_named_once():
     with pytest.raises(BadInput, match=r"^gs://b/pre is given twice: give each store once$"):
         distinct_stores(["gs://b/pre", "gs://b/pre"])
+
+
+def test_a_folder_path_with_a_nul_byte_is_bad_input():
+    with pytest.raises(BadInput, match="NUL byte"):
+        parse_store_url("file:///tmp/a%00b")

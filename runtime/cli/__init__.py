@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from .. import __version__
 from ..errors import ContinuityError, ExitCode
@@ -23,12 +23,16 @@ log = logging.getLogger("atlas_continuity")
 PROG = "atlas-continuity"
 
 
+class _UsageError(Exception):
+    """The command line is malformed; main says so (as JSON too, under --json)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """Subparsers are of the parser's own class, so every level exits the same way."""
 
-    def error(self, message: str) -> None:  # argparse's own exit code 2 is ours too
+    def error(self, message: str) -> NoReturn:  # argparse's own exit code 2 is ours too
         self.print_usage(sys.stderr)
-        self.exit(ExitCode.USAGE, safe_line(f"{self.prog}: error: {message}") + "\n")
+        raise _UsageError(safe_line(f"{self.prog}: error: {message}"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,10 +89,10 @@ class Output:
             )
 
     def result(self, obj: Any, text: str | None) -> None:
-        from ..redact import redact
+        from ..redact import redact, redact_values
 
         if self.as_json:
-            print(redact(json.dumps(obj, indent=2, sort_keys=False)))
+            print(json.dumps(redact_values(obj), indent=2, sort_keys=False))
         elif text:
             print(redact(text))
 
@@ -172,7 +176,14 @@ def _setup_logging(quiet: bool, verbose: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        # --json among the options (not after a "--", where a wrapped command's own are)
+        as_json = "--json" in argv[: argv.index("--") if "--" in argv else len(argv)]
+        return _json_error(Output(as_json), str(exc), "UsageError", ExitCode.USAGE)
     _setup_logging(args.quiet, args.verbose)
     out = Output(args.json, args.quiet)
     try:
@@ -182,20 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
         message = redact(str(exc))
         log.error("%s", message)
-        if out.as_json:
-            print(
-                json.dumps(
-                    {
-                        "error": {
-                            "message": message,
-                            "kind": type(exc).__name__,
-                            "exit_code": int(exc.exit_code),
-                        }
-                    },
-                    indent=2,
-                )
-            )
-        return int(exc.exit_code)
+        return _json_error(out, message, type(exc).__name__, exc.exit_code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): as a shell's tools do, quietly
@@ -206,12 +204,26 @@ def main(argv: list[str] | None = None) -> int:
         from ..redact import redact
 
         where = f"{exc.filename}: " if exc.filename else ""
-        log.error("%s", redact(f"{where}{exc.strerror or exc}"))
-        return int(ExitCode.BAD_INPUT)
+        message = redact(f"{where}{exc.strerror or exc}")
+        log.error("%s", message)
+        return _json_error(out, message, type(exc).__name__, ExitCode.BAD_INPUT)
     except Exception as exc:  # a bug: say so in one line; the traceback is for -vv
         log.debug("internal error", exc_info=True)
         # The exception's text may hold data (a grant); its type and the traceback are enough.
-        log.error(
-            "internal error: %s (please report it; -vv shows the traceback)", type(exc).__name__
+        message = (
+            f"internal error: {type(exc).__name__} (please report it; -vv shows the traceback)"
         )
-        return int(ExitCode.INTERNAL)
+        log.error("%s", message)
+        return _json_error(out, message, type(exc).__name__, ExitCode.INTERNAL)
+
+
+def _json_error(out: Output, message: str, kind: str, code: ExitCode) -> int:
+    """Under --json, the failure as the one JSON object on stdout, whatever its kind: a script
+    parsing stdout gets an answer, never nothing. Returns the exit code."""
+    if out.as_json:
+        print(
+            json.dumps(
+                {"error": {"message": message, "kind": kind, "exit_code": int(code)}}, indent=2
+            )
+        )
+    return int(code)

@@ -190,6 +190,8 @@ def parse_store_url(url: str) -> StoreURL:
             raise BadInput(
                 f"malformed store URL {display!r}: '.' and '..' are not allowed in the path"
             )
+        if "\0" in prefix:  # no file system takes one: os calls would fail with ValueError
+            raise BadInput(f"malformed store URL {display!r}: a path cannot hold a NUL byte")
     else:
         bucket = unquote(parts.netloc)
         if not bucket:
