@@ -8,14 +8,12 @@ Nothing is written outside a temporary folder, and each store's copy is gone bef
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from . import grants, layout
+from . import grants, layout, ownership
 from .errors import TROUBLE, ContinuityError, ExitCode, IntegrityError, NotFound, gravest, trouble
 from .inventory import Entry, held_by_any, read_verified
 from .manifest import TagEvent
@@ -26,6 +24,8 @@ from .targets import Target
 from .text import markdown_table
 
 _CODES = {word: code for code, word in TROUBLE.items()}
+SCRATCH = ".atlas-continuity-drill"
+"""Where in the system's temporary folder a drill restores (ownership.scratch_dir)."""
 
 
 @dataclass
@@ -169,9 +169,9 @@ def _whole_somewhere(stores: list[Store], repo: str, digest: str) -> bool:
 
 def _restore(target: Target, repo: str, tag: str, result: StoreDrill) -> None:
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="atlas-continuity-drill-") as tmp:
+    with ownership.scratch_dir(SCRATCH) as tmp:
         try:
-            pulled = pull([Target("primary", target.store)], repo, Path(tmp) / "dir", tag=tag)
+            pulled = pull([Target("primary", target.store)], repo, tmp / "dir", tag=tag)
             result.restores, result.digest = True, pulled.digest
             result.rto_seconds = round(time.monotonic() - started, 3)
         except ContinuityError as exc:
@@ -251,13 +251,13 @@ def _grant(target: Target, name: str) -> Restore:
 
     cache = grants.Cache(target.store.url, target.store)
     result = Restore()
-    with tempfile.TemporaryDirectory(prefix="atlas-continuity-drill-grant-") as tmp:
+    with ownership.scratch_dir(SCRATCH) as tmp:
         try:
             snapshot, *_ = find_snapshot([cache], name)
             if snapshot.layout == grants.DATA_ROOT_LAYOUT:
-                grants.restore([cache], name, data_root=Path(tmp) / "data")
+                grants.restore([cache], name, data_root=tmp / "data")
             else:
-                grants.restore([cache], name, state_dir=Path(tmp) / ".atlas")
+                grants.restore([cache], name, state_dir=tmp / ".atlas")
             result.restores = True
         except ContinuityError as exc:
             result.failed(exc)

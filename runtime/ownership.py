@@ -18,6 +18,8 @@ import re
 import secrets
 import shutil
 import socket
+import tempfile
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -143,3 +145,16 @@ def sweep_files(folder: Path, stem: str) -> None:
             if owner is not None and is_gone(owner) and not entry.is_dir():
                 with contextlib.suppress(OSError):
                     entry.unlink()
+
+
+@contextlib.contextmanager
+def scratch_dir(stem: str) -> Iterator[Path]:
+    """A private folder of this run in the system's temporary folder, removed after use; what a
+    killed run of ours left there (a restored grant, a pulled directory) is removed first."""
+    parent = Path(tempfile.gettempdir())
+    sweep_dirs(parent, stem)
+    path = make_dir(parent, stem, "tmp")
+    try:
+        yield path
+    finally:
+        remove_dir(path)

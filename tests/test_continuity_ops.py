@@ -11,13 +11,14 @@ import select
 import signal
 import struct
 import sys
+import tempfile
 import termios
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from atlas_continuity.runtime import layout
+from atlas_continuity.runtime import drill, layout, ownership
 from atlas_continuity.runtime.errors import ExitCode
 from atlas_continuity.runtime.progress import progress
 from atlas_continuity.runtime.registry import Registry
@@ -207,6 +208,25 @@ def test_drill_with_every_store_current_passes_and_restores_the_grant(
     assert [(s["restores"], s["lag"], s["grant"]["restores"]) for s in r.json["stores"]] == [
         (True, 0, True)
     ] * 2
+
+
+def test_what_a_killed_drill_left_in_the_temporary_folder_goes_at_the_next_drill(
+    make_store, tmp_path, monkeypatch
+):
+    """A drill killed mid-restore leaves a restored grant (a license credential) behind."""
+    url = make_store("file")
+    assert cli("push", write_dir(tmp_path / "src", BASE), *stores(url)).code == 0
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    ours = ownership.identity()
+    dead = ours.rsplit(".", 2)[0] + ".4194304.1"  # this machine, a pid no process has
+    left = scratch / ownership.temp_name(drill.SCRATCH, "tmp").replace(ours, dead)
+    (left / ".atlas").mkdir(parents=True)
+    (left / ".atlas" / "grant.json").write_text("{}")
+    (scratch / f"{left.name}{ownership.MARKER_SUFFIX}").write_text(json.dumps({"owner": dead}))
+    assert cli("drill", *stores(url)).code == 0
+    assert list(scratch.iterdir()) == []
 
 
 def test_verify_finds_a_corrupt_copy_and_sync_never_spreads_it(make_store, tmp_path):
