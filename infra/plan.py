@@ -94,12 +94,31 @@ def stack_file(project: Project, stack: str) -> Path:
 
 @functools.cache
 def _yaml_loader() -> type:
-    """PyYAML's safe loader, less what Pulumi does not read: a value that looks like a date
-    (``2024-05-01``) is a string to Pulumi, as to the Go YAML library it uses."""
+    """PyYAML's safe loader, read as Pulumi reads YAML (the Go YAML library): a value that
+    looks like a date (``2024-05-01``) is a string, and a key given twice in one mapping is an
+    error (PyYAML would keep the last one silently, and plan what ``pulumi up`` refuses)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # << merges may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the constructor below says so
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"the key {key!r} is given twice",
+                        key_node.start_mark,
+                    )
+            return super().construct_mapping(node, deep=deep)
 
     Loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]

@@ -180,6 +180,12 @@ GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
             b"config:\n  repo: a\n  acme-atlas:repo: b\n",
             "Pulumi.t.yaml: acme-atlas:repo and acme-atlas:repo are one key, given twice",
         ),
+        # PyYAML keeps the last of two; Pulumi refuses the file, so the plan must too
+        (
+            None,
+            b"config:\n  atlas-continuity:repo: a\n  atlas-continuity:repo: b\n",
+            "Pulumi.t.yaml:3:3: not valid YAML: the key 'atlas-continuity:repo' is given twice",
+        ),
         # Pulumi reads a key without a namespace as the project's: not the program's here
         (
             None,
@@ -201,6 +207,7 @@ GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
         "stack-number-too-long",
         "stack-value-contains-itself",
         "stack-key-twice",
+        "stack-key-twice-in-one-mapping",
         "stack-key-of-the-project",
     ],
 )
