@@ -5,10 +5,11 @@ show what it would declare, as text or as versioned JSON."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import sys
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,12 +167,18 @@ def load_stack_config(path: Path, project: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ValueError(f"{path}: config must be a mapping")
     qualified: dict[str, Any] = {}
+    values = itertools.count()
     for key, value in config.items():
         name = str(key) if ":" in str(key) else f"{project}:{key}"
         if name in qualified:
             raise ValueError(f"{path}: {key} and {name} are one key, given twice")
         try:
-            qualified[name] = _without_secrets(value)
+            qualified[name] = _without_secrets(value, values)
+        except _TooManyValues:
+            raise ValueError(
+                f"{path}: more than {MAX_CONFIG_VALUES} values once its YAML aliases are "
+                "expanded: not the config of this program"
+            ) from None
         except RecursionError:
             raise ValueError(
                 f"{path}: {key}: the value contains itself (a YAML alias inside its own "
@@ -180,13 +187,25 @@ def load_stack_config(path: Path, project: str) -> dict[str, Any]:
     return qualified
 
 
-def _without_secrets(value: Any) -> Any:
+MAX_CONFIG_VALUES = 100_000
+"""The most values a stack's config may hold, each alias of an anchor counted again: a few
+aliases of aliases (a "billion laughs") expand to billions, which the plan would walk for
+hours; every stack of this program holds a few hundred."""
+
+
+class _TooManyValues(Exception):
+    pass
+
+
+def _without_secrets(value: Any, counted: Iterator[int]) -> Any:
+    if next(counted) >= MAX_CONFIG_VALUES:
+        raise _TooManyValues
     if isinstance(value, dict):
         if set(value) == {"secure"} and isinstance(value["secure"], str):
             return "[secret]"
-        return {k: _without_secrets(v) for k, v in value.items()}
+        return {k: _without_secrets(v, counted) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
+        return [_without_secrets(v, counted) for v in value]
     return value
 
 

@@ -151,6 +151,15 @@ def raw_project(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> 
 
 GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
 
+LAUGHS = (
+    b"config:\n  atlas-continuity:aws:\n    bucket:\n      tags:\n        a0: &a0 [x, x]\n"
+    + b"".join(
+        b"        a%d: &a%d [%s]\n" % (i, i, b", ".join([b"*a%d" % (i - 1)] * 10))
+        for i in range(1, 10)
+    )
+)
+"""Ten aliases of ten aliases, nine deep: a few hundred bytes that expand to 2e9 values."""
+
 
 @pytest.mark.parametrize(
     ("manifest", "stack", "message"),
@@ -180,6 +189,7 @@ GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
             b"config:\n  repo: a\n  acme-atlas:repo: b\n",
             "Pulumi.t.yaml: acme-atlas:repo and acme-atlas:repo are one key, given twice",
         ),
+        (None, LAUGHS, "Pulumi.t.yaml: more than 100000 values once its YAML aliases are"),
         # PyYAML keeps the last of two; Pulumi refuses the file, so the plan must too
         (
             None,
@@ -207,6 +217,7 @@ GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
         "stack-number-too-long",
         "stack-value-contains-itself",
         "stack-key-twice",
+        "stack-aliases-expand-to-billions",
         "stack-key-twice-in-one-mapping",
         "stack-key-of-the-project",
     ],
