@@ -128,12 +128,23 @@ def _yaml_loader() -> type:
     return Loader
 
 
+MAX_FILE_BYTES = 2**20
+"""The largest project or stack file the plan reads: this program's are a few kilobytes, and
+PyYAML takes seconds per megabyte (and far more memory)."""
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
     """A Pulumi project or stack file: a YAML mapping (empty when the file is). Anything else
     is a ValueError naming the file."""
     import yaml
 
-    data = path.read_bytes()
+    with path.open("rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(
+            f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB: not a Pulumi project or stack "
+            "file of this program"
+        )
     try:
         text = data.decode("utf-8-sig")  # Pulumi drops a byte order mark too
     except UnicodeDecodeError as exc:

@@ -190,6 +190,7 @@ LAUGHS = (
             "Pulumi.t.yaml: acme-atlas:repo and acme-atlas:repo are one key, given twice",
         ),
         (None, LAUGHS, "Pulumi.t.yaml: more than 100000 values once its YAML aliases are"),
+        (None, b"# " + b"x" * 2**20 + b"\nconfig: {}\n", "Pulumi.t.yaml: larger than 1 MiB"),
         # PyYAML keeps the last of two; Pulumi refuses the file, so the plan must too
         (
             None,
@@ -218,6 +219,7 @@ LAUGHS = (
         "stack-value-contains-itself",
         "stack-key-twice",
         "stack-aliases-expand-to-billions",
+        "stack-larger-than-a-mebibyte",
         "stack-key-twice-in-one-mapping",
         "stack-key-of-the-project",
     ],
