@@ -171,6 +171,16 @@ def _setup_logging(quiet: bool, verbose: int) -> None:
     log.setLevel(level)
 
 
+def _failed(out: Output, message: str, exc: BaseException, code: int) -> int:
+    """Say why the command failed, on stderr and, with --json, as the error object on stdout
+    (a machine reading stdout gets JSON whatever went wrong)."""
+    log.error("%s", message)
+    if out.as_json:
+        error = {"message": message, "kind": type(exc).__name__, "exit_code": int(code)}
+        print(json.dumps({"error": error}, indent=2))
+    return int(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.quiet, args.verbose)
@@ -180,22 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     except ContinuityError as exc:
         from ..redact import redact
 
-        message = redact(str(exc))
-        log.error("%s", message)
-        if out.as_json:
-            print(
-                json.dumps(
-                    {
-                        "error": {
-                            "message": message,
-                            "kind": type(exc).__name__,
-                            "exit_code": int(exc.exit_code),
-                        }
-                    },
-                    indent=2,
-                )
-            )
-        return int(exc.exit_code)
+        return _failed(out, redact(str(exc)), exc, exc.exit_code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): as a shell's tools do, quietly
@@ -206,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..redact import redact
 
         where = f"{exc.filename}: " if exc.filename else ""
-        log.error("%s", redact(f"{where}{exc.strerror or exc}"))
-        return int(ExitCode.BAD_INPUT)
+        return _failed(out, redact(f"{where}{exc.strerror or exc}"), exc, ExitCode.BAD_INPUT)
     except Exception as exc:  # a bug: say so in one line; the traceback is for -vv
         log.debug("internal error", exc_info=True)
         # The exception's text may hold data (a grant); its type and the traceback are enough.

@@ -233,6 +233,23 @@ def test_a_broken_project_or_stack_file_exits_bad_input_naming_it(
     assert len(r.err.splitlines()) == 1, r.err  # one line, no traceback
 
 
+def test_a_file_the_system_cannot_open_is_an_error_object_with_json(tmp_path):
+    folder = "s" * 300  # longer than a file name may be
+    manifest = b"name: acme-atlas\nruntime: python\nstackConfigDir: %s\n" % folder.encode()
+    r = cli(
+        "plan",
+        "--stack",
+        "t",
+        "--project-dir",
+        raw_project(tmp_path, GOOD_STACK, manifest),
+        "--json",
+    )
+    assert r.code == ExitCode.BAD_INPUT
+    error = json.loads(r.out)["error"]
+    assert error["message"] == f"{tmp_path / folder / 'Pulumi.t.yaml'}: File name too long"
+    assert error["exit_code"] == ExitCode.BAD_INPUT
+
+
 def planned(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> dict:
     r = cli(
         "plan", "--stack", "t", "--project-dir", raw_project(tmp_path, stack, manifest), "--json"
