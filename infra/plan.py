@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import re
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping
@@ -79,10 +80,17 @@ def read_project(folder: Path) -> Project:
     return Project(folder, name, folder / config_dir)
 
 
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}\Z")
+"""A stack's name as Pulumi takes it (and so no path: no '/', no file name too long)."""
+
+
 def stack_file(project: Project, stack: str) -> Path:
     """``<stackConfigDir>/Pulumi.<stack>.yaml`` of ``project``."""
-    if not stack or "/" in stack or stack.startswith("."):
-        raise StackNotFound(f"invalid stack name {stack!r}")
+    if not _STACK_NAME.match(stack):
+        raise StackNotFound(
+            f"invalid stack name {stack!r}: up to 100 letters, digits, '-', '_' and '.', as "
+            "Pulumi names stacks"
+        )
     folder = project.stack_config_dir
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.is_file():

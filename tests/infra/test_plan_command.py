@@ -116,6 +116,13 @@ def test_an_unknown_stack_exits_bad_input_naming_the_stacks_there():
     assert "no stack 'qa'" in r.err and "stacks here: dev, prod, staging" in r.err
 
 
+@pytest.mark.parametrize("stack", ["", "../stacks/Pulumi.dev", "d" * 101, "dev prod"])
+def test_a_stack_name_pulumi_refuses_is_refused_before_any_file_is_read(stack):
+    r = cli("plan", "--stack", stack, "--project-dir", ROOT, "--json")
+    assert r.code == ExitCode.BAD_INPUT
+    assert json.loads(r.out)["error"]["message"].startswith(f"invalid stack name {stack!r}: ")
+
+
 def test_a_folder_outside_any_project_exits_bad_input(tmp_path, monkeypatch):
     r = cli("plan", "--stack", "dev", "--project-dir", tmp_path)
     assert r.code == ExitCode.BAD_INPUT and "not a Pulumi project (no Pulumi.yaml there)" in r.err
