@@ -25,6 +25,7 @@ import pulumi
 from atlas_continuity.infra.args import check_typed
 from atlas_continuity.infra.ci_variables import CiVariables
 from atlas_continuity.runtime.config import repo_block
+from atlas_continuity.runtime.layout import check_name
 
 if TYPE_CHECKING:
     from atlas_continuity.infra.aws import S3BackupBucketArgs
@@ -354,6 +355,12 @@ class ContinuityPlan(pulumi.ComponentResource):
         operator = args.get("operator")
         if operator is not None:
             _check_operator(name, operator, entries)
+        repo = args.get("repo")
+        repo = "app" if repo is None else repo
+        try:
+            check_name("repository", repo)
+        except ValueError as exc:  # said before anything is declared, naming the key
+            raise ValueError(f"{name}:repo: {exc}") from None
 
         super().__init__(TYPE_TOKEN, name, {}, opts)
         ci = CiVariables()
@@ -372,7 +379,6 @@ class ContinuityPlan(pulumi.ComponentResource):
                 )
 
         urls = [built[cloud].store.store_url for cloud in configured]
-        repo = args.get("repo") or "app"
         backup_urls = pulumi.Output.all(*urls)
         # The grant goes to the first store, whichever cloud's writer a job uses.
         ci_variables = ci.output({"ATLAS_GRANT_STORE": urls[0]})

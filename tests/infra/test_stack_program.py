@@ -433,6 +433,11 @@ OPERATOR_STACK = {
             r"^atlas-continuity: no cloud configured: give atlas-continuity:aws, "
             r"atlas-continuity:gcp or atlas-continuity:azure",
         ),
+        # checked when the stores' URLs are known, it failed after apply, or not in a plan
+        (
+            {"atlas-continuity:repo": "bad name", "atlas-continuity:aws": {"bucket": {}}},
+            r"^atlas-continuity:repo: invalid repository name 'bad name'",
+        ),
         # a missing required key
         (
             {"atlas-continuity:gcp": {"bucket": {}}},
