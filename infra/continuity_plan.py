@@ -14,6 +14,7 @@ plan needs the ``aws`` extra alone.
 
 import functools
 import importlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -551,15 +552,31 @@ def _entries(
     wired = dict.fromkeys(_WIRED_KEYS[cloud], "container" if cloud is Cloud.AZURE else "bucket")
     writers = {}
     for writer_name, writer_args in (config.get("ci_writers") or {}).items():
+        _check_entry_name(f"{where}.ci_writers", writer_name)
         args = dict(writer_args)
         jobs = args.pop("jobs", None)
         check_typed(f"{where}.ci_writers.{writer_name}", args, parts.writer_args, wired=wired)
         writers[writer_name] = (args, jobs)
     readers = {}
     for reader_name, reader_args in (config.get("readers") or {}).items():
+        _check_entry_name(f"{where}.readers", reader_name)
         check_typed(f"{where}.readers.{reader_name}", reader_args, parts.reader_args, wired=wired)
         readers[reader_name] = dict(reader_args)
     return writers, readers
+
+
+_ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}\Z")
+"""A writer's or reader's name: its resources are named after it, and the clouds autoname
+some from theirs (an IAM role: "aws-reader-<name>-role-<7 random>", at most 64 characters of
+letters, digits and "_+=,.@-"; an Azure identity: no space either)."""
+
+
+def _check_entry_name(where: str, entry: object) -> None:
+    if not isinstance(entry, str) or not _ENTRY_NAME.match(entry):
+        raise ValueError(
+            f"{where}: name {entry!r}: up to 40 letters, digits, '-' and '_', starting with a "
+            "letter or digit (the clouds name its roles and identities after it)"
+        )
 
 
 def _check_oidc_providers(name: str, writers: dict[str, tuple[dict, Any]]) -> None:
