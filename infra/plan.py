@@ -206,6 +206,9 @@ def load_stack_config(path: Path, project: str) -> dict[str, Any]:
     return qualified
 
 
+SECRET = "[secret]"
+"""What an encrypted value (``secure:``) reads as in the plan: it cannot be decrypted offline."""
+
 MAX_CONFIG_VALUES = 100_000
 """The most values a stack's config may hold, each alias of an anchor counted again: a few
 aliases of aliases (a "billion laughs") expand to billions, which the plan would walk for
@@ -221,7 +224,7 @@ def _without_secrets(value: Any, counted: Iterator[int]) -> Any:
         raise _TooManyValues
     if isinstance(value, dict):
         if set(value) == {"secure"} and isinstance(value["secure"], str):
-            return "[secret]"
+            return SECRET
         return {k: _without_secrets(v, counted) for k, v in value.items()}
     if isinstance(value, list):
         return [_without_secrets(v, counted) for v in value]
@@ -245,7 +248,16 @@ def plan_stack(stack: str, project: Path) -> Plan:
     path = stack_file(manifest, stack)
     config = load_stack_config(path, manifest.name)
     mocks = OfflineMocks(config_strings(config))
-    d = run_program(config, mocks, preview=True, project=manifest.name, stack=stack)
+    try:
+        d = run_program(config, mocks, preview=True, project=manifest.name, stack=stack)
+    except ValueError as exc:
+        if repr(SECRET) not in str(exc):
+            raise
+        # The value refused is the plan's stand-in, not the user's: say so.
+        raise ValueError(
+            f"{exc} ({SECRET} stands for a secure: value, which an offline plan cannot "
+            "decrypt: a value the program checks cannot be secret here)"
+        ) from None
     return Plan(stack, manifest.name, path, d)
 
 

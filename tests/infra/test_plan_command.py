@@ -290,6 +290,14 @@ def test_a_secret_at_any_depth_stands_as_secret(tmp_path):
     assert bucket_tags(report) == {"token": "[secret]"}
 
 
+def test_a_secret_the_program_checks_is_said_to_be_unreadable_offline(tmp_path):
+    stack = b"config:\n  atlas-continuity:aws:\n    bucket: {bucket_name: {secure: v1:AAAA}}\n"
+    r = cli("plan", "--stack", "t", "--project-dir", raw_project(tmp_path, stack))
+    assert r.code == ExitCode.BAD_INPUT
+    assert "bucket_name '[secret]' is not an S3 bucket name" in r.err
+    assert "([secret] stands for a secure: value, which an offline plan cannot decrypt" in r.err
+
+
 def test_keys_without_a_namespace_are_the_project_s_as_pulumi_reads_them(tmp_path):
     """In a project named atlas-continuity (this repository), ``repo`` is
     atlas-continuity:repo: pulumi up would deploy it, and so the plan shows it."""
