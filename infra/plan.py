@@ -279,9 +279,9 @@ def render_text(plan: Plan) -> str:
     """The resource tree with each resource's key inputs, then the stack's outputs."""
     d = plan.deployment
     children: dict[str, list[Declared]] = {}
-    by_urn = {r.urn: r for r in d.resources}
+    urns = {r.urn for r in d.resources}
     for r in d.resources:
-        children.setdefault(r.parent if r.parent in by_urn else "", []).append(r)
+        children.setdefault(_listed_parent(r, urns), []).append(r)
     lines = [*textwrap.wrap(notice(plan), 100), "", f"Resources ({len(d.resources)}):"]
 
     def walk(parent: str, prefix: str) -> None:
@@ -298,6 +298,12 @@ def render_text(plan: Plan) -> str:
     lines += ["", "Counts by type:"]
     lines += [f"  {count:3d}  {type_}" for type_, count in d.counts().items()]
     return "\n".join(lines)
+
+
+def _listed_parent(r: Declared, urns: set[str]) -> str:
+    """``r``'s parent among the resources the plan lists; "" at the top (the stack itself,
+    which the program does not declare, is not listed)."""
+    return r.parent if r.parent in urns else ""
 
 
 def _headline(r: Declared) -> str:
@@ -363,6 +369,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
         return value
 
     resources = []
+    urns = {r.urn for r in d.resources}
     for r in d.resources:
         unknown: list[str] = []
         resources.append(
@@ -370,7 +377,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
                 "type": r.type,
                 "name": r.name,
                 "urn": r.urn,
-                "parent": r.parent,
+                "parent": _listed_parent(r, urns),
                 "component": r.is_component,
                 "protect": r.protect,
                 "retain_on_delete": r.retain_on_delete,

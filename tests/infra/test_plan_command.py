@@ -80,6 +80,14 @@ def test_the_json_plan_holds_every_resource_and_marks_what_is_unknown():
     assert claim["protect"] and claim["retain_on_delete"]
 
 
+def test_the_json_plan_is_a_tree_whose_top_has_no_parent_as_documented():
+    report = json.loads(cli("plan", "--stack", "dev", "--project-dir", ROOT, "--json").out)
+    urns = {r["urn"] for r in report["resources"]}
+    top = [r["name"] for r in report["resources"] if r["parent"] == ""]
+    assert top == ["atlas-continuity"]  # the ContinuityPlan
+    assert all(r["parent"] in urns for r in report["resources"] if r["parent"])
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
