@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import re
 import sys
 import textwrap
@@ -192,7 +193,7 @@ def load_stack_config(path: Path, project: str) -> dict[str, Any]:
         if name in qualified:
             raise ValueError(f"{path}: {key} and {name} are one key, given twice")
         try:
-            qualified[name] = _without_secrets(value, values)
+            qualified[name] = _without_secrets(value, values, f"{path}: {name}")
         except _TooManyValues:
             raise ValueError(
                 f"{path}: more than {MAX_CONFIG_VALUES} values once its YAML aliases are "
@@ -219,15 +220,20 @@ class _TooManyValues(Exception):
     pass
 
 
-def _without_secrets(value: Any, counted: Iterator[int]) -> Any:
+def _without_secrets(value: Any, counted: Iterator[int], where: str) -> Any:
     if next(counted) >= MAX_CONFIG_VALUES:
         raise _TooManyValues
     if isinstance(value, dict):
         if set(value) == {"secure"} and isinstance(value["secure"], str):
             return SECRET
-        return {k: _without_secrets(v, counted) for k, v in value.items()}
+        return {k: _without_secrets(v, counted, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_secrets(v, counted) for v in value]
+        return [_without_secrets(v, counted, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"{where}: {value}: Pulumi passes config to the program as JSON, which has no "
+            "infinity or NaN"
+        )
     return value
 
 

@@ -205,6 +205,11 @@ LAUGHS = (
             "Pulumi.t.yaml: acme-atlas:repo and acme-atlas:repo are one key, given twice",
         ),
         (None, LAUGHS, "Pulumi.t.yaml: more than 100000 values once its YAML aliases are"),
+        (
+            None,
+            b"config:\n  atlas-continuity:aws: {bucket: {tags: {a: [1, .nan]}}}\n",
+            "Pulumi.t.yaml: atlas-continuity:aws.bucket.tags.a[1]: nan: Pulumi passes config to",
+        ),
         (None, b"# " + b"x" * 2**20 + b"\nconfig: {}\n", "Pulumi.t.yaml: larger than 1 MiB"),
         # PyYAML keeps the last of two; Pulumi refuses the file, so the plan must too
         (
@@ -234,6 +239,7 @@ LAUGHS = (
         "stack-value-contains-itself",
         "stack-key-twice",
         "stack-aliases-expand-to-billions",
+        "stack-value-not-a-number",
         "stack-larger-than-a-mebibyte",
         "stack-key-twice-in-one-mapping",
         "stack-key-of-the-project",
