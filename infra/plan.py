@@ -226,15 +226,27 @@ def _without_secrets(value: Any, counted: Iterator[int], where: str) -> Any:
     if isinstance(value, dict):
         if set(value) == {"secure"} and isinstance(value["secure"], str):
             return SECRET
+        for key in value:
+            _check_scalar(key, f"{where} (a key)")
         return {k: _without_secrets(v, counted, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
         return [_without_secrets(v, counted, f"{where}[{i}]") for i, v in enumerate(value)]
+    _check_scalar(value, where)
+    return value
+
+
+def _check_scalar(value: Any, where: str) -> None:
+    """A scalar Pulumi can pass to the program: its config travels as JSON."""
+    if not isinstance(value, str | int | float | bool | None):
+        raise ValueError(
+            f"{where}: a {type(value).__name__}, from an explicit YAML tag (!!binary, !!set, "
+            "!!timestamp): a config value is a string, a number, true or false, a list or a map"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(
             f"{where}: {value}: Pulumi passes config to the program as JSON, which has no "
             "infinity or NaN"
         )
-    return value
 
 
 @dataclass

@@ -210,6 +210,11 @@ LAUGHS = (
             b"config:\n  atlas-continuity:aws: {bucket: {tags: {a: [1, .nan]}}}\n",
             "Pulumi.t.yaml: atlas-continuity:aws.bucket.tags.a[1]: nan: Pulumi passes config to",
         ),
+        (
+            None,
+            b"config:\n  atlas-continuity:aws: {bucket: {tags: {a: !!binary aGk=}}}\n",
+            "Pulumi.t.yaml: atlas-continuity:aws.bucket.tags.a: a bytes, from an explicit YAML",
+        ),
         (None, b"# " + b"x" * 2**20 + b"\nconfig: {}\n", "Pulumi.t.yaml: larger than 1 MiB"),
         # PyYAML keeps the last of two; Pulumi refuses the file, so the plan must too
         (
@@ -240,6 +245,7 @@ LAUGHS = (
         "stack-key-twice",
         "stack-aliases-expand-to-billions",
         "stack-value-not-a-number",
+        "stack-value-of-an-explicit-yaml-tag",
         "stack-larger-than-a-mebibyte",
         "stack-key-twice-in-one-mapping",
         "stack-key-of-the-project",
