@@ -204,6 +204,7 @@ class AtlasOperator(pulumi.ComponentResource):
                 "component checks it against the chart before it declares anything"
             )
         _refuse_data_dir_env(name, extra)
+        _check_scheduling(name, extra)
         if not chart_persistence and "persistence" in extra:
             raise ValueError(
                 f"{name}: values.persistence is the chart's own volume, unused with "
@@ -427,6 +428,23 @@ def _refuse_data_dir_env(name: str, extra: Mapping[str, Any]) -> None:
             f"{name}: values.extraEnvs: DATA_DIR is set by the component (the grant volume's "
             f"mount path, {manifests.DATA_DIR}): the grants would go elsewhere"
         )
+
+
+def _check_scheduling(name: str, extra: Mapping[str, Any]) -> None:
+    """The node constraints the grant jobs copy from ``values`` into their typed pod specs: a
+    shape the chart would only render wrong fails their declaration there (a bug's message),
+    or the cluster at apply."""
+    selector = extra.get("nodeSelector")
+    for key, value in selector.items() if isinstance(selector, Mapping) else ():
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: values.nodeSelector.{key}: a node label's value, a string")
+    tolerations = extra.get("tolerations")
+    for i, toleration in enumerate(tolerations if isinstance(tolerations, list) else ()):
+        if not isinstance(toleration, Mapping):
+            raise ValueError(f"{name}: values.tolerations[{i}]: a toleration, a map")
+    affinity = extra.get("affinity")
+    if isinstance(affinity, Mapping) and not isinstance(affinity.get("nodeAffinity", {}), Mapping):
+        raise ValueError(f"{name}: values.affinity.nodeAffinity: a map")
 
 
 def _release_name(name: str, value: object) -> str:

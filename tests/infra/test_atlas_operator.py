@@ -458,6 +458,13 @@ def test_an_existing_namespace_is_used_as_it_is():
         ({**BACKED_UP, "grant_name": "../x"}, "atlas: grant_name '../x'"),
         ({"protect_volume": "yes"}, "protect_volume must be true or false"),
         ({"values": "replicaCount: 2"}, "values must be a plain map"),
+        # the jobs copy these into typed pod specs
+        (
+            {**BACKED_UP, "values": {"nodeSelector": {"zone": ["a"]}}},
+            r"atlas: values\.nodeSelector\.zone: a node label's value, a string",
+        ),
+        ({**BACKED_UP, "values": {"tolerations": [5]}}, r"values\.tolerations\[0\]: a toleration"),
+        ({**BACKED_UP, "values": {"affinity": {"nodeAffinity": 5}}}, "nodeAffinity: a map"),
     ],
 )
 def test_bad_arguments_are_refused_with_the_argument(args, message):
