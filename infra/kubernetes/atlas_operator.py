@@ -26,14 +26,16 @@ CRON_JOB_NAME_MAX = 52
 """Kubernetes refuses longer CronJob names (it appends 11 characters to name each Job)."""
 BACKUP_SUFFIX = "-grant-backup"
 RELEASE_NAME_MAX = CRON_JOB_NAME_MAX - len(BACKUP_SUFFIX)
-_SIZE = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$")
+# Patterns end with \Z: '$' also matches before a final newline, which Kubernetes and Helm
+# refuse at apply.
+_SIZE = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)\Z")
 _ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany")
-_CRON_FIELD = re.compile(r"^[0-9*/,-]+$")
+_CRON_FIELD = re.compile(r"^[0-9*/,-]+\Z")
 _DOMAIN_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE = re.compile(
     rf"^(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?$"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?\Z"
 )
 """An image reference: [registry[:port]/]path[:tag][@sha256:digest]."""
 
@@ -449,7 +451,7 @@ def _check_scheduling(name: str, extra: Mapping[str, Any]) -> None:
 
 def _release_name(name: str, value: object) -> str:
     if not isinstance(value, str) or not re.match(
-        rf"^[a-z0-9]([-a-z0-9]{{0,{RELEASE_NAME_MAX - 2}}}[a-z0-9])?$", value
+        rf"^[a-z0-9]([-a-z0-9]{{0,{RELEASE_NAME_MAX - 2}}}[a-z0-9])?\Z", value
     ):
         raise ValueError(
             f"{name}: release_name {value!r}: up to {RELEASE_NAME_MAX} lowercase letters, digits "
