@@ -69,25 +69,31 @@ class Project:
     stack_config_dir: Path
 
 
+_PULUMI_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}\Z")
+"""A project's or a stack's name as Pulumi takes it (and so no path: no '/', no file name too
+long; no ':', which separates a config key's namespace)."""
+
+
 def read_project(folder: Path) -> Project:
     path = folder / PROJECT_FILE
     manifest = load_yaml(path)
     name = manifest.get("name")
     if not isinstance(name, str) or not name:
         raise ValueError(f"{path}: name must be the project's name (a string)")
+    if not _PULUMI_NAME.match(name):  # it qualifies config keys (<project>:<key>) and URNs
+        raise ValueError(
+            f"{path}: name {name!r}: up to 100 letters, digits, '-', '_' and '.', as Pulumi "
+            "names projects"
+        )
     config_dir = manifest.get("stackConfigDir", ".")
     if not isinstance(config_dir, str) or not config_dir:
         raise ValueError(f"{path}: stackConfigDir must be a folder (a string)")
     return Project(folder, name, folder / config_dir)
 
 
-_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}\Z")
-"""A stack's name as Pulumi takes it (and so no path: no '/', no file name too long)."""
-
-
 def stack_file(project: Project, stack: str) -> Path:
     """``<stackConfigDir>/Pulumi.<stack>.yaml`` of ``project``."""
-    if not _STACK_NAME.match(stack):
+    if not _PULUMI_NAME.match(stack):
         raise StackNotFound(
             f"invalid stack name {stack!r}: up to 100 letters, digits, '-', '_' and '.', as "
             "Pulumi names stacks"
