@@ -303,6 +303,15 @@ def test_a_value_that_looks_like_a_date_is_a_string_as_pulumi_reads_it(tmp_path)
     assert 'name   = "2024-05-01"' in report["outputs"]["atlas_hcl_repo"]
 
 
+def test_a_repository_named_like_a_number_is_a_name(tmp_path):
+    report = planned(
+        tmp_path,
+        b'config:\n  aws:region: eu-west-1\n  atlas-continuity:repo: "2024"\n'
+        b"  atlas-continuity:aws: {bucket: {bucket_name: acme-backup}}\n",
+    )
+    assert 'name   = "2024"' in report["outputs"]["atlas_hcl_repo"]
+
+
 def test_a_secret_at_any_depth_stands_as_secret(tmp_path):
     report = planned(
         tmp_path,
