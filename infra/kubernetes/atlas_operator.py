@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from atlas_continuity.infra.args import flag
+from atlas_continuity.infra.args import flag, known_args
 from atlas_continuity.infra.ci_identity import check_k8s_namespace, check_k8s_service_account
 from atlas_continuity.infra.kubernetes import chart, manifests
 from atlas_continuity.infra.store import grant_series
@@ -183,6 +183,7 @@ class AtlasOperator(pulumi.ComponentResource):
         args: AtlasOperatorArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, AtlasOperatorArgs)
         namespace = check_k8s_namespace(args.get("namespace", "atlas-operator"))
         operator_sa = check_k8s_service_account(args.get("service_account", "atlas-operator"))
         release = _release_name(name, args.get("release_name", "atlas-operator"))

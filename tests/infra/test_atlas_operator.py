@@ -462,6 +462,8 @@ def test_an_existing_namespace_is_used_as_it_is():
         ({**BACKED_UP, "grant_name": "../x"}, "atlas: grant_name '../x'"),
         ({"protect_volume": "yes"}, "protect_volume must be true or false"),
         ({"values": "replicaCount: 2"}, "values must be a plain map"),
+        # a misspelt key left its default (no protection) in place, unseen
+        ({"protect_volum": True}, r"atlas: unknown keys \['protect_volum'\]"),
         # the jobs copy these into typed pod specs
         (
             {**BACKED_UP, "values": {"nodeSelector": {"zone": ["a"]}}},
