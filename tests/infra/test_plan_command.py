@@ -154,6 +154,13 @@ def test_a_project_dir_given_is_the_project_or_refused(folder, message):
     assert message in r.err
 
 
+def test_an_empty_project_dir_is_refused_not_searched_from_here(monkeypatch):
+    monkeypatch.chdir(ROOT / "stacks")  # a project lies above: "" (a variable unset) is no path
+    r = cli("plan", "--stack", "dev", "--project-dir", "")
+    assert (r.code, r.out) == (ExitCode.BAD_INPUT, "")
+    assert "--project-dir is empty" in r.err
+
+
 def raw_project(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> Path:
     """A project whose Pulumi.yaml and stack file ``t`` hold exactly these bytes."""
     (tmp_path / "stacks").mkdir()
