@@ -14,6 +14,7 @@ plan needs the ``aws`` extra alone.
 
 import functools
 import importlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import pulumi
 from atlas_continuity.infra.args import check_typed
 from atlas_continuity.infra.ci_variables import CiVariables
 from atlas_continuity.runtime.config import repo_block
+from atlas_continuity.runtime.layout import check_name
 
 if TYPE_CHECKING:
     from atlas_continuity.infra.aws import S3BackupBucketArgs
@@ -354,6 +356,12 @@ class ContinuityPlan(pulumi.ComponentResource):
         operator = args.get("operator")
         if operator is not None:
             _check_operator(name, operator, entries)
+        repo = args.get("repo")
+        repo = "app" if repo is None else repo
+        try:
+            check_name("repository", repo)
+        except ValueError as exc:  # said before anything is declared, naming the key
+            raise ValueError(f"{name}:repo: {exc}") from None
 
         super().__init__(TYPE_TOKEN, name, {}, opts)
         ci = CiVariables()
@@ -372,7 +380,6 @@ class ContinuityPlan(pulumi.ComponentResource):
                 )
 
         urls = [built[cloud].store.store_url for cloud in configured]
-        repo = args.get("repo") or "app"
         backup_urls = pulumi.Output.all(*urls)
         # The grant goes to the first store, whichever cloud's writer a job uses.
         ci_variables = ci.output({"ATLAS_GRANT_STORE": urls[0]})
@@ -545,15 +552,31 @@ def _entries(
     wired = dict.fromkeys(_WIRED_KEYS[cloud], "container" if cloud is Cloud.AZURE else "bucket")
     writers = {}
     for writer_name, writer_args in (config.get("ci_writers") or {}).items():
+        _check_entry_name(f"{where}.ci_writers", writer_name)
         args = dict(writer_args)
         jobs = args.pop("jobs", None)
         check_typed(f"{where}.ci_writers.{writer_name}", args, parts.writer_args, wired=wired)
         writers[writer_name] = (args, jobs)
     readers = {}
     for reader_name, reader_args in (config.get("readers") or {}).items():
+        _check_entry_name(f"{where}.readers", reader_name)
         check_typed(f"{where}.readers.{reader_name}", reader_args, parts.reader_args, wired=wired)
         readers[reader_name] = dict(reader_args)
     return writers, readers
+
+
+_ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}\Z")
+"""A writer's or reader's name: its resources are named after it, and the clouds autoname
+some from theirs (an IAM role: "aws-reader-<name>-role-<7 random>", at most 64 characters of
+letters, digits and "_+=,.@-"; an Azure identity: no space either)."""
+
+
+def _check_entry_name(where: str, entry: object) -> None:
+    if not isinstance(entry, str) or not _ENTRY_NAME.match(entry):
+        raise ValueError(
+            f"{where}: name {entry!r}: up to 40 letters, digits, '-' and '_', starting with a "
+            "letter or digit (the clouds name its roles and identities after it)"
+        )
 
 
 def _check_oidc_providers(name: str, writers: dict[str, tuple[dict, Any]]) -> None:

@@ -5,10 +5,13 @@ show what it would declare, as text or as versioned JSON."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import math
+import re
 import sys
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,12 +69,22 @@ class Project:
     stack_config_dir: Path
 
 
+_PULUMI_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}\Z")
+"""A project's or a stack's name as Pulumi takes it (and so no path: no '/', no file name too
+long; no ':', which separates a config key's namespace)."""
+
+
 def read_project(folder: Path) -> Project:
     path = folder / PROJECT_FILE
     manifest = load_yaml(path)
     name = manifest.get("name")
     if not isinstance(name, str) or not name:
         raise ValueError(f"{path}: name must be the project's name (a string)")
+    if not _PULUMI_NAME.match(name):  # it qualifies config keys (<project>:<key>) and URNs
+        raise ValueError(
+            f"{path}: name {name!r}: up to 100 letters, digits, '-', '_' and '.', as Pulumi "
+            "names projects"
+        )
     config_dir = manifest.get("stackConfigDir", ".")
     if not isinstance(config_dir, str) or not config_dir:
         raise ValueError(f"{path}: stackConfigDir must be a folder (a string)")
@@ -80,8 +93,11 @@ def read_project(folder: Path) -> Project:
 
 def stack_file(project: Project, stack: str) -> Path:
     """``<stackConfigDir>/Pulumi.<stack>.yaml`` of ``project``."""
-    if not stack or "/" in stack or stack.startswith("."):
-        raise StackNotFound(f"invalid stack name {stack!r}")
+    if not _PULUMI_NAME.match(stack):
+        raise StackNotFound(
+            f"invalid stack name {stack!r}: up to 100 letters, digits, '-', '_' and '.', as "
+            "Pulumi names stacks"
+        )
     folder = project.stack_config_dir
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.is_file():
@@ -94,12 +110,31 @@ def stack_file(project: Project, stack: str) -> Path:
 
 @functools.cache
 def _yaml_loader() -> type:
-    """PyYAML's safe loader, less what Pulumi does not read: a value that looks like a date
-    (``2024-05-01``) is a string to Pulumi, as to the Go YAML library it uses."""
+    """PyYAML's safe loader, read as Pulumi reads YAML (the Go YAML library): a value that
+    looks like a date (``2024-05-01``) is a string, and a key given twice in one mapping is an
+    error (PyYAML would keep the last one silently, and plan what ``pulumi up`` refuses)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # << merges may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the constructor below says so
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"the key {key!r} is given twice",
+                        key_node.start_mark,
+                    )
+            return super().construct_mapping(node, deep=deep)
 
     Loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -108,12 +143,23 @@ def _yaml_loader() -> type:
     return Loader
 
 
+MAX_FILE_BYTES = 2**20
+"""The largest project or stack file the plan reads: this program's are a few kilobytes, and
+PyYAML takes seconds per megabyte (and far more memory)."""
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
     """A Pulumi project or stack file: a YAML mapping (empty when the file is). Anything else
     is a ValueError naming the file."""
     import yaml
 
-    data = path.read_bytes()
+    with path.open("rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(
+            f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB: not a Pulumi project or stack "
+            "file of this program"
+        )
     try:
         text = data.decode("utf-8-sig")  # Pulumi drops a byte order mark too
     except UnicodeDecodeError as exc:
@@ -147,12 +193,18 @@ def load_stack_config(path: Path, project: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ValueError(f"{path}: config must be a mapping")
     qualified: dict[str, Any] = {}
+    values = itertools.count()
     for key, value in config.items():
         name = str(key) if ":" in str(key) else f"{project}:{key}"
         if name in qualified:
             raise ValueError(f"{path}: {key} and {name} are one key, given twice")
         try:
-            qualified[name] = _without_secrets(value)
+            qualified[name] = _without_secrets(value, values, f"{path}: {name}")
+        except _TooManyValues:
+            raise ValueError(
+                f"{path}: more than {MAX_CONFIG_VALUES} values once its YAML aliases are "
+                "expanded: not the config of this program"
+            ) from None
         except RecursionError:
             raise ValueError(
                 f"{path}: {key}: the value contains itself (a YAML alias inside its own "
@@ -161,14 +213,46 @@ def load_stack_config(path: Path, project: str) -> dict[str, Any]:
     return qualified
 
 
-def _without_secrets(value: Any) -> Any:
+SECRET = "[secret]"
+"""What an encrypted value (``secure:``) reads as in the plan: it cannot be decrypted offline."""
+
+MAX_CONFIG_VALUES = 100_000
+"""The most values a stack's config may hold, each alias of an anchor counted again: a few
+aliases of aliases (a "billion laughs") expand to billions, which the plan would walk for
+hours; every stack of this program holds a few hundred."""
+
+
+class _TooManyValues(Exception):
+    pass
+
+
+def _without_secrets(value: Any, counted: Iterator[int], where: str) -> Any:
+    if next(counted) >= MAX_CONFIG_VALUES:
+        raise _TooManyValues
     if isinstance(value, dict):
         if set(value) == {"secure"} and isinstance(value["secure"], str):
-            return "[secret]"
-        return {k: _without_secrets(v) for k, v in value.items()}
+            return SECRET
+        for key in value:
+            _check_scalar(key, f"{where} (a key)")
+        return {k: _without_secrets(v, counted, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
+        return [_without_secrets(v, counted, f"{where}[{i}]") for i, v in enumerate(value)]
+    _check_scalar(value, where)
     return value
+
+
+def _check_scalar(value: Any, where: str) -> None:
+    """A scalar Pulumi can pass to the program: its config travels as JSON."""
+    if not isinstance(value, str | int | float | bool | None):
+        raise ValueError(
+            f"{where}: a {type(value).__name__}, from an explicit YAML tag (!!binary, !!set, "
+            "!!timestamp): a config value is a string, a number, true or false, a list or a map"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"{where}: {value}: Pulumi passes config to the program as JSON, which has no "
+            "infinity or NaN"
+        )
 
 
 @dataclass
@@ -188,7 +272,16 @@ def plan_stack(stack: str, project: Path) -> Plan:
     path = stack_file(manifest, stack)
     config = load_stack_config(path, manifest.name)
     mocks = OfflineMocks(config_strings(config))
-    d = run_program(config, mocks, preview=True, project=manifest.name, stack=stack)
+    try:
+        d = run_program(config, mocks, preview=True, project=manifest.name, stack=stack)
+    except ValueError as exc:
+        if repr(SECRET) not in str(exc):
+            raise
+        # The value refused is the plan's stand-in, not the user's: say so.
+        raise ValueError(
+            f"{exc} ({SECRET} stands for a secure: value, which an offline plan cannot "
+            "decrypt: a value the program checks cannot be secret here)"
+        ) from None
     return Plan(stack, manifest.name, path, d)
 
 
@@ -210,9 +303,9 @@ def render_text(plan: Plan) -> str:
     """The resource tree with each resource's key inputs, then the stack's outputs."""
     d = plan.deployment
     children: dict[str, list[Declared]] = {}
-    by_urn = {r.urn: r for r in d.resources}
+    urns = {r.urn for r in d.resources}
     for r in d.resources:
-        children.setdefault(r.parent if r.parent in by_urn else "", []).append(r)
+        children.setdefault(_listed_parent(r, urns), []).append(r)
     lines = [*textwrap.wrap(notice(plan), 100), "", f"Resources ({len(d.resources)}):"]
 
     def walk(parent: str, prefix: str) -> None:
@@ -229,6 +322,12 @@ def render_text(plan: Plan) -> str:
     lines += ["", "Counts by type:"]
     lines += [f"  {count:3d}  {type_}" for type_, count in d.counts().items()]
     return "\n".join(lines)
+
+
+def _listed_parent(r: Declared, urns: set[str]) -> str:
+    """``r``'s parent among the resources the plan lists; "" at the top (the stack itself,
+    which the program does not declare, is not listed)."""
+    return r.parent if r.parent in urns else ""
 
 
 def _headline(r: Declared) -> str:
@@ -294,6 +393,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
         return value
 
     resources = []
+    urns = {r.urn for r in d.resources}
     for r in d.resources:
         unknown: list[str] = []
         resources.append(
@@ -301,7 +401,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
                 "type": r.type,
                 "name": r.name,
                 "urn": r.urn,
-                "parent": r.parent,
+                "parent": _listed_parent(r, urns),
                 "component": r.is_component,
                 "protect": r.protect,
                 "retain_on_delete": r.retain_on_delete,

@@ -38,7 +38,7 @@ def read_config() -> dict[str, Any]:
     without a namespace (``aws:``) is the project's, which nothing else reads."""
     from .continuity_plan import ContinuityPlanArgs
 
-    fields = list(ContinuityPlanArgs.__annotations__)
+    fields = ContinuityPlanArgs.__annotations__
     keys = _config_keys()
     project = pulumi.get_project()
     if project != CONFIG_NAMESPACE:
@@ -64,6 +64,8 @@ def read_config() -> dict[str, Any]:
             args[key] = config.get_object(key)
         except (ValueError, pulumi.ConfigTypeError):  # not JSON: a plain string
             args[key] = config.get(key)
+        if fields[key] is str and not isinstance(args[key], dict | list):
+            args[key] = config.get(key)  # as written: "2024" or "true" is a name, no number
     return args
 
 

@@ -16,6 +16,17 @@ def test_pulumi_project_points_at_the_program_and_the_stacks_folder():
     assert (ROOT / project["main"] / "__main__.py").is_file()
 
 
+def test_pulumi_install_finds_the_program_s_requirements_in_its_folder():
+    """Pulumi's pip toolchain reads requirements.txt in the program's folder (main) and runs
+    pip there; one at the root only would leave .venv without Pulumi or the components."""
+    folder = ROOT / yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["main"]
+    lines = (folder / "requirements.txt").read_text().splitlines()
+    (requirement,) = [line for line in lines if line and not line.startswith("#")]
+    flag, path = requirement.split()
+    assert flag == "-e" and path.endswith("[all]")
+    assert (folder / path.removesuffix("[all]")).resolve() == ROOT.resolve()
+
+
 def test_runtime_extras_do_not_pull_in_pulumi():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     optional = extras["optional-dependencies"]

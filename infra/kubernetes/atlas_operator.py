@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from atlas_continuity.infra.args import flag
+from atlas_continuity.infra.args import flag, known_args
 from atlas_continuity.infra.ci_identity import check_k8s_namespace, check_k8s_service_account
 from atlas_continuity.infra.kubernetes import chart, manifests
 from atlas_continuity.infra.store import grant_series
@@ -26,14 +26,16 @@ CRON_JOB_NAME_MAX = 52
 """Kubernetes refuses longer CronJob names (it appends 11 characters to name each Job)."""
 BACKUP_SUFFIX = "-grant-backup"
 RELEASE_NAME_MAX = CRON_JOB_NAME_MAX - len(BACKUP_SUFFIX)
-_SIZE = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$")
+# Patterns end with \Z: '$' also matches before a final newline, which Kubernetes and Helm
+# refuse at apply.
+_SIZE = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)\Z")
 _ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany")
-_CRON_FIELD = re.compile(r"^[0-9*/,-]+$")
+_CRON_FIELD = re.compile(r"^[0-9*/,-]+\Z")
 _DOMAIN_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE = re.compile(
     rf"^(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?$"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?\Z"
 )
 """An image reference: [registry[:port]/]path[:tag][@sha256:digest]."""
 
@@ -181,6 +183,7 @@ class AtlasOperator(pulumi.ComponentResource):
         args: AtlasOperatorArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        known_args(name, args, AtlasOperatorArgs)
         namespace = check_k8s_namespace(args.get("namespace", "atlas-operator"))
         operator_sa = check_k8s_service_account(args.get("service_account", "atlas-operator"))
         release = _release_name(name, args.get("release_name", "atlas-operator"))
@@ -204,6 +207,7 @@ class AtlasOperator(pulumi.ComponentResource):
                 "component checks it against the chart before it declares anything"
             )
         _refuse_data_dir_env(name, extra)
+        _check_scheduling(name, extra)
         if not chart_persistence and "persistence" in extra:
             raise ValueError(
                 f"{name}: values.persistence is the chart's own volume, unused with "
@@ -429,9 +433,26 @@ def _refuse_data_dir_env(name: str, extra: Mapping[str, Any]) -> None:
         )
 
 
+def _check_scheduling(name: str, extra: Mapping[str, Any]) -> None:
+    """The node constraints the grant jobs copy from ``values`` into their typed pod specs: a
+    shape the chart would only render wrong fails their declaration there (a bug's message),
+    or the cluster at apply."""
+    selector = extra.get("nodeSelector")
+    for key, value in selector.items() if isinstance(selector, Mapping) else ():
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: values.nodeSelector.{key}: a node label's value, a string")
+    tolerations = extra.get("tolerations")
+    for i, toleration in enumerate(tolerations if isinstance(tolerations, list) else ()):
+        if not isinstance(toleration, Mapping):
+            raise ValueError(f"{name}: values.tolerations[{i}]: a toleration, a map")
+    affinity = extra.get("affinity")
+    if isinstance(affinity, Mapping) and not isinstance(affinity.get("nodeAffinity", {}), Mapping):
+        raise ValueError(f"{name}: values.affinity.nodeAffinity: a map")
+
+
 def _release_name(name: str, value: object) -> str:
     if not isinstance(value, str) or not re.match(
-        rf"^[a-z0-9]([-a-z0-9]{{0,{RELEASE_NAME_MAX - 2}}}[a-z0-9])?$", value
+        rf"^[a-z0-9]([-a-z0-9]{{0,{RELEASE_NAME_MAX - 2}}}[a-z0-9])?\Z", value
     ):
         raise ValueError(
             f"{name}: release_name {value!r}: up to {RELEASE_NAME_MAX} lowercase letters, digits "

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput, ContinuityError, ExitCode
-from .options import verbosity_options
+from .options import folder_flag, verbosity_options
 
 if TYPE_CHECKING:
     from . import Output
@@ -65,8 +65,9 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
             f"pip install 'atlas-continuity[{EXTRA}]'"
         ) from None
     try:
-        if args.project_dir:
-            project = stack_plan.check_project_dir(Path(args.project_dir).resolve())
+        given = folder_flag("--project-dir", args.project_dir)
+        if given is not None:
+            project = stack_plan.check_project_dir(given.resolve())
         else:
             project = stack_plan.project_dir(Path.cwd())
         result = stack_plan.plan_stack(args.stack, project)

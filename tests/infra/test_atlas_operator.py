@@ -380,6 +380,7 @@ def test_the_image_is_an_image_reference_pinned_by_digest():
         "ghcr.io/acme/Atlas",
         "ghcr.io/acme/atlas@sha256:abc",
         "ghcr.io/acme/atlas:-bad",
+        f"{IMAGE}\n",
         "",
         7,
     ):
@@ -455,9 +456,21 @@ def test_an_existing_namespace_is_used_as_it_is():
         ({"namespace": "Atlas"}, "namespace"),
         ({"service_account": "a*"}, "wildcard"),
         ({"release_name": "Atlas_Operator"}, "release_name"),
+        # a final newline (a value read from a file) is no part of a name
+        ({"release_name": "atlas\n"}, "release_name"),
+        ({"volume_size": "1Gi\n"}, "volume_size"),
         ({**BACKED_UP, "grant_name": "../x"}, "atlas: grant_name '../x'"),
         ({"protect_volume": "yes"}, "protect_volume must be true or false"),
         ({"values": "replicaCount: 2"}, "values must be a plain map"),
+        # a misspelt key left its default (no protection) in place, unseen
+        ({"protect_volum": True}, r"atlas: unknown keys \['protect_volum'\]"),
+        # the jobs copy these into typed pod specs
+        (
+            {**BACKED_UP, "values": {"nodeSelector": {"zone": ["a"]}}},
+            r"atlas: values\.nodeSelector\.zone: a node label's value, a string",
+        ),
+        ({**BACKED_UP, "values": {"tolerations": [5]}}, r"values\.tolerations\[0\]: a toleration"),
+        ({**BACKED_UP, "values": {"affinity": {"nodeAffinity": 5}}}, "nodeAffinity: a map"),
     ],
 )
 def test_bad_arguments_are_refused_with_the_argument(args, message):

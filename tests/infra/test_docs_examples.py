@@ -7,6 +7,7 @@ import re
 import pytest
 
 from devtools.emulators import ROOT
+from tests.helpers import cli
 from tests.infra.harness import deploy
 
 DOCS = {
@@ -70,3 +71,21 @@ def test_readme_examples_run_together_as_written():
     d = deploy(build)
     declared = {r.type for r in d.resources}
     assert {f"atlas-continuity:index:{c}" for c in (*SECTIONS, *others)} <= declared
+
+
+STACK_EXAMPLES = [
+    (doc, block)
+    for doc in ("README.md", "stacks/README.md", *(f"docs/{d}" for d in DOCS))
+    for block in re.findall(r"```yaml\n(.*?)```", (ROOT / doc).read_text(), flags=re.S)
+    if block.startswith("config:")
+]
+
+
+@pytest.mark.parametrize(("doc", "stack"), STACK_EXAMPLES, ids=lambda s: s[:20])
+def test_a_stack_example_plans_without_a_warning(doc, stack, tmp_path):
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "Pulumi.yaml").write_text("name: atlas-continuity\nstackConfigDir: stacks\n")
+    (tmp_path / "stacks" / "Pulumi.example.yaml").write_text(stack)
+    r = cli("plan", "--stack", "example", "--project-dir", tmp_path, "--json")
+    assert r.code == 0, r.err
+    assert r.err == "", r.err

@@ -80,6 +80,14 @@ def test_the_json_plan_holds_every_resource_and_marks_what_is_unknown():
     assert claim["protect"] and claim["retain_on_delete"]
 
 
+def test_the_json_plan_is_a_tree_whose_top_has_no_parent_as_documented():
+    report = json.loads(cli("plan", "--stack", "dev", "--project-dir", ROOT, "--json").out)
+    urns = {r["urn"] for r in report["resources"]}
+    top = [r["name"] for r in report["resources"] if r["parent"] == ""]
+    assert top == ["atlas-continuity"]  # the ContinuityPlan
+    assert all(r["parent"] in urns for r in report["resources"] if r["parent"])
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -116,6 +124,13 @@ def test_an_unknown_stack_exits_bad_input_naming_the_stacks_there():
     assert "no stack 'qa'" in r.err and "stacks here: dev, prod, staging" in r.err
 
 
+@pytest.mark.parametrize("stack", ["", "../stacks/Pulumi.dev", "d" * 101, "dev prod"])
+def test_a_stack_name_pulumi_refuses_is_refused_before_any_file_is_read(stack):
+    r = cli("plan", "--stack", stack, "--project-dir", ROOT, "--json")
+    assert r.code == ExitCode.BAD_INPUT
+    assert json.loads(r.out)["error"]["message"].startswith(f"invalid stack name {stack!r}: ")
+
+
 def test_a_folder_outside_any_project_exits_bad_input(tmp_path, monkeypatch):
     r = cli("plan", "--stack", "dev", "--project-dir", tmp_path)
     assert r.code == ExitCode.BAD_INPUT and "not a Pulumi project (no Pulumi.yaml there)" in r.err
@@ -139,6 +154,13 @@ def test_a_project_dir_given_is_the_project_or_refused(folder, message):
     assert message in r.err
 
 
+def test_an_empty_project_dir_is_refused_not_searched_from_here(monkeypatch):
+    monkeypatch.chdir(ROOT / "stacks")  # a project lies above: "" (a variable unset) is no path
+    r = cli("plan", "--stack", "dev", "--project-dir", "")
+    assert (r.code, r.out) == (ExitCode.BAD_INPUT, "")
+    assert "--project-dir is empty" in r.err
+
+
 def raw_project(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> Path:
     """A project whose Pulumi.yaml and stack file ``t`` hold exactly these bytes."""
     (tmp_path / "stacks").mkdir()
@@ -151,6 +173,15 @@ def raw_project(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> 
 
 GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
 
+LAUGHS = (
+    b"config:\n  atlas-continuity:aws:\n    bucket:\n      tags:\n        a0: &a0 [x, x]\n"
+    + b"".join(
+        b"        a%d: &a%d [%s]\n" % (i, i, b", ".join([b"*a%d" % (i - 1)] * 10))
+        for i in range(1, 10)
+    )
+)
+"""Ten aliases of ten aliases, nine deep: a few hundred bytes that expand to 2e9 values."""
+
 
 @pytest.mark.parametrize(
     ("manifest", "stack", "message"),
@@ -160,6 +191,7 @@ GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
         (b"name: acme\xff\n", GOOD_STACK, "Pulumi.yaml: not UTF-8 text (byte 10)"),
         (b"name: acme\nstackConfigDir: [a]\n", GOOD_STACK, "stackConfigDir must be a folder"),
         (b"runtime: python\n", GOOD_STACK, "Pulumi.yaml: name must be the project's name"),
+        (b"name: acme:atlas\n", GOOD_STACK, "Pulumi.yaml: name 'acme:atlas': up to 100 letters"),
         (None, b"config: {a: [\n", "Pulumi.t.yaml:2:1: not valid YAML: expected the node"),
         (None, b"- config\n", "Pulumi.t.yaml: expected a mapping, not list"),
         (None, b"config:\n  a: \xe9\n", "Pulumi.t.yaml: not UTF-8 text (byte 13)"),
@@ -180,6 +212,24 @@ GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
             b"config:\n  repo: a\n  acme-atlas:repo: b\n",
             "Pulumi.t.yaml: acme-atlas:repo and acme-atlas:repo are one key, given twice",
         ),
+        (None, LAUGHS, "Pulumi.t.yaml: more than 100000 values once its YAML aliases are"),
+        (
+            None,
+            b"config:\n  atlas-continuity:aws: {bucket: {tags: {a: [1, .nan]}}}\n",
+            "Pulumi.t.yaml: atlas-continuity:aws.bucket.tags.a[1]: nan: Pulumi passes config to",
+        ),
+        (
+            None,
+            b"config:\n  atlas-continuity:aws: {bucket: {tags: {a: !!binary aGk=}}}\n",
+            "Pulumi.t.yaml: atlas-continuity:aws.bucket.tags.a: a bytes, from an explicit YAML",
+        ),
+        (None, b"# " + b"x" * 2**20 + b"\nconfig: {}\n", "Pulumi.t.yaml: larger than 1 MiB"),
+        # PyYAML keeps the last of two; Pulumi refuses the file, so the plan must too
+        (
+            None,
+            b"config:\n  atlas-continuity:repo: a\n  atlas-continuity:repo: b\n",
+            "Pulumi.t.yaml:3:3: not valid YAML: the key 'atlas-continuity:repo' is given twice",
+        ),
         # Pulumi reads a key without a namespace as the project's: not the program's here
         (
             None,
@@ -194,6 +244,7 @@ GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
         "project-not-utf8",
         "project-config-dir-a-list",
         "project-without-name",
+        "project-name-pulumi-refuses",
         "stack-not-yaml",
         "stack-a-list",
         "stack-not-utf8",
@@ -201,6 +252,11 @@ GOOD_STACK = b"config:\n  atlas-continuity:aws: {bucket: {}}\n"
         "stack-number-too-long",
         "stack-value-contains-itself",
         "stack-key-twice",
+        "stack-aliases-expand-to-billions",
+        "stack-value-not-a-number",
+        "stack-value-of-an-explicit-yaml-tag",
+        "stack-larger-than-a-mebibyte",
+        "stack-key-twice-in-one-mapping",
         "stack-key-of-the-project",
     ],
 )
@@ -211,6 +267,23 @@ def test_a_broken_project_or_stack_file_exits_bad_input_naming_it(
     assert (r.code, r.out) == (ExitCode.BAD_INPUT, ""), r.err
     assert message in r.err
     assert len(r.err.splitlines()) == 1, r.err  # one line, no traceback
+
+
+def test_a_file_the_system_cannot_open_is_an_error_object_with_json(tmp_path):
+    folder = "s" * 300  # longer than a file name may be
+    manifest = b"name: acme-atlas\nruntime: python\nstackConfigDir: %s\n" % folder.encode()
+    r = cli(
+        "plan",
+        "--stack",
+        "t",
+        "--project-dir",
+        raw_project(tmp_path, GOOD_STACK, manifest),
+        "--json",
+    )
+    assert r.code == ExitCode.BAD_INPUT
+    error = json.loads(r.out)["error"]
+    assert error["message"] == f"{tmp_path / folder / 'Pulumi.t.yaml'}: File name too long"
+    assert error["exit_code"] == ExitCode.BAD_INPUT
 
 
 def planned(tmp_path: Path, stack: bytes, manifest: bytes | None = None) -> dict:
@@ -237,6 +310,15 @@ def test_a_value_that_looks_like_a_date_is_a_string_as_pulumi_reads_it(tmp_path)
     assert 'name   = "2024-05-01"' in report["outputs"]["atlas_hcl_repo"]
 
 
+def test_a_repository_named_like_a_number_is_a_name(tmp_path):
+    report = planned(
+        tmp_path,
+        b'config:\n  aws:region: eu-west-1\n  atlas-continuity:repo: "2024"\n'
+        b"  atlas-continuity:aws: {bucket: {bucket_name: acme-backup}}\n",
+    )
+    assert 'name   = "2024"' in report["outputs"]["atlas_hcl_repo"]
+
+
 def test_a_secret_at_any_depth_stands_as_secret(tmp_path):
     report = planned(
         tmp_path,
@@ -244,6 +326,14 @@ def test_a_secret_at_any_depth_stands_as_secret(tmp_path):
         b"      tags: {token: {secure: v1:AAAABBBB}}\n",
     )
     assert bucket_tags(report) == {"token": "[secret]"}
+
+
+def test_a_secret_the_program_checks_is_said_to_be_unreadable_offline(tmp_path):
+    stack = b"config:\n  atlas-continuity:aws:\n    bucket: {bucket_name: {secure: v1:AAAA}}\n"
+    r = cli("plan", "--stack", "t", "--project-dir", raw_project(tmp_path, stack))
+    assert r.code == ExitCode.BAD_INPUT
+    assert "bucket_name '[secret]' is not an S3 bucket name" in r.err
+    assert "([secret] stands for a secure: value, which an offline plan cannot decrypt" in r.err
 
 
 def test_keys_without_a_namespace_are_the_project_s_as_pulumi_reads_them(tmp_path):

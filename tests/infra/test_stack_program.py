@@ -433,6 +433,19 @@ OPERATOR_STACK = {
             r"^atlas-continuity: no cloud configured: give atlas-continuity:aws, "
             r"atlas-continuity:gcp or atlas-continuity:azure",
         ),
+        # IAM (and Azure) refuse a role named after it at apply, after the buckets exist
+        *(
+            (
+                {"atlas-continuity:aws": {"bucket": {}, "readers": {entry: {}}}},
+                rf"^atlas-continuity:aws\.readers: name '{entry}': up to 40 letters, digits",
+            )
+            for entry in ("prod eks", "p" * 41)
+        ),
+        # checked when the stores' URLs are known, it failed after apply, or not in a plan
+        (
+            {"atlas-continuity:repo": "bad name", "atlas-continuity:aws": {"bucket": {}}},
+            r"^atlas-continuity:repo: invalid repository name 'bad name'",
+        ),
         # a missing required key
         (
             {"atlas-continuity:gcp": {"bucket": {}}},
