@@ -141,7 +141,8 @@ def test_blackholed_primary(matrix):
     pulled = matrix.pull()
     assert pulled.code == 0 and pulled.json["manifest_from"] == matrix.urls[1]
     assert time.monotonic() - started < 2 + 2  # one read timeout, then the backup
-    assert "timed out" in pulled.err or "no answer" in pulled.err
+    # The read timeout, or under a loaded machine the request deadline just after it
+    assert any(why in pulled.err for why in ("timed out", "no answer", "no complete answer"))
     matrix.nothing_lost_or_torn([digest])
 
 
