@@ -94,9 +94,11 @@ def read_project(folder: Path) -> Project:
 def stack_file(project: Project, stack: str) -> Path:
     """``<stackConfigDir>/Pulumi.<stack>.yaml`` of ``project``."""
     if not _PULUMI_NAME.match(stack):
+        short = stack.rsplit("/", 1)[-1]
+        hint = f" (the stack file is named by the short name: {short!r})" if "/" in stack else ""
         raise StackNotFound(
             f"invalid stack name {stack!r}: up to 100 letters, digits, '-', '_' and '.', as "
-            "Pulumi names stacks"
+            f"Pulumi names stacks{hint}"
         )
     folder = project.stack_config_dir
     path = folder / f"Pulumi.{stack}.yaml"

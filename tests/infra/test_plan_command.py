@@ -131,6 +131,12 @@ def test_a_stack_name_pulumi_refuses_is_refused_before_any_file_is_read(stack):
     assert json.loads(r.out)["error"]["message"].startswith(f"invalid stack name {stack!r}: ")
 
 
+def test_a_fully_qualified_stack_name_is_answered_with_its_short_name():
+    r = cli("plan", "--stack", "acme/atlas-continuity/prod", "--project-dir", ROOT)
+    assert r.code == ExitCode.BAD_INPUT
+    assert "the stack file is named by the short name: 'prod'" in r.err
+
+
 def test_a_folder_outside_any_project_exits_bad_input(tmp_path, monkeypatch):
     r = cli("plan", "--stack", "dev", "--project-dir", tmp_path)
     assert r.code == ExitCode.BAD_INPUT and "not a Pulumi project (no Pulumi.yaml there)" in r.err
