@@ -222,6 +222,11 @@ class AtlasOperator(pulumi.ComponentResource):
         warnings: list[str] = []
         jobs: manifests.GrantJobs | None = None
         pod_labels = args.get("pod_labels") or {}
+        if store_url is None and "backup_schedule" in args:
+            raise ValueError(
+                f"{name}: backup_schedule without grant_store_url: no backup runs, on that "
+                "schedule or any (set grant_store_url and runtime_image to back the grants up)"
+            )
         if store_url is not None:
             image = args.get("runtime_image")
             if not _image_pinned(name, image):

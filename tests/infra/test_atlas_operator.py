@@ -435,6 +435,7 @@ def test_an_existing_namespace_is_used_as_it_is():
     ("args", "message"),
     [
         ({"grant_store_url": STORE}, "runtime_image is required with grant_store_url"),
+        ({"backup_schedule": "0 * * * *"}, "backup_schedule without grant_store_url"),
         ({**BACKED_UP, "grant_service_account": "atlas-operator"}, "must differ"),
         ({**BACKED_UP, "backup_schedule": "hourly"}, "five cron fields"),
         ({**BACKED_UP, "backup_schedule": "0 * * * * *"}, "five cron fields"),
