@@ -191,6 +191,7 @@ def test_drill_reports_a_lagging_store_and_a_corrupt_one_exactly(make_store, tmp
     assert f"| {fresh} | yes | 0 |" in table
     assert f"| {lagging} | yes | **2** |" in table
     assert f"| {rotten} | **no** (corrupt): " in table and "FAILED" in table
+    assert f"drill failed: integrity ({lagging} behind; {rotten} corrupt)" in r.err
 
 
 def test_drill_with_every_store_current_passes_and_restores_the_grant(

@@ -177,7 +177,14 @@ def cmd_drill(args: argparse.Namespace, out: Output) -> int:
     for digest in report.lost:
         out.warn(f"tag {report.tag!r} points at version {digest}, which no store holds: it is lost")
     if report.exit_code != ExitCode.OK:
-        out.warn(f"drill failed: {report.exit_code.name.lower()}")
+        # Which stores, on stderr too: under --json the details are on stdout only.
+        failing = [
+            f"{s.url} {'behind' if s.restores else s.problem}"
+            for s in report.stores
+            if not s.restores or s.lag is None or s.lag > report.max_lag
+        ]
+        which = f" ({'; '.join(failing)})" if failing else ""
+        out.warn(f"drill failed: {report.exit_code.name.lower()}{which}")
     return int(report.exit_code)
 
 
