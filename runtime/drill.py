@@ -75,8 +75,12 @@ class DrillReport:
         codes += [_code(s.grant, grant_missing) for s in self.stores if s.grant]
         if self.lost:
             codes.append(ExitCode.INTEGRITY)
-        lagging = any(s.lag is None or s.lag > self.max_lag for s in self.stores if s.restores)
+        lagging = any(self.behind(s) for s in self.stores if s.restores)
         return gravest(codes + [ExitCode.GAPS] * lagging)
+
+    def behind(self, store: StoreDrill) -> bool:
+        """Whether ``store`` lags more tag moves than allowed, or by an unknown number."""
+        return store.lag is None or store.lag > self.max_lag
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,7 +100,7 @@ class DrillReport:
         rows = []
         for s in self.stores:
             lag = "?" if s.lag is None else str(s.lag)
-            if s.lag is None or s.lag > self.max_lag:
+            if self.behind(s):
                 lag = f"**{lag}**"
             row = [s.url, _cell(s), lag, "-" if s.rto_seconds is None else f"{s.rto_seconds:.2f} s"]
             rows.append(row + ([_cell(s.grant)] if s.grant else []))

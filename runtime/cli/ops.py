@@ -181,7 +181,7 @@ def cmd_drill(args: argparse.Namespace, out: Output) -> int:
         failing = [
             f"{s.url} {'behind' if s.restores else s.problem}"
             for s in report.stores
-            if not s.restores or s.lag is None or s.lag > report.max_lag
+            if not s.restores or report.behind(s)
         ]
         which = f" ({'; '.join(failing)})" if failing else ""
         out.warn(f"drill failed: {report.exit_code.name.lower()}{which}")
