@@ -91,9 +91,7 @@ def replace_dir(
         raise BadInput(
             f"cannot make {dest.parent}: a file is in the way ({exc.filename})"
         ) from None
-    ownership.sweep_dirs(dest.parent, f".{dest.name}")  # what killed runs left beside it
-    tmp = ownership.make_dir(dest.parent, f".{dest.name}", "tmp")
-    try:
+    with ownership.scratch_dir(dest.parent, f".{dest.name}") as tmp:
         _set_dir_mode(tmp, dir_mode)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         for name, data in files.items():
@@ -111,8 +109,6 @@ def replace_dir(
         if before_swap is not None:
             before_swap(tmp)
         _swap_into_place(tmp, dest)
-    finally:
-        ownership.remove_dir(tmp)
 
 
 def _set_dir_mode(path: Path, mode: int | None) -> None:

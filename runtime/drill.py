@@ -8,9 +8,11 @@ Nothing is written outside a temporary folder, and each store's copy is gone bef
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import grants, layout, ownership
@@ -173,7 +175,7 @@ def _whole_somewhere(stores: list[Store], repo: str, digest: str) -> bool:
 
 def _restore(target: Target, repo: str, tag: str, result: StoreDrill) -> None:
     started = time.monotonic()
-    with ownership.scratch_dir(SCRATCH) as tmp:
+    with ownership.scratch_dir(Path(tempfile.gettempdir()), SCRATCH) as tmp:
         try:
             pulled = pull([Target("primary", target.store)], repo, tmp / "dir", tag=tag)
             result.restores, result.digest = True, pulled.digest
@@ -255,7 +257,7 @@ def _grant(target: Target, name: str) -> Restore:
 
     cache = grants.Cache(target.store.url, target.store)
     result = Restore()
-    with ownership.scratch_dir(SCRATCH) as tmp:
+    with ownership.scratch_dir(Path(tempfile.gettempdir()), SCRATCH) as tmp:
         try:
             snapshot, *_ = find_snapshot([cache], name)
             if snapshot.layout == grants.DATA_ROOT_LAYOUT:

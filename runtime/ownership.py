@@ -18,7 +18,6 @@ import re
 import secrets
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -148,10 +147,10 @@ def sweep_files(folder: Path, stem: str) -> None:
 
 
 @contextlib.contextmanager
-def scratch_dir(stem: str) -> Iterator[Path]:
-    """A private folder of this run in the system's temporary folder, removed after use; what a
-    killed run of ours left there (a restored grant, a pulled directory) is removed first."""
-    parent = Path(tempfile.gettempdir())
+def scratch_dir(parent: Path, stem: str) -> Iterator[Path]:
+    """A private folder of this run in ``parent``, named for ``stem`` and removed after use (or
+    renamed away by then); what a killed run of ours left there for ``stem`` (a half-built
+    directory, a restored grant) is removed first."""
     sweep_dirs(parent, stem)
     path = make_dir(parent, stem, "tmp")
     try:
