@@ -595,6 +595,9 @@ def _check_oidc_providers(name: str, writers: dict[str, tuple[dict, Any]]) -> No
 
 
 def _check_operator(name: str, operator: Mapping[str, Any], entries: dict) -> None:
+    """Check the operator's config against the plan's clouds and readers, and hand a grant
+    series given on the operator to its reader's entry: from there both the reader's grant
+    writer and the operator (:meth:`ContinuityPlan._operator`) take it."""
     where = f"{name}:operator"
     cloud = Cloud(operator["cloud"])
     if cloud not in entries:
